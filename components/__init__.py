@@ -1,0 +1,1 @@
+"""Component resources: they wire rendered files and scripts into Pulumi resources and order them."""

@@ -1,0 +1,1 @@
+"""Pure rendering: Settings in, file contents and shell scripts out. No Pulumi here."""

@@ -1,0 +1,43 @@
+"""Where pactus-secure puts things on the host, derived from the domain alone.
+
+Each Nginx file has one owner step: the HTTP site (ACME webroot and redirect) and the TLS
+site are separate files, so re-running one step never undoes the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NGINX_CONF_DIR = "/etc/nginx/conf.d"
+ACME_WEBROOT = "/var/lib/pactus-secure/acme"
+RENEW_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx"
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    domain: str
+
+    @property
+    def http_site(self) -> str:
+        return f"{NGINX_CONF_DIR}/pactus-secure-{self.domain}-http.conf"
+
+    @property
+    def tls_site(self) -> str:
+        return f"{NGINX_CONF_DIR}/pactus-secure-{self.domain}-tls.conf"
+
+    @property
+    def certificate(self) -> str:
+        return f"/etc/letsencrypt/live/{self.domain}/fullchain.pem"
+
+    @property
+    def certificate_key(self) -> str:
+        return f"/etc/letsencrypt/live/{self.domain}/privkey.pem"
+
+    @property
+    def renewal_conf(self) -> str:
+        return f"/etc/letsencrypt/renewal/{self.domain}.conf"
+
+    @property
+    def upstream_prefix(self) -> str:
+        """Nginx names are global: two nodes on one host must not share upstream names."""
+        return "pactus_" + self.domain.replace(".", "_").replace("-", "_")

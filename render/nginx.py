@@ -1,0 +1,66 @@
+"""The two Nginx files of a node: the port-80 ACME/redirect server and the TLS proxy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from render.host_layout import ACME_WEBROOT, HostLayout
+from render.templating import render
+from settings import Settings
+
+# gRPC services of the `pactus` proto package; Wallet signs and sends transactions.
+PUBLIC_GRPC_SERVICES = ("Blockchain", "Network", "Transaction", "Utils")
+WALLET_GRPC_SERVICES = ("Wallet",)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    upstream: str
+    listen: str
+
+
+@dataclass(frozen=True)
+class GrpcRoute(Upstream):
+    services: tuple[str, ...]
+    denied: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JsonRpcRoute(Upstream):
+    path: str
+
+
+@dataclass(frozen=True)
+class HttpRoute(Upstream):
+    base_path: str
+
+
+def render_acme_http_site(settings: Settings) -> str:
+    return render("nginx/acme-http.conf.j2", stack=settings.stack, domain=settings.domain, webroot=ACME_WEBROOT)
+
+
+def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
+    """The TLS server. `http2_directive`: nginx >= 1.25.1 wants `http2 on;`, older the listen flag."""
+    layout = HostLayout(settings.domain)
+    prefix = layout.upstream_prefix
+    grpc = jsonrpc = http = None
+    if settings.grpc.enable:
+        wallet = WALLET_GRPC_SERVICES if settings.expose_wallet else ()
+        grpc = GrpcRoute(f"{prefix}_grpc", str(settings.grpc.listen), PUBLIC_GRPC_SERVICES + wallet,
+                         WALLET_GRPC_SERVICES if not settings.expose_wallet else ())
+    if settings.jsonrpc.enable:
+        jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), settings.jsonrpc.path)
+    if settings.http.enable:
+        http = HttpRoute(f"{prefix}_http", str(settings.http.listen), settings.http.base_path)
+    return render(
+        "nginx/tls-proxy.conf.j2",
+        stack=settings.stack,
+        domain=settings.domain,
+        certificate=layout.certificate,
+        certificate_key=layout.certificate_key,
+        http2_directive=http2_directive,
+        upstreams=[api for api in (grpc, jsonrpc, http) if api],
+        grpc=grpc,
+        jsonrpc=jsonrpc,
+        http=http,
+    )

@@ -1,0 +1,88 @@
+"""The shell scripts that run on the host, one per step, rendered from templates/scripts.
+
+Each script is complete in itself (bash, `set -euo pipefail`, idempotent, says what it
+did) and carries the files it installs as quoted here-documents, so one SSH command
+delivers both and nothing is half-copied.
+"""
+
+from __future__ import annotations
+
+from render.distros import families_for
+from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
+from render.nginx import render_acme_http_site, render_tls_site
+from render.pactus_config import render_pactus_config
+from render.templating import render
+from settings import Settings
+
+HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
+
+
+def host_setup_script(settings: Settings) -> str:
+    return render("scripts/host-setup.sh.j2", stack=settings.stack,
+                  families=families_for(settings.distro), webroot=ACME_WEBROOT)
+
+
+def http_site_script(settings: Settings) -> str:
+    return _site_install(settings, HostLayout(settings.domain).http_site, render_acme_http_site(settings))
+
+
+def tls_site_script(settings: Settings) -> str:
+    layout = HostLayout(settings.domain)
+    return _site_install(
+        settings, layout.tls_site,
+        render_tls_site(settings, http2_directive=False),
+        content_http2_directive=render_tls_site(settings, http2_directive=True),
+        requires=(layout.certificate, layout.certificate_key),
+    )
+
+
+def site_remove_script(settings: Settings, path: str) -> str:
+    return render("scripts/nginx-site-remove.sh.j2", stack=settings.stack, path=path)
+
+
+def certificate_script(settings: Settings) -> str:
+    layout = HostLayout(settings.domain)
+    return render(
+        "scripts/certificate.sh.j2",
+        stack=settings.stack,
+        families=families_for(settings.distro),
+        domain=settings.domain,
+        acme_server=settings.acme_server,
+        acme_email=settings.acme_email,
+        acme_ca_bundle=settings.acme_ca_bundle,
+        webroot=ACME_WEBROOT,
+        certificate=layout.certificate,
+        renewal_conf=layout.renewal_conf,
+        renew_hook=RENEW_HOOK,
+    )
+
+
+def pactus_config_script(settings: Settings) -> str:
+    return render(
+        "scripts/pactus-config.sh.j2",
+        stack=settings.stack,
+        pactus_dir=settings.pactus_dir,
+        service=settings.pactus_service,
+        content=_heredoc_body(render_pactus_config(settings)),
+        delimiter=HEREDOC_DELIMITER,
+    )
+
+
+def _site_install(settings: Settings, path: str, content: str, *,
+                  content_http2_directive: str | None = None, requires: tuple[str, ...] = ()) -> str:
+    return render(
+        "scripts/nginx-site-install.sh.j2",
+        stack=settings.stack,
+        path=path,
+        content=_heredoc_body(content),
+        content_http2_directive=content_http2_directive and _heredoc_body(content_http2_directive),
+        requires=requires,
+        delimiter=HEREDOC_DELIMITER,
+    )
+
+
+def _heredoc_body(content: str) -> str:
+    """A file's text as a quoted here-document body: ends in a newline, never ends the heredoc early."""
+    if any(line.strip() == HEREDOC_DELIMITER for line in content.splitlines()):
+        raise ValueError(f"file content holds the line {HEREDOC_DELIMITER}, which would end its here-document")
+    return content if content.endswith("\n") else content + "\n"

@@ -1,0 +1,27 @@
+"""The one Jinja environment every file and script is rendered with."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+    # `{#` is common in shell (${#array[@]}), so template comments are {## ... ##}.
+    comment_start_string="{##",
+    comment_end_string="##}",
+)
+_environment.filters["sh"] = lambda value: shlex.quote(str(value))
+
+
+def render(template: str, **context: object) -> str:
+    return _environment.get_template(template).render(**context)

@@ -1,0 +1,155 @@
+"""The Pulumi engine's stand-in for unit tests: the program runs in-process under mocks.
+
+`deploy(config)` runs program.main() with a stack config (the strings `pulumi config set`
+would store) and returns every resource it registered, with parent, dependencies and
+inputs exactly as the engine would receive them, secret markers included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+SECRET_SIG = rpc._special_sig_key
+SECRET_MARK = rpc._special_secret_sig
+
+STACK = "mainnet-node1"
+SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtestkeyforunits\n-----END OPENSSH PRIVATE KEY-----\n"
+CLOUDFLARE_TOKEN = "cf-token-for-unit-tests-0123456789"
+
+MINIMAL = {
+    "domain": "node1.example.com",
+    "host": "203.0.113.10",
+    "acmeEmail": "ops@example.com",
+    "manageDns": "false",
+}
+FULL = {
+    **MINIMAL,
+    "manageDns": "true",
+    "cloudflareZoneId": "0123456789abcdef0123456789abcdef",
+    "sshHost": "10.0.0.5",
+    "sshPort": "2222",
+    "sshUser": "deploy",
+    "acmeServer": "staging",
+    "distro": "debian",
+    "pactusService": "pactus.service",
+    "exposeWallet": "true",
+    "grpc": {"enable": True, "listen": "127.0.0.1:50051"},
+    "jsonrpc": {"enable": True, "listen": "127.0.0.1:8545", "origins": ["https://wallet.example.com"]},
+    "http": {"enable": True, "listen": "127.0.0.1:8080"},
+    "pactusConfig": {"node": {"reward_addresses": ["pc1zexampleaddress"]}},
+}
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    dependencies: list[str]
+    inputs: dict[str, Any]       # deserialised: secrets unwrapped
+    wire_inputs: dict[str, Any]  # as sent to the engine: secrets wrapped in their marker
+
+
+@dataclass
+class Deployment:
+    resources: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, suffix: str) -> Registration:
+        (match,) = [r for r in self.resources if r.name.endswith(suffix)]
+        return match
+
+    def by_urn(self, urn: str) -> Registration:
+        (match,) = [r for r in self.resources if r.urn == urn]
+        return match
+
+    def depends_on(self, later: Registration, earlier: Registration) -> bool:
+        """True when `later` waits for `earlier`, directly or through other resources."""
+        seen, todo = set(), list(later.dependencies)
+        while todo:
+            urn = todo.pop()
+            if urn == earlier.urn:
+                return True
+            if urn not in seen:
+                seen.add(urn)
+                todo.extend(self.by_urn(urn).dependencies)
+        return False
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        return [f"{args.name}-id", {**args.inputs, "stdout": "", "stderr": ""}]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class _RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                inputs=rpc.deserialize_properties(request.object),
+                wire_inputs=json_format.MessageToDict(request.object),
+            ))
+        return response
+
+
+def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY,
+           cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK) -> Deployment:
+    """Runs the program once, in a fresh context and event loop, and returns what it registered."""
+    return contextvars.Context().run(_deploy, config, ssh_key, cloudflare_token, stack)
+
+
+def _deploy(config, ssh_key, cloudflare_token, stack) -> Deployment:
+    import program  # imported here so that a test sees the program as `pulumi up` runs it
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = _Mocks()
+    monitor = _RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="pactus-secure", stack=stack, preview=False, monitor=monitor)
+    values = {f"pactus-secure:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    secret_keys = []
+    if ssh_key is not None:
+        values["pactus-secure:sshPrivateKey"] = ssh_key
+        secret_keys.append("pactus-secure:sshPrivateKey")
+    if cloudflare_token is not None:
+        values["cloudflare:apiToken"] = cloudflare_token
+        secret_keys.append("cloudflare:apiToken")
+    pulumi.runtime.set_all_config(values, secret_keys)
+
+    pulumi.runtime.test(program.main)()
+    stack_outputs = dict(pulumi.runtime.get_root_resource().outputs)  # what pulumi.export() was given
+    return Deployment(resources=monitor.registrations, outputs=stack_outputs)
+
+
+def secret_occurrences(value: Any, secret: str, inside_secret: bool = False) -> list[bool]:
+    """For each place `secret` appears in wire inputs: whether it sits inside a secret marker."""
+    if isinstance(value, dict):
+        wrapped = inside_secret or value.get(SECRET_SIG) == SECRET_MARK
+        return [hit for v in value.values() for hit in secret_occurrences(v, secret, wrapped)]
+    if isinstance(value, list):
+        return [hit for v in value for hit in secret_occurrences(v, secret, inside_secret)]
+    return [inside_secret] if isinstance(value, str) and secret in value else []

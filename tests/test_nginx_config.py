@@ -1,0 +1,164 @@
+"""Every Nginx config the program can render passes the real `nginx -t`, and routes what it should."""
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from render.host_layout import HostLayout
+from render.nginx import render_acme_http_site, render_tls_site
+from settings import parse_settings
+from tests.pulumi_mocks import MINIMAL
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com"):
+    return parse_settings({
+        **MINIMAL,
+        "domain": domain,
+        "grpc": {"enable": grpc},
+        "jsonrpc": {"enable": jsonrpc},
+        "http": {"enable": http},
+        "exposeWallet": wallet,
+    }, stack="test", secrets_present={"sshPrivateKey"})
+
+
+COMBINATIONS = [
+    (grpc, jsonrpc, http, wallet)
+    for grpc, jsonrpc, http in itertools.product((True, False), repeat=3)
+    for wallet in ((False, True) if grpc else (False,))
+    if grpc or jsonrpc or http
+]
+
+
+@pytest.fixture(scope="module")
+def throwaway_certificate(tmp_path_factory) -> tuple[Path, Path]:
+    directory = tmp_path_factory.mktemp("certificate")
+    certificate, key = directory / "fullchain.pem", directory / "privkey.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    return certificate, key
+
+
+def nginx_test(tmp_path: Path, sites: dict[str, str], certificate: tuple[Path, Path]) -> subprocess.CompletedProcess:
+    """Runs `nginx -t` on the sites as the host would include them (inside http{}),
+    with the throwaway certificate standing in for Let's Encrypt's files."""
+    (tmp_path / "conf.d").mkdir()
+    for name, text in sites.items():
+        layout = HostLayout(name.split("/")[0])
+        text = text.replace(layout.certificate, str(certificate[0])).replace(layout.certificate_key, str(certificate[1]))
+        (tmp_path / "conf.d" / f"{name.replace('/', '-')}.conf").write_text(text)
+    (tmp_path / "nginx.conf").write_text(f"""
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{}}
+http {{
+    access_log off;
+    include /etc/nginx/mime.types;
+    include {tmp_path}/conf.d/*.conf;
+}}
+""")
+    return subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                          capture_output=True, text=True)
+
+
+def test_nginx_is_the_real_one():
+    version = subprocess.run([NGINX, "-v"], capture_output=True, text=True)
+    assert version.returncode == 0 and "nginx/" in version.stderr
+
+
+@pytest.mark.parametrize("grpc, jsonrpc, http, wallet", COMBINATIONS,
+                         ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}" for g, j, h, w in COMBINATIONS])
+def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc, jsonrpc, http, wallet):
+    settings = settings_for(grpc, jsonrpc, http, wallet)
+    result = nginx_test(tmp_path, {
+        "node1.example.com/http": render_acme_http_site(settings),
+        "node1.example.com/tls": render_tls_site(settings, http2_directive=False),
+    }, throwaway_certificate)
+    assert result.returncode == 0, result.stderr
+    assert "warn" not in result.stderr, result.stderr
+
+
+def test_two_nodes_on_one_host_do_not_clash(tmp_path, throwaway_certificate):
+    one = settings_for(jsonrpc=True, http=True)
+    two = settings_for(jsonrpc=True, http=True, domain="node2.example.com")
+    result = nginx_test(tmp_path, {
+        f"{s.domain}/{kind}": render(s)
+        for s in (one, two)
+        for kind, render in (("http", render_acme_http_site), ("tls", lambda s: render_tls_site(s, http2_directive=False)))
+    }, throwaway_certificate)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_broken_config_fails_nginx_t(tmp_path, throwaway_certificate):
+    """The check itself can fail: the tutorial's grpc_pass with a URI path is rejected."""
+    broken = render_tls_site(settings_for(), http2_directive=False).replace(
+        "grpc_pass grpc://pactus_node1_example_com_grpc;", "grpc_pass grpc://127.0.0.1:50051/;")
+    result = nginx_test(tmp_path, {"node1.example.com/tls": broken}, throwaway_certificate)
+    assert result.returncode != 0 and "invalid host" in result.stderr
+
+
+def test_http2_directive_form_differs_only_in_how_http2_is_turned_on():
+    """Debian 12's nginx 1.22 rejects `http2 on;`, so that form is checked textually here."""
+    settings = settings_for(jsonrpc=True, http=True)
+    legacy = render_tls_site(settings, http2_directive=False).splitlines()
+    modern = render_tls_site(settings, http2_directive=True).splitlines()
+    assert [line for line in legacy if line not in modern] == ["    listen 443 ssl http2;"]
+    assert [line for line in modern if line not in legacy] == ["    listen 443 ssl;", "    http2 on;"]
+
+
+def test_grpc_routes_match_service_paths_and_deny_the_wallet():
+    text = render_tls_site(settings_for(), http2_directive=False)
+    assert r"location ~ ^/pactus\.(Blockchain|Network|Transaction|Utils)/ {" in text
+    assert r"location ~ ^/pactus\.(Wallet)/ {" in text and "add_header grpc-status 7 always;" in text
+    assert "location /grpc" not in text
+
+
+def test_exposed_wallet_is_routed_like_the_other_services():
+    text = render_tls_site(settings_for(wallet=True), http2_directive=False)
+    assert r"location ~ ^/pactus\.(Blockchain|Network|Transaction|Utils|Wallet)/ {" in text
+    assert "grpc-status 7" not in text
+
+
+def test_upstream_failure_is_a_grpc_unavailable():
+    text = render_tls_site(settings_for(), http2_directive=False)
+    assert "error_page 502 503 504 = @grpc_unavailable;" in text
+    unavailable = text[text.index("location @grpc_unavailable"):]
+    assert "default_type application/grpc;" in unavailable and "grpc-status 14" in unavailable
+
+
+def test_only_enabled_apis_get_a_route():
+    only_http = render_tls_site(settings_for(grpc=False, http=True), http2_directive=False)
+    assert "location /http/ {" in only_http
+    assert "grpc_pass" not in only_http and "location = /jsonrpc" not in only_http
+    only_jsonrpc = render_tls_site(settings_for(grpc=False, jsonrpc=True), http2_directive=False)
+    assert "location = /jsonrpc {" in only_jsonrpc and "proxy_pass http://pactus_node1_example_com_jsonrpc/;" in only_jsonrpc
+    assert "grpc_pass" not in only_jsonrpc and "location /http/" not in only_jsonrpc
+
+
+def test_custom_paths_and_listen_addresses_are_used():
+    settings = parse_settings({**MINIMAL, "jsonrpc": {"enable": True, "path": "/rpc", "listen": "127.0.0.1:9545"},
+                               "http": {"enable": True, "basePath": "/api/v1", "listen": "[::1]:9080"}},
+                              stack="test", secrets_present={"sshPrivateKey"})
+    text = render_tls_site(settings, http2_directive=False)
+    assert "location = /rpc {" in text and "server 127.0.0.1:9545;" in text
+    assert "location /api/v1/ {" in text and "server [::1]:9080;" in text
+
+
+def test_tls_follows_the_mozilla_intermediate_profile():
+    text = render_tls_site(settings_for(), http2_directive=False)
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
+    assert "ssl_prefer_server_ciphers off;" in text
+    assert 'add_header Strict-Transport-Security "max-age=63072000" always;' in text
+    assert "ssl_stapling" not in text and "ssl_dhparam" not in text
+    assert "ssl_certificate /etc/letsencrypt/live/node1.example.com/fullchain.pem;" in text
+
+
+def test_port_80_serves_the_acme_webroot_and_redirects_the_rest():
+    text = render_acme_http_site(settings_for())
+    assert "location ^~ /.well-known/acme-challenge/ {" in text
+    assert "return 301 https://node1.example.com$request_uri;" in text
+    assert "443" not in text and "ssl_certificate" not in text

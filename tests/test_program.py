@@ -1,0 +1,190 @@
+"""The Pulumi program under mocks: what it registers, in which order, and what a change re-runs."""
+
+import json
+
+import pulumi
+import pytest
+
+from tests.pulumi_mocks import (CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK, deploy,
+                               secret_occurrences)
+
+COMMAND = "command:remote:Command"
+STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
+
+
+@pytest.fixture(scope="module")
+def full():
+    return deploy(FULL)
+
+
+@pytest.fixture(scope="module")
+def minimal():
+    return deploy(MINIMAL)
+
+
+def test_full_config_registers_the_whole_graph(full):
+    types = sorted(r.type for r in full.resources)
+    assert types == sorted([
+        "pactus-secure:index:SecureNode", "pactus-secure:index:DnsRecord", "cloudflare:index/dnsRecord:DnsRecord",
+        "pactus-secure:index:HostSetup", "pactus-secure:index:NginxSite", "pactus-secure:index:NginxSite",
+        "pactus-secure:index:Certificate", "pactus-secure:index:PactusConfig", *[COMMAND] * 5,
+    ])
+    assert sorted(r.name.removeprefix("node1-example-com-") for r in full.of_type(COMMAND)) == sorted(STEPS)
+
+
+def test_minimal_config_has_no_dns_record(minimal):
+    assert not minimal.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert not minimal.of_type("pactus-secure:index:DnsRecord")
+    assert len(minimal.of_type(COMMAND)) == 5
+
+
+def test_every_resource_is_parented_to_its_component(full):
+    node = full.named("node1-example-com")
+    assert node.type == "pactus-secure:index:SecureNode" and node.parent.endswith(f"::pactus-secure-{STACK}")
+    for resource in full.resources:
+        if resource is node:
+            continue
+        parent = full.by_urn(resource.parent)
+        if resource.type.startswith("pactus-secure:index:"):
+            assert parent is node, resource.name
+        else:
+            assert parent.type.startswith("pactus-secure:index:") and parent is not node, resource.name
+
+
+def test_the_a_record_points_at_the_host_without_cloudflares_proxy(full):
+    (record,) = full.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert record.inputs["zoneId"] == FULL["cloudflareZoneId"]
+    assert record.inputs["name"] == "node1.example.com" and record.inputs["type"] == "A"
+    assert record.inputs["content"] == "203.0.113.10"
+    assert record.inputs["ttl"] == 1 and record.inputs["proxied"] is False
+    assert STACK in record.inputs["comment"]
+
+
+def test_steps_run_in_the_only_order_that_works(full):
+    dns = full.named("dns-a")
+    host, http_site, certificate, tls_site, pactus = (full.named(step) for step in STEPS)
+    assert full.depends_on(host, dns)
+    assert full.depends_on(http_site, host)
+    assert full.depends_on(certificate, http_site) and full.depends_on(certificate, dns)
+    assert full.depends_on(tls_site, certificate)
+    for step in (host, http_site, certificate, tls_site):
+        assert not full.depends_on(pactus, step) and not full.depends_on(step, pactus)
+
+
+def test_minimal_order_holds_without_dns(minimal):
+    host, http_site, certificate, tls_site, _ = (minimal.named(step) for step in STEPS)
+    assert minimal.depends_on(tls_site, certificate) and minimal.depends_on(certificate, http_site)
+    assert minimal.depends_on(http_site, host) and host.dependencies == []
+
+
+def test_scripts_go_to_a_root_shell_on_stdin(full, minimal):
+    for command in full.of_type(COMMAND):
+        assert command.inputs["create"] == "sudo -n bash -s"  # sshUser deploy
+        assert command.inputs["stdin"].startswith("#!/usr/bin/env bash\n")
+        assert command.inputs["addPreviousOutputInEnv"] is False
+    assert {c.inputs["create"] for c in minimal.of_type(COMMAND)} == {"bash -s"}  # root
+
+
+def connection_of(deployment, step):
+    """The connection holds the key, so the whole of it is a secret: unwrap it."""
+    wrapped = deployment.named(step).inputs["connection"]
+    assert wrapped[SECRET_SIG] == SECRET_MARK
+    return wrapped["value"]
+
+
+def test_connection_uses_the_ssh_settings(full, minimal):
+    connection = connection_of(full, "host-packages")
+    assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.5", 2222, "deploy")
+    assert connection["privateKey"] == SSH_KEY
+    assert connection_of(minimal, "host-packages")["host"] == "203.0.113.10"
+
+
+def test_each_step_carries_what_it_installs(full):
+    assert "certbot \"${args[@]}\"" in full.named("certificate-certbot").inputs["stdin"]
+    assert "grpc_pass grpc://" in full.named("tls-site-file").inputs["stdin"]
+    assert "/.well-known/acme-challenge/" in full.named("http-site-file").inputs["stdin"]
+    assert 'origins = ["https://wallet.example.com"]' in full.named("pactus-config-toml").inputs["stdin"]
+
+
+def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
+    for step, path in (("http-site-file", "/etc/nginx/conf.d/pactus-secure-node1.example.com-http.conf"),
+                       ("tls-site-file", "/etc/nginx/conf.d/pactus-secure-node1.example.com-tls.conf")):
+        delete = full.named(step).inputs["delete"]
+        assert delete.startswith("sudo -n bash -s <<'PACTUS_SECURE_END_OF_SCRIPT'\n")
+        assert f"SITE={path}\n" in delete and delete.endswith("PACTUS_SECURE_END_OF_SCRIPT\n")
+        assert full.named(step).inputs["triggers"] == [path]
+    for step in ("host-packages", "certificate-certbot", "pactus-config-toml"):
+        assert "delete" not in full.named(step).inputs, step
+
+
+def test_stack_outputs_name_the_endpoints(full, minimal):
+    assert full.outputs == {"grpcTarget": "node1.example.com:443", "jsonrpcUrl": "https://node1.example.com/jsonrpc",
+                            "httpApiUrl": "https://node1.example.com/http/"}
+    assert minimal.outputs == {"grpcTarget": "node1.example.com:443"}
+
+
+def inputs_by_name(deployment):
+    return {r.name: json.dumps(r.inputs, sort_keys=True) for r in deployment.resources}
+
+
+def changed_between(before, after):
+    one, two = inputs_by_name(before), inputs_by_name(after)
+    assert one.keys() == two.keys()
+    return sorted(name.removeprefix("node1-example-com-") for name in one if one[name] != two[name])
+
+
+def test_an_unchanged_stack_changes_no_input(full):
+    assert changed_between(full, deploy(FULL)) == []
+
+
+@pytest.mark.parametrize("override, changed", [
+    ({"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}}, ["pactus-config-toml"]),
+    ({"pactusConfig": {"logger": {"levels": {"sync": "warn"}}}}, ["pactus-config-toml"]),
+    ({"acmeEmail": "security@example.com"}, ["certificate-certbot"]),
+    ({"acmeServer": "production"}, ["certificate-certbot"]),
+    ({"exposeWallet": "false"}, ["pactus-config-toml", "tls-site-file"]),
+    ({"http": {"enable": False}}, ["pactus-config-toml", "tls-site-file"]),
+    ({"host": "203.0.113.11"}, ["dns-a"]),
+    ({"pactusService": ""}, ["pactus-config-toml"]),
+])
+def test_a_change_reruns_only_the_steps_it_concerns(full, override, changed):
+    assert changed_between(full, deploy({**FULL, **override})) == changed
+
+
+def test_a_new_domain_replaces_the_site_steps_so_the_old_files_are_removed(full):
+    renamed = deploy({**FULL, "domain": "node9.example.com"})
+    tls = [r for r in renamed.of_type(COMMAND) if r.name.endswith("tls-site-file")][0]
+    assert tls.inputs["triggers"] == ["/etc/nginx/conf.d/pactus-secure-node9.example.com-tls.conf"]
+    assert tls.inputs["triggers"] != full.named("tls-site-file").inputs["triggers"]
+
+
+@pytest.mark.parametrize("secret", [SSH_KEY, CLOUDFLARE_TOKEN, SSH_KEY.splitlines()[1]])
+def test_secrets_appear_only_inside_secret_inputs(full, secret):
+    for resource in full.resources:
+        assert all(secret_occurrences(resource.wire_inputs, secret)), resource.name
+    assert secret not in json.dumps(full.outputs)
+
+
+def test_the_ssh_key_reaches_the_connection_as_a_secret(full):
+    hits = secret_occurrences(full.named("host-packages").wire_inputs, SSH_KEY)
+    assert hits and all(hits)
+
+
+def test_bad_config_fails_before_any_resource_is_registered():
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy({**MINIMAL, "domain": "*.example.com", "grpc": {"listen": "0.0.0.0:50051"}}, ssh_key=None)
+    message = str(caught.value)
+    for key in ("pactus-secure:domain", "pactus-secure:grpc.listen", "pactus-secure:sshPrivateKey"):
+        assert key in message
+    assert "3 problem(s)" in message
+
+
+def test_a_bad_config_error_never_shows_a_secret():
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy({**MINIMAL, "host": "nope"})
+    assert SSH_KEY not in str(caught.value) and CLOUDFLARE_TOKEN not in str(caught.value)
+
+
+def test_a_misspelt_key_is_reported():
+    with pytest.raises(pulumi.RunError, match="acmeEmial"):
+        deploy({**MINIMAL, "acmeEmial": "x@example.com"})

@@ -1,0 +1,156 @@
+"""The shell that runs on hosts: shellcheck-clean for every distro and option, carrying
+exactly the rendered files, and idempotent where it can be run here without a host."""
+
+import os
+import shutil
+import stat
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from render import scripts
+from render.nginx import render_acme_http_site, render_tls_site
+from render.pactus_config import render_pactus_config
+from settings import parse_settings
+from tests.pulumi_mocks import FULL, MINIMAL
+
+SHELLCHECK = shutil.which("shellcheck") or "shellcheck"  # .ci/run installs it
+
+
+def settings_of(raw):
+    return parse_settings(raw, stack="test", secrets_present={"sshPrivateKey", "cloudflare:apiToken"})
+
+
+VARIANTS = {
+    f"{distro}-{name}": settings_of({**raw, "distro": distro})
+    for distro in ("auto", "debian", "redhat", "arch")
+    for name, raw in (
+        ("minimal", MINIMAL),
+        ("full", FULL),
+        ("private-acme", {**MINIMAL, "acmeServer": "https://127.0.0.1:14000/dir", "acmeCaBundle": "/etc/pebble/ca.pem",
+                          "sshUser": "deploy", "pactusService": "pactus-mainnet.service"}),
+    )
+}
+
+
+def all_scripts(settings):
+    return {
+        "host-setup": scripts.host_setup_script(settings),
+        "http-site": scripts.http_site_script(settings),
+        "tls-site": scripts.tls_site_script(settings),
+        "site-remove": scripts.site_remove_script(settings, "/etc/nginx/conf.d/pactus-secure-x-tls.conf"),
+        "certificate": scripts.certificate_script(settings),
+        "pactus-config": scripts.pactus_config_script(settings),
+    }
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_script_passes_shellcheck(tmp_path, variant):
+    paths = []
+    for name, text in all_scripts(VARIANTS[variant]).items():
+        path = tmp_path / f"{name}.sh"
+        path.write_text(text)
+        paths.append(str(path))
+    result = subprocess.run([SHELLCHECK, "--severity=style", "--shell=bash", *paths], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_script_is_strict_and_says_what_it_does(variant):
+    for name, text in all_scripts(VARIANTS[variant]).items():
+        assert text.startswith("#!/usr/bin/env bash\n"), name
+        assert "\nset -euo pipefail\n" in text, name
+        assert text.rstrip().endswith('main "$@"'), name
+        assert "log " in text, name
+
+
+def run_function(script: str, function: str, tmp_path: Path, path_dirs=()) -> str:
+    """Runs one function of a rendered script instead of its main."""
+    body = script.rstrip()
+    assert body.endswith('main "$@"')
+    env = {**os.environ, "PATH": os.pathsep.join([*map(str, path_dirs), os.environ["PATH"]])}
+    result = subprocess.run(["bash", "-c", body[: -len('main "$@"')] + function], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, check=True)
+    return result.stdout
+
+
+def fake_nginx(tmp_path: Path, version: str) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    nginx = bin_dir / "nginx"
+    nginx.write_text(f"#!/bin/sh\necho 'nginx version: nginx/{version}' >&2\n")
+    nginx.chmod(nginx.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+@pytest.mark.parametrize("version, http2_directive", [("1.22.1", False), ("1.24.0", False), ("1.25.1", True),
+                                                      ("1.26.3", True), ("1.18.0", False)])
+def test_tls_site_script_picks_the_http2_form_of_the_hosts_nginx(tmp_path, version, http2_directive):
+    settings = settings_of(FULL)
+    out = run_function(scripts.tls_site_script(settings), "render_site", tmp_path, [fake_nginx(tmp_path, version)])
+    assert out == render_tls_site(settings, http2_directive=http2_directive)
+
+
+def test_http_site_script_carries_the_site_byte_for_byte(tmp_path):
+    settings = settings_of(FULL)
+    assert run_function(scripts.http_site_script(settings), "render_site", tmp_path) == render_acme_http_site(settings)
+
+
+def test_content_that_would_end_its_heredoc_early_is_refused():
+    with pytest.raises(ValueError, match="here-document"):
+        scripts._heredoc_body("a\nPACTUS_SECURE_END_OF_FILE\nb\n")
+    assert scripts._heredoc_body("no newline at the end") == "no newline at the end\n"
+
+
+def run_pactus_config(settings) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-s"], input=scripts.pactus_config_script(settings), capture_output=True,
+                          text=True)
+
+
+@pytest.fixture
+def pactus_dir(tmp_path) -> Path:
+    directory = tmp_path / "pactus"
+    directory.mkdir()
+    (directory / "config.toml").write_text("[grpc]\n  enable = true\n  listen = '0.0.0.0:50051'\n")
+    (directory / "config.toml").chmod(0o640)
+    return directory
+
+
+def test_pactus_config_step_replaces_backs_up_and_then_changes_nothing(pactus_dir):
+    settings = settings_of({**MINIMAL, "pactusDir": str(pactus_dir), "jsonrpc": {"enable": True}})
+    config = pactus_dir / "config.toml"
+    original = config.read_text()
+
+    first = run_pactus_config(settings)
+    assert first.returncode == 0, first.stderr
+    assert config.read_text() == render_pactus_config(settings)
+    assert tomllib.loads(config.read_text())["grpc"]["listen"] == "127.0.0.1:50051"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640
+    (backup,) = pactus_dir.glob("config.toml.pactus-secure-backup-*")
+    assert backup.read_text() == original
+    assert "restart the node" in first.stdout
+
+    second = run_pactus_config(settings)
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stdout
+    assert len(list(pactus_dir.glob("config.toml.pactus-secure-backup-*"))) == 1
+    assert sorted(p.name for p in pactus_dir.iterdir()) == sorted(["config.toml", backup.name])
+
+
+def test_pactus_config_step_refuses_a_missing_working_directory(tmp_path):
+    settings = settings_of({**MINIMAL, "pactusDir": str(tmp_path / "absent")})
+    result = run_pactus_config(settings)
+    assert result.returncode != 0
+    assert f"no Pactus working directory at {tmp_path / 'absent'}" in result.stderr
+
+
+def test_pactus_service_needs_systemd_and_nothing_is_written_without_it(pactus_dir):
+    if Path("/run/systemd/system").is_dir():
+        pytest.skip("this machine runs systemd; the no-systemd path is what is tested here")
+    settings = settings_of({**MINIMAL, "pactusDir": str(pactus_dir), "pactusService": "pactus.service"})
+    before = (pactus_dir / "config.toml").read_text()
+    result = run_pactus_config(settings)
+    assert result.returncode != 0 and "systemd is not running" in result.stderr
+    assert (pactus_dir / "config.toml").read_text() == before

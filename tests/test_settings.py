@@ -1,0 +1,143 @@
+"""The stack config: defaults, Pulumi.yaml agreeing with them, and one clear error per bad value."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from settings import (DEFAULTS, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError,
+                      parse_settings)
+from tests.pulumi_mocks import FULL, MINIMAL
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRETS = {"sshPrivateKey", "cloudflare:apiToken"}
+
+
+def parse(raw, secrets=SECRETS):
+    return parse_settings(raw, stack="test", secrets_present=secrets)
+
+
+def problems_of(raw, secrets=SECRETS) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        parse(raw, secrets)
+    return caught.value.problems
+
+
+def test_minimal_config_takes_every_default():
+    settings = parse(MINIMAL)
+    assert settings.ssh_host == "203.0.113.10" and settings.ssh_port == 22 and settings.ssh_user == "root"
+    assert settings.acme_server == LETSENCRYPT_PRODUCTION and settings.acme_ca_bundle is None
+    assert settings.distro == "auto" and settings.pactus_dir == "/root/pactus" and settings.pactus_service is None
+    assert settings.grpc.enable and settings.grpc.listen == Listen("127.0.0.1", 50051)
+    assert not settings.jsonrpc.enable and settings.jsonrpc.listen == Listen("127.0.0.1", 8545)
+    assert settings.jsonrpc.origins == () and settings.jsonrpc.path == "/jsonrpc"
+    assert not settings.http.enable and settings.http.base_path == "/http" and not settings.http.enable_cors
+    assert settings.expose_wallet is False and settings.enabled_apis == ("grpc",)
+
+
+def test_full_config_is_read_as_given():
+    settings = parse(FULL)
+    assert settings.ssh_host == "10.0.0.5" and settings.ssh_port == 2222 and settings.ssh_user == "deploy"
+    assert settings.manage_dns and settings.cloudflare_zone_id == FULL["cloudflareZoneId"]
+    assert settings.acme_server == LETSENCRYPT_STAGING
+    assert settings.jsonrpc.origins == ("https://wallet.example.com",)
+    assert settings.enabled_apis == ("grpc", "jsonrpc", "http") and settings.expose_wallet
+    assert settings.pactus_config == {"node": {"reward_addresses": ["pc1zexampleaddress"]}}
+
+
+def test_domain_is_normalised():
+    assert parse({**MINIMAL, "domain": "Node1.Example.COM."}).domain == "node1.example.com"
+
+
+def test_pulumi_yaml_declares_the_same_defaults_as_the_program():
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for key, declaration in declared.items():
+        name = key.split(":", 1)[1]
+        if name in DEFAULTS:
+            assert declaration["default"] == DEFAULTS[name], name
+        elif "default" in declaration:
+            assert declaration["default"] == "", f"{name}: optional keys without a program default declare \"\""
+    scalar_defaults = {k for k, v in DEFAULTS.items() if not isinstance(v, dict)}
+    assert scalar_defaults <= {k.split(":", 1)[1] for k in declared}
+
+
+def test_example_stack_file_is_a_valid_config():
+    config = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
+    settings = parse({k.split(":", 1)[1]: v for k, v in config.items()})
+    assert settings.enabled_apis == ("grpc", "jsonrpc", "http")
+
+
+BAD_VALUES = [
+    # (override, key named in the message, words of the fix)
+    ({"domain": None}, "pactus-secure:domain = (not set)", "pulumi config set domain"),
+    ({"host": None}, "pactus-secure:host = (not set)", "required"),
+    ({"acmeEmail": None}, "pactus-secure:acmeEmail = (not set)", "required"),
+    ({"domain": "203.0.113.10"}, "domain = '203.0.113.10'", "not an IP address"),
+    ({"domain": "*.example.com"}, "domain = '*.example.com'", "wildcard"),
+    ({"domain": "nodé.example.com"}, "domain", "xn--nod-dma.example.com"),
+    ({"domain": "a" * 64 + ".example.com"}, "domain", "fully qualified hostname"),
+    ({"domain": "localhost"}, "domain = 'localhost'", "fully qualified hostname"),
+    ({"host": "node1.example.com"}, "host = 'node1.example.com'", "IPv4 address"),
+    ({"host": "2001:db8::1"}, "host = '2001:db8::1'", "IPv4 address"),
+    ({"sshPort": "70000"}, "sshPort = '70000'", "1 to 65535"),
+    ({"sshPort": "ssh"}, "sshPort = 'ssh'", "1 to 65535"),
+    ({"sshUser": "root; rm -rf /"}, "sshUser", "Unix user name"),
+    ({"manageDns": "yes"}, "manageDns = 'yes'", "true or false"),
+    ({"manageDns": "true"}, "cloudflareZoneId = (not set)", "manageDns false"),
+    ({"manageDns": "true", "cloudflareZoneId": "my-zone"}, "cloudflareZoneId = 'my-zone'", "32-character hex"),
+    ({"acmeEmail": "ops-at-example.com"}, "acmeEmail", "email address"),
+    ({"acmeServer": "http://acme.example.com/dir"}, "acmeServer", "https URL"),
+    ({"acmeServer": "prod"}, "acmeServer = 'prod'", "`production`, `staging`"),
+    ({"acmeCaBundle": "ca.pem"}, "acmeCaBundle = 'ca.pem'", "absolute path"),
+    ({"distro": "gentoo"}, "distro = 'gentoo'", "auto, debian, redhat, arch"),
+    ({"pactusDir": "~/pactus"}, "pactusDir", "absolute path"),
+    ({"pactusDir": "/root/pactus dir"}, "pactusDir", "absolute path"),
+    ({"pactusService": "pactus service"}, "pactusService", "systemd unit"),
+    ({"grpc": {"listen": "0.0.0.0:50051"}}, "grpc.listen = '0.0.0.0:50051'", "loopback"),
+    ({"grpc": {"listen": "[::]:50051"}}, "grpc.listen = '[::]:50051'", "loopback"),
+    ({"jsonrpc": {"enable": True, "listen": "203.0.113.10:8545"}}, "jsonrpc.listen", "loopback"),
+    ({"grpc": {"listen": "127.0.0.1"}}, "grpc.listen = '127.0.0.1'", "address:port"),
+    ({"http": {"enable": True, "listen": "127.0.0.1:443"}}, "http.listen", "belong to Nginx"),
+    ({"jsonrpc": {"enable": True, "listen": "127.0.0.1:50051"}}, "jsonrpc.listen", "grpc listens there too"),
+    ({"jsonrpc": {"enable": True, "path": "jsonrpc"}}, "jsonrpc.path = 'jsonrpc'", "absolute URL path"),
+    ({"jsonrpc": {"enable": True, "path": "/json rpc"}}, "jsonrpc.path", "no spaces"),
+    ({"jsonrpc": {"enable": True, "path": "/rpc/"}}, "jsonrpc.path", "no trailing slash"),
+    ({"jsonrpc": {"enable": True, "path": "/pactus.Blockchain"}}, "jsonrpc.path", "gRPC service paths"),
+    ({"jsonrpc": {"enable": True, "path": "/http/rpc"}, "http": {"enable": True}}, "jsonrpc.path", "overlaps"),
+    ({"jsonrpc": {"enable": True, "origins": ["https://wallet.example.com/app"]}}, "jsonrpc.origins", "scheme://host"),
+    ({"jsonrpc": {"enable": True, "origins": ["*"]}}, "jsonrpc.origins = '*'", "scheme://host"),
+    ({"jsonrpc": {"enable": True, "origins": "https://wallet.example.com"}}, "jsonrpc.origins", "list of origins"),
+    ({"jsonrpc": {"enable": True, "cors": True}}, "jsonrpc.cors", "unknown field"),
+    ({"grpc": "true"}, "pactus-secure:grpc = 'true'", "must be an object"),
+    ({"grpc": {"enable": False}}, "grpc.enable = False", "no API is enabled"),
+    ({"exposeWallet": "true", "grpc": {"enable": False}, "http": {"enable": True}}, "exposeWallet", "grpc.enable true"),
+    ({"pactusConfig": {"grpc": {"enable": True}}}, "pactusConfig.grpc", "set by the grpc, jsonrpc, http"),
+    ({"pactusConfig": {"gateway": {}}}, "pactusConfig.gateway", "not a Pactus config section"),
+    ({"pactusConfig": {"html": {"enable": True, "listen": "0.0.0.0:80"}}}, "pactusConfig.html.listen", "loopback"),
+    ({"acmeEmial": "ops@example.com"}, "acmeEmial", "unknown key"),
+]
+
+
+@pytest.mark.parametrize("override, names, fix", BAD_VALUES, ids=[f"{i}-{names.split(' ')[0]}" for i, (_, names, _) in enumerate(BAD_VALUES)])
+def test_each_bad_value_gets_one_clear_error(override, names, fix):
+    raw = {k: v for k, v in {**MINIMAL, **override}.items() if v is not None}
+    problems = problems_of(raw)
+    matching = [p for p in problems if names in p]
+    assert matching, problems
+    assert fix in matching[0], matching[0]
+
+
+def test_every_problem_of_a_config_is_reported_at_once():
+    problems = problems_of({"domain": "*.x", "host": "nope", "sshPort": "0", "acmeEmail": "x"}, secrets=set())
+    for key in ("domain", "host", "sshPort", "acmeEmail", "sshPrivateKey"):
+        assert any(f"pactus-secure:{key} =" in p for p in problems), key
+
+
+def test_missing_secrets_are_named_with_the_command_that_sets_them():
+    problems = problems_of({**MINIMAL, "manageDns": "true", "cloudflareZoneId": "0" * 32}, secrets=set())
+    assert any("sshPrivateKey = (not set)" in p and "--secret sshPrivateKey" in p for p in problems)
+    assert any("cloudflare:apiToken = (not set)" in p and "--secret cloudflare:apiToken" in p for p in problems)
+
+
+def test_no_token_is_needed_when_dns_is_managed_elsewhere():
+    assert parse(MINIMAL, secrets={"sshPrivateKey"}).manage_dns is False
