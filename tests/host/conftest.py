@@ -1,0 +1,177 @@
+"""This machine as the node's server: real sshd, pebble (a real ACME server) with its DNS,
+and the stand-in Pactus node. Needs root: the program's scripts install packages and
+write /etc/nginx and /etc/letsencrypt, as they would on a server.
+
+Everything started here is stopped afterwards, and what the suite added to /etc is
+removed; Nginx, cron and certbot stay installed, as `pulumi destroy` leaves them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.host.pactus_standin import PactusStandIn
+
+os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
+
+DOMAIN = "node.test"
+ORIGIN = "https://wallet.example.com"
+HOSTS_LINE = f"127.0.0.1 {DOMAIN}  # pactus-secure real-host suite\n"
+PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
+
+
+@dataclass
+class Machine:
+    ssh_port: int
+    client_key: str
+    pebble_api_ca: Path     # trusted by certbot: pebble's own HTTPS API
+    issuing_root: Path      # trusted by clients: the root pebble signs certificates under
+    pactus_dir: Path
+    original_config: str
+    node: PactusStandIn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}: {process.stdout.read() if process.stdout else ''}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on {port} within {timeout}s")
+
+
+def pid_alive(pid_file: str) -> bool:
+    try:
+        os.kill(int(Path(pid_file).read_text()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def forget_test_certificates() -> None:
+    """Pebble keeps accounts in memory only: certbot's saved pebble account must go (notes/facts.md)."""
+    for path in (f"/etc/letsencrypt/live/{DOMAIN}", f"/etc/letsencrypt/archive/{DOMAIN}",
+                 f"/etc/letsencrypt/renewal/{DOMAIN}.conf", "/etc/letsencrypt/accounts/127.0.0.1:14000"):
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
+
+
+@pytest.fixture(scope="session")
+def machine(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.fail("the real-host suite runs the program's scripts as they run on a server: run it as root "
+                    "(or run the unit tests alone with `-m 'not host'`)")
+    for tool in ("sshd", "ssh", "ssh-keygen", "pebble", "pebble-challtestsrv", "openssl"):
+        assert shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}"), f"{tool} is missing: .ci/run installs it"
+    work = tmp_path_factory.mktemp("host")
+    processes: list[subprocess.Popen] = []
+    nginx_was_running, cron_was_running = pid_alive("/run/nginx.pid"), pid_alive("/run/crond.pid")
+    hosts_before = Path("/etc/hosts").read_text()
+    forget_test_certificates()
+    try:
+        machine = _start(work, processes)
+        yield machine
+    finally:
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if "machine" in locals():
+            machine.node.stop()
+        if not nginx_was_running and pid_alive("/run/nginx.pid"):
+            subprocess.run(["nginx", "-s", "quit"], check=False)
+        if not cron_was_running and pid_alive("/run/crond.pid"):
+            os.kill(int(Path("/run/crond.pid").read_text()), signal.SIGTERM)
+        Path("/etc/hosts").write_text(hosts_before)
+        for site in Path("/etc/nginx/conf.d").glob(f"pactus-secure-{DOMAIN}-*"):
+            site.unlink()
+        forget_test_certificates()
+
+
+def _start(work: Path, processes: list[subprocess.Popen]) -> Machine:
+    # sshd on its own port, root by key only.
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "client_key")], check=True)
+    (work / "authorized_keys").write_text((work / "client_key.pub").read_text())
+    ssh_port = free_port()
+    (work / "sshd_config").write_text(f"""
+Port {ssh_port}
+ListenAddress 127.0.0.1
+HostKey {work}/host_key
+PidFile {work}/sshd.pid
+AuthorizedKeysFile {work}/authorized_keys
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+""")
+    os.makedirs("/run/sshd", exist_ok=True)
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    processes.append(subprocess.Popen([sshd, "-D", "-e", "-f", str(work / "sshd_config")],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    wait_for_port(ssh_port, processes[-1], "sshd")
+
+    # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pebble",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(work / "pebble.key"), "-out", str(work / "pebble.pem")],
+                   check=True, capture_output=True)
+    (work / "pebble.json").write_text(json.dumps({"pebble": {
+        "listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+        "certificate": str(work / "pebble.pem"), "privateKey": str(work / "pebble.key"),
+        "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": False,
+    }}))
+    processes.append(subprocess.Popen(
+        ["pebble-challtestsrv", "-dns01", "127.0.0.1:8053", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+         "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:8055"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    wait_for_port(8055, processes[-1], "pebble-challtestsrv")
+    processes.append(subprocess.Popen(
+        ["pebble", "-config", str(work / "pebble.json"), "-dnsserver", "127.0.0.1:8053"],
+        env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    wait_for_port(14000, processes[-1], "pebble")
+    wait_for_port(15000, processes[-1], "pebble management")
+    context = ssl.create_default_context(cafile=str(work / "pebble.pem"))
+    with urllib.request.urlopen("https://127.0.0.1:15000/roots/0", context=context) as response:
+        (work / "issuing-root.pem").write_bytes(response.read())
+
+    with open("/etc/hosts", "a") as hosts:
+        hosts.write(HOSTS_LINE)
+
+    # The node: its working directory with the tutorial's insecure config, and its APIs.
+    pactus_dir = work / "pactus"
+    pactus_dir.mkdir()
+    original = "[grpc]\n  enable = true\n  listen = '0.0.0.0:50051'\n"
+    (pactus_dir / "config.toml").write_text(original)
+    node = PactusStandIn(origins=(ORIGIN,))
+    node.start()
+    return Machine(ssh_port=ssh_port, client_key=(work / "client_key").read_text(),
+                   pebble_api_ca=work / "pebble.pem", issuing_root=work / "issuing-root.pem",
+                   pactus_dir=pactus_dir, original_config=original, node=node)

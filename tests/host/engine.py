@@ -1,0 +1,118 @@
+"""A stand-in for the Pulumi engine and pulumi-command's provider, for the real-host suite.
+
+The Pulumi CLI cannot run here, so this carries out what a deployment registered under
+mocks the way they would:
+- only `command:remote:Command` resources are expected (anything else fails loudly);
+- in dependency order, a Command's `create` runs as the command of an SSH session (so
+  in the user's login shell) with `stdin` written to it, over the real ssh client;
+- a Command whose inputs are unchanged since the last `up` runs nothing; changed inputs
+  run `create` again (no `update` is set); changed `triggers` replace it: the new one's
+  `create`, then the old one's `delete`; `destroy` runs `delete`s in reverse order;
+- a non-zero exit fails at once, with the command's output in the error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+
+from tests.pulumi_mocks import SECRET_MARK, SECRET_SIG, Deployment, Registration
+
+COMMAND = "command:remote:Command"
+
+
+class RemoteCommandFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Run:
+    name: str
+    action: str  # create | delete
+    output: str
+
+
+@dataclass
+class Engine:
+    state: dict[str, Registration] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    log: list[Run] = field(default_factory=list)
+
+    def up(self, deployment: Deployment) -> list[Run]:
+        start = len(self.log)
+        commands = _commands(deployment)
+        for resource in _dependency_order(commands):
+            old = self.state.get(resource.name)
+            if old is not None and old.inputs == resource.inputs:
+                continue
+            self._run(resource, "create")
+            if old is not None and old.inputs.get("triggers") != resource.inputs.get("triggers"):
+                self._run(old, "delete")
+            self.state[resource.name] = resource
+        for name in [n for n in reversed(self.order) if n not in {c.name for c in commands}]:
+            self._run(self.state.pop(name), "delete")
+        self.order = [c.name for c in _dependency_order(commands)]
+        return self.log[start:]
+
+    def destroy(self) -> list[Run]:
+        start = len(self.log)
+        for name in reversed(self.order):
+            self._run(self.state.pop(name), "delete")
+        self.order = []
+        return self.log[start:]
+
+    def _run(self, resource: Registration, action: str) -> None:
+        command = resource.inputs.get(action)
+        if command is None:
+            return
+        connection = _unsecret(resource.inputs["connection"])
+        stdin = resource.inputs.get("stdin") or ""
+        with tempfile.NamedTemporaryFile("w", delete=False) as key:
+            key.write(_unsecret(connection["privateKey"]))
+        try:
+            os.chmod(key.name, 0o600)
+            result = subprocess.run(
+                ["ssh", "-i", key.name, "-p", str(int(connection["port"])), "-o", "BatchMode=yes",
+                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                 f"{connection['user']}@{connection['host']}", command],
+                input=stdin, capture_output=True, text=True, timeout=600,
+            )
+        finally:
+            os.unlink(key.name)
+        output = result.stdout + result.stderr
+        self.log.append(Run(resource.name, action, output))
+        if result.returncode != 0:
+            raise RemoteCommandFailed(f"{action} of {resource.name} exited {result.returncode}:\n{output}")
+
+
+def _commands(deployment: Deployment) -> list[Registration]:
+    custom = [r for r in deployment.resources if not r.type.startswith("pactus-secure:index:")]
+    unexpected = {r.type for r in custom} - {COMMAND}
+    if unexpected:
+        raise NotImplementedError(f"the engine stand-in carries out only {COMMAND}, not {sorted(unexpected)}")
+    return custom
+
+
+def _dependency_order(commands: list[Registration]) -> list[Registration]:
+    by_urn = {c.urn: c for c in commands}
+    done: list[Registration] = []
+
+    def visit(resource: Registration, path: tuple[str, ...] = ()) -> None:
+        if resource in done:
+            return
+        if resource.urn in path:
+            raise ValueError(f"dependency cycle through {resource.name}")
+        for urn in resource.dependencies:
+            if urn in by_urn:
+                visit(by_urn[urn], path + (resource.urn,))
+        done.append(resource)
+
+    for command in commands:
+        visit(command)
+    return done
+
+
+def _unsecret(value):
+    return value["value"] if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_MARK else value
