@@ -123,10 +123,6 @@ class Settings:
     expose_wallet: bool
     pactus_config: Mapping[str, Any]
 
-    @property
-    def enabled_apis(self) -> tuple[str, ...]:
-        return tuple(n for n, api in (("grpc", self.grpc), ("jsonrpc", self.jsonrpc), ("http", self.http)) if api.enable)
-
 
 class _Problems:
     """Collects problems so that one run reports all of them."""
@@ -359,14 +355,6 @@ def _origins(key: str, value: Any, problems: _Problems) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _email(key: str, value: Any, problems: _Problems) -> str | None:
-    text = _str(key, value, problems)
-    if text is not None and _EMAIL.match(text):
-        return text
-    problems.add(key, value, "must be an email address: Let's Encrypt sends expiry notices there")
-    return None
-
-
 def _acme_server(key: str, value: Any, problems: _Problems) -> str | None:
     text = _str(key, value, problems)
     if text is None:
@@ -379,43 +367,30 @@ def _acme_server(key: str, value: Any, problems: _Problems) -> str | None:
     return url
 
 
+def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, _Problems], str | None]:
+    """A validator for strings of one pattern, with the fix to name when one does not match."""
+    def convert(key: str, value: Any, problems: _Problems) -> str | None:
+        text = _str(key, value, problems)
+        if text is not None and pattern.match(text):
+            return text
+        problems.add(key, value, fix)
+        return None
+    return convert
+
+
+_email = _matching(_EMAIL, "must be an email address: Let's Encrypt sends expiry notices there")
+_distro = _matching(re.compile(f"^({'|'.join(DISTROS)})$"),
+                    f"must be one of {', '.join(DISTROS)} (auto reads /etc/os-release on the host)")
+_ssh_user = _matching(_SSH_USER, "must be a Unix user name; a non-root user needs passwordless sudo")
+_unit = _matching(_UNIT, "must be a systemd unit name such as pactus.service")
+_zone_id = _matching(_ZONE_ID, "must be the zone's 32-character hex id from its Cloudflare overview page")
+
+
 def _absolute_path(key: str, value: Any, problems: _Problems) -> str | None:
     text = _str(key, value, problems)
     if text is not None and _SAFE_PATH.match(text) and "/../" not in text + "/":
         return text.rstrip("/") or "/"
     problems.add(key, value, "must be an absolute path on the host of letters, digits and . _ - / @ +")
-    return None
-
-
-def _distro(key: str, value: Any, problems: _Problems) -> str | None:
-    text = _str(key, value, problems)
-    if text in DISTROS:
-        return text
-    problems.add(key, value, f"must be one of {', '.join(DISTROS)} (auto reads /etc/os-release on the host)")
-    return None
-
-
-def _ssh_user(key: str, value: Any, problems: _Problems) -> str | None:
-    text = _str(key, value, problems)
-    if text is not None and _SSH_USER.match(text):
-        return text
-    problems.add(key, value, "must be a Unix user name; a non-root user needs passwordless sudo")
-    return None
-
-
-def _unit(key: str, value: Any, problems: _Problems) -> str | None:
-    text = _str(key, value, problems)
-    if text is not None and _UNIT.match(text):
-        return text
-    problems.add(key, value, "must be a systemd unit name such as pactus.service")
-    return None
-
-
-def _zone_id(key: str, value: Any, problems: _Problems) -> str | None:
-    text = _str(key, value, problems)
-    if text is not None and _ZONE_ID.match(text):
-        return text
-    problems.add(key, value, "must be the zone's 32-character hex id from its Cloudflare overview page")
     return None
 
 

@@ -32,7 +32,7 @@ def test_minimal_config_takes_every_default():
     assert not settings.jsonrpc.enable and settings.jsonrpc.listen == Listen("127.0.0.1", 8545)
     assert settings.jsonrpc.origins == () and settings.jsonrpc.path == "/jsonrpc"
     assert not settings.http.enable and settings.http.base_path == "/http" and not settings.http.enable_cors
-    assert settings.expose_wallet is False and settings.enabled_apis == ("grpc",)
+    assert settings.expose_wallet is False and (settings.jsonrpc.enable, settings.http.enable) == (False, False)
 
 
 def test_full_config_is_read_as_given():
@@ -41,7 +41,7 @@ def test_full_config_is_read_as_given():
     assert settings.manage_dns and settings.cloudflare_zone_id == FULL["cloudflareZoneId"]
     assert settings.acme_server == LETSENCRYPT_STAGING
     assert settings.jsonrpc.origins == ("https://wallet.example.com",)
-    assert settings.enabled_apis == ("grpc", "jsonrpc", "http") and settings.expose_wallet
+    assert settings.grpc.enable and settings.jsonrpc.enable and settings.http.enable and settings.expose_wallet
     assert settings.pactus_config == {"node": {"reward_addresses": ["pc1zexampleaddress"]}}
 
 
@@ -64,7 +64,7 @@ def test_pulumi_yaml_declares_the_same_defaults_as_the_program():
 def test_example_stack_file_is_a_valid_config():
     config = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
     settings = parse({k.split(":", 1)[1]: v for k, v in config.items()})
-    assert settings.enabled_apis == ("grpc", "jsonrpc", "http")
+    assert settings.grpc.enable and settings.jsonrpc.enable and settings.http.enable
 
 
 BAD_VALUES = [
