@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
+from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.secure_node import SecureNode
 from settings import CLOUDFLARE_TOKEN, NAMESPACE, OBJECT_KEYS, SSH_PRIVATE_KEY, SettingsError, parse_settings
@@ -22,7 +22,8 @@ def read_settings():
     if pulumi.Config("cloudflare").get_secret("apiToken") is not None or os.environ.get("CLOUDFLARE_API_TOKEN"):
         present.add(CLOUDFLARE_TOKEN)
     try:
-        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets_present=present)
+        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets_present=present,
+                                  hidden={key for key in raw if is_config_secret(f"{NAMESPACE}:{key}")})
     except SettingsError as error:
         # RunError: Pulumi prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None

@@ -125,19 +125,23 @@ class Settings:
 
 
 class _Problems:
-    """Collects problems so that one run reports all of them."""
+    """Collects problems so that one run reports all of them; never shows a secret's value."""
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: Collection[str]) -> None:
         self.items: list[str] = []
+        self.hidden = hidden
 
     def add(self, key: str, value: Any, fix: str) -> None:
-        shown = "(not set)" if value is None else repr(value)
+        shown = "(not set)" if value is None else "(secret)" if key.split(".")[0] in self.hidden else repr(value)
         self.items.append(f"{NAMESPACE}:{key} = {shown}: {fix}")
 
 
-def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets_present: Collection[str]) -> Settings:
-    """Turn raw stack values into Settings, or raise SettingsError naming every problem."""
-    problems = _Problems()
+def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets_present: Collection[str],
+                   hidden: Collection[str] = ()) -> Settings:
+    """Turn raw stack values into Settings, or raise SettingsError naming every problem.
+
+    `hidden`: keys the operator set as secrets; an error names them but not their value."""
+    problems = _Problems(hidden)
     values = {k: v for k, v in raw.items() if v is not None and v != ""}
     for key in sorted(set(values) - set(PLAIN_KEYS) - set(OBJECT_KEYS)):
         problems.add(key, values[key], f"unknown key; the keys are {', '.join(sorted(PLAIN_KEYS + OBJECT_KEYS))}")

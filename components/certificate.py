@@ -18,8 +18,7 @@ class Certificate(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:Certificate", name, None, opts)
         layout = HostLayout(settings.domain)
-        self.certificate_path = layout.certificate
-        self.step = remote_script(
+        remote_script(
             f"{name}-certbot",
             settings=settings,
             connection=connection,

@@ -16,11 +16,11 @@ class HostSetup(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, connection: command.remote.ConnectionArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:HostSetup", name, None, opts)
-        self.step = remote_script(
+        step = remote_script(
             f"{name}-packages",
             settings=settings,
             connection=connection,
             script=host_setup_script(settings),
             opts=step_options(self, opts),
         )
-        self.register_outputs({"log": self.step.stdout})
+        self.register_outputs({"log": step.stdout})

@@ -16,12 +16,11 @@ class PactusConfig(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, connection: command.remote.ConnectionArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:PactusConfig", name, None, opts)
-        self.config_path = f"{settings.pactus_dir}/config.toml"
-        self.step = remote_script(
+        remote_script(
             f"{name}-config-toml",
             settings=settings,
             connection=connection,
             script=pactus_config_script(settings),
             opts=step_options(self, opts),
         )
-        self.register_outputs({"configPath": self.config_path})
+        self.register_outputs({"configPath": f"{settings.pactus_dir}/config.toml"})

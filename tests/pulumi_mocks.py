@@ -118,12 +118,14 @@ class _RecordingMonitor(MockMonitor):
 
 
 def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY,
-           cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK) -> Deployment:
-    """Runs the program once, in a fresh context and event loop, and returns what it registered."""
-    return contextvars.Context().run(_deploy, config, ssh_key, cloudflare_token, stack)
+           cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK,
+           secret_keys: tuple[str, ...] = ()) -> Deployment:
+    """Runs the program once, in a fresh context and event loop, and returns what it registered.
+    `secret_keys`: keys of `config` set as `pulumi config set --secret` would."""
+    return contextvars.Context().run(_deploy, config, ssh_key, cloudflare_token, stack, secret_keys)
 
 
-def _deploy(config, ssh_key, cloudflare_token, stack) -> Deployment:
+def _deploy(config, ssh_key, cloudflare_token, stack, config_secret_keys) -> Deployment:
     import program  # imported here so that a test sees the program as `pulumi up` runs it
 
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -131,7 +133,7 @@ def _deploy(config, ssh_key, cloudflare_token, stack) -> Deployment:
     monitor = _RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="pactus-secure", stack=stack, preview=False, monitor=monitor)
     values = {f"pactus-secure:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    secret_keys = []
+    secret_keys = [f"pactus-secure:{key}" for key in config_secret_keys]
     if ssh_key is not None:
         values["pactus-secure:sshPrivateKey"] = ssh_key
         secret_keys.append("pactus-secure:sshPrivateKey")
@@ -143,6 +145,11 @@ def _deploy(config, ssh_key, cloudflare_token, stack) -> Deployment:
     pulumi.runtime.test(program.main)()
     stack_outputs = dict(pulumi.runtime.get_root_resource().outputs)  # what pulumi.export() was given
     return Deployment(resources=monitor.registrations, outputs=stack_outputs)
+
+
+def unsecret(value: Any) -> Any:
+    """The value inside a secret marker (inputs holding a secret are wrapped whole)."""
+    return value["value"] if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_MARK else value
 
 
 def secret_occurrences(value: Any, secret: str, inside_secret: bool = False) -> list[bool]:

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from tests.pulumi_mocks import (CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK, deploy,
-                               secret_occurrences)
+                               secret_occurrences, unsecret)
 
 COMMAND = "command:remote:Command"
 STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
@@ -86,10 +86,10 @@ def test_scripts_go_to_a_root_shell_on_stdin(full, minimal):
 
 
 def connection_of(deployment, step):
-    """The connection holds the key, so the whole of it is a secret: unwrap it."""
+    """The connection holds the key, so the whole of it is a secret."""
     wrapped = deployment.named(step).inputs["connection"]
     assert wrapped[SECRET_SIG] == SECRET_MARK
-    return wrapped["value"]
+    return unsecret(wrapped)
 
 
 def test_connection_uses_the_ssh_settings(full, minimal):
@@ -183,6 +183,15 @@ def test_a_bad_config_error_never_shows_a_secret():
     with pytest.raises(pulumi.RunError) as caught:
         deploy({**MINIMAL, "host": "nope"})
     assert SSH_KEY not in str(caught.value) and CLOUDFLARE_TOKEN not in str(caught.value)
+
+
+def test_a_bad_value_set_as_a_secret_is_named_but_not_shown():
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy({**MINIMAL, "acmeEmail": "s3cret-not-an-email", "basicAuth": "admin:hunter2"},
+               secret_keys=("acmeEmail", "basicAuth"))
+    message = str(caught.value)
+    assert "pactus-secure:acmeEmail = (secret)" in message and "pactus-secure:basicAuth = (secret)" in message
+    assert "s3cret" not in message and "hunter2" not in message
 
 
 def test_a_misspelt_key_is_reported():

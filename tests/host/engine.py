@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
-from tests.pulumi_mocks import SECRET_MARK, SECRET_SIG, Deployment, Registration
+from tests.pulumi_mocks import Deployment, Registration, unsecret
 
 COMMAND = "command:remote:Command"
 
@@ -67,10 +67,10 @@ class Engine:
         command = resource.inputs.get(action)
         if command is None:
             return
-        connection = _unsecret(resource.inputs["connection"])
+        connection = unsecret(resource.inputs["connection"])
         stdin = resource.inputs.get("stdin") or ""
         with tempfile.NamedTemporaryFile("w", delete=False) as key:
-            key.write(_unsecret(connection["privateKey"]))
+            key.write(unsecret(connection["privateKey"]))
         try:
             os.chmod(key.name, 0o600)
             result = subprocess.run(
@@ -112,7 +112,3 @@ def _dependency_order(commands: list[Registration]) -> list[Registration]:
     for command in commands:
         visit(command)
     return done
-
-
-def _unsecret(value):
-    return value["value"] if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_MARK else value
