@@ -5,29 +5,34 @@ from __future__ import annotations
 import os
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
+from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
-from components.secure_node import SecureNode
-from settings import CLOUDFLARE_TOKEN, NAMESPACE, OBJECT_KEYS, SSH_PRIVATE_KEY, SettingsError, parse_settings
+from components.secure_node import NodeSecrets, SecureNode
+from settings import (BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACE, OBJECT_KEYS, SECRET_KEYS, SSH_PRIVATE_KEY,
+                      SettingsError, parse_settings)
 
 
 def read_settings():
-    """Reads the stack config once; returns the Settings and the SSH key as a secret Output."""
+    """Reads the stack config once; returns the Settings and the secrets as secret Outputs."""
     config = pulumi.Config(NAMESPACE)
     # Every key set in the namespace, so that a misspelt one is reported, not ignored.
     keys = {k.split(":", 1)[1] for k in {**get_config_env(), **CONFIG.get()} if k.startswith(f"{NAMESPACE}:")}
-    raw = {key: _read(config, key) for key in keys - {SSH_PRIVATE_KEY}}
-    ssh_private_key = config.get_secret(SSH_PRIVATE_KEY)
-    present = {SSH_PRIVATE_KEY} if ssh_private_key is not None else set()
-    if pulumi.Config("cloudflare").get_secret("apiToken") is not None or os.environ.get("CLOUDFLARE_API_TOKEN"):
-        present.add(CLOUDFLARE_TOKEN)
+    hidden = {key for key in keys if is_config_secret(f"{NAMESPACE}:{key}")}
+    # Secrets are read plain only to check their shape, then travel as secret Outputs.
+    secrets = {key: get_config(f"{NAMESPACE}:{key}") for key in SECRET_KEYS if key in hidden}
+    cloudflare_token = get_config(CLOUDFLARE_TOKEN) or os.environ.get("CLOUDFLARE_API_TOKEN")
+    if cloudflare_token:
+        secrets[CLOUDFLARE_TOKEN] = cloudflare_token
+    raw = {key: _read(config, key) for key in keys - set(secrets)}
     try:
-        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets_present=present,
-                                  hidden={key for key in raw if is_config_secret(f"{NAMESPACE}:{key}")})
+        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden)
     except SettingsError as error:
         # RunError: Pulumi prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
-    return settings, ssh_private_key
+    return settings, NodeSecrets(
+        ssh_private_key=pulumi.Output.secret(secrets[SSH_PRIVATE_KEY]),
+        basic_auth=pulumi.Output.secret(secrets[BASIC_AUTH].strip()) if BASIC_AUTH in secrets else None,
+    )
 
 
 def _read(config: pulumi.Config, key: str):
@@ -40,8 +45,8 @@ def _read(config: pulumi.Config, key: str):
 
 
 def main() -> None:
-    settings, ssh_private_key = read_settings()
-    node = SecureNode(settings.domain.replace(".", "-"), settings, ssh_private_key)
+    settings, secrets = read_settings()
+    node = SecureNode(settings.domain.replace(".", "-"), settings, secrets)
     for key, value in node.endpoints.items():
         if value is not None:
             pulumi.export(key, value)

@@ -9,6 +9,7 @@ caller says only which secrets are present.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ ACME_SERVER_ALIASES = {"production": LETSENCRYPT_PRODUCTION, "staging": LETSENCR
 
 DISTROS = ("auto", "debian", "redhat", "arch")
 
+# Where a Pactus API may listen with `allowPrivateListen`: networks no internet client reaches.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+
 # Top-level config.toml sections of Pactus v1.8+ that `pactusConfig` may carry. The API
 # sections are not among them: they come from the `grpc`, `jsonrpc` and `http` keys.
 PACTUS_PASSTHROUGH_SECTIONS = (
@@ -34,21 +38,32 @@ PACTUS_PASSTHROUGH_SECTIONS = (
 DEFAULTS: dict[str, Any] = {
     "sshPort": 22,
     "sshUser": "root",
+    "sshDialErrorLimit": 5,
+    "sshPerDialTimeout": 10,
     "manageDns": True,
     "acmeServer": "production",
     "distro": "auto",
     "pactusDir": "/root/pactus",
     "exposeWallet": False,
-    "grpc": {"enable": True, "listen": "127.0.0.1:50051"},
-    "jsonrpc": {"enable": False, "listen": "127.0.0.1:8545", "origins": [], "path": "/jsonrpc"},
+    "allowPrivateListen": False,
+    "firewall": False,
+    "grpc": {"enable": True, "listen": "127.0.0.1:50051", "basicAuth": False},
+    "jsonrpc": {"enable": False, "listen": "127.0.0.1:8545", "origins": [], "allowAnyOrigin": False,
+                "path": "/jsonrpc"},
     "http": {"enable": False, "listen": "127.0.0.1:8080", "basePath": "/http", "enableCors": False},
+    # Per client address, on JSON-RPC and the HTTP-API; a burst beyond it is answered 429.
+    "rateLimit": {"enable": True, "requestsPerSecond": 10, "burst": 20},
+    # Largest request body per route, in Nginx's size syntax; larger ones are answered 413.
+    "maxBodySize": {"grpc": "1m", "jsonrpc": "256k", "http": "64k"},
     "pactusConfig": {},
 }
 REQUIRED = ("domain", "host", "acmeEmail")
 OPTIONAL = ("sshHost", "cloudflareZoneId", "acmeCaBundle", "pactusService")
-OBJECT_KEYS = ("grpc", "jsonrpc", "http", "pactusConfig")
+OBJECT_KEYS = ("grpc", "jsonrpc", "http", "rateLimit", "maxBodySize", "pactusConfig")
 PLAIN_KEYS = REQUIRED + OPTIONAL + tuple(k for k in DEFAULTS if k not in OBJECT_KEYS)
 SSH_PRIVATE_KEY = "sshPrivateKey"
+BASIC_AUTH = "basicAuth"
+SECRET_KEYS = (SSH_PRIVATE_KEY, BASIC_AUTH)  # in the namespace, always set with --secret
 CLOUDFLARE_TOKEN = "cloudflare:apiToken"
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -58,6 +73,10 @@ _ROUTE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 _UNIT = re.compile(r"^[A-Za-z0-9:_.@-]+$")
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SIZE = re.compile(r"^[1-9][0-9]{0,5}[km]?$")
+_HTPASSWD_BCRYPT = re.compile(r"^[^:\s]+:\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
+_PRIVATE_KEY = re.compile(r"^-----BEGIN ((?:OPENSSH |RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY)-----\n"
+                          r"(.+)\n-----END \1-----$", re.S)
 _RESERVED_ROUTES = ("/pactus.", "/.well-known")
 
 
@@ -83,6 +102,7 @@ class Listen:
 class GrpcApi:
     enable: bool
     listen: Listen
+    basic_auth: bool  # Pactus checks the basicAuth credential itself (grpc.basic_auth)
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,7 @@ class JsonRpcApi:
     enable: bool
     listen: Listen
     origins: tuple[str, ...]
+    allow_any_origin: bool
     path: str
 
 
@@ -102,6 +123,20 @@ class HttpApi:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    enable: bool
+    requests_per_second: int
+    burst: int
+
+
+@dataclass(frozen=True)
+class BodySizes:
+    grpc: str
+    jsonrpc: str
+    http: str
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     domain: str
@@ -109,6 +144,8 @@ class Settings:
     ssh_host: str
     ssh_port: int
     ssh_user: str
+    ssh_dial_error_limit: int
+    ssh_per_dial_timeout: int
     manage_dns: bool
     cloudflare_zone_id: str | None
     acme_email: str
@@ -121,6 +158,11 @@ class Settings:
     jsonrpc: JsonRpcApi
     http: HttpApi
     expose_wallet: bool
+    allow_private_listen: bool
+    basic_auth: bool        # whether a basicAuth credential is set; the credential itself stays a secret
+    rate_limit: RateLimit
+    max_body_size: BodySizes
+    firewall: bool
     pactus_config: Mapping[str, Any]
 
 
@@ -132,26 +174,34 @@ class _Problems:
         self.hidden = hidden
 
     def add(self, key: str, value: Any, fix: str) -> None:
-        shown = "(not set)" if value is None else "(secret)" if key.split(".")[0] in self.hidden else repr(value)
+        secret = key.split(".")[0] in self.hidden or key in SECRET_KEYS
+        shown = "(not set)" if value is None else "(secret)" if secret else repr(value)
         self.items.append(f"{NAMESPACE}:{key} = {shown}: {fix}")
 
 
-def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets_present: Collection[str],
+def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, str],
                    hidden: Collection[str] = ()) -> Settings:
     """Turn raw stack values into Settings, or raise SettingsError naming every problem.
 
-    `hidden`: keys the operator set as secrets; an error names them but not their value."""
+    `secrets`: the secrets that are set (sshPrivateKey, basicAuth, cloudflare:apiToken), read
+    here only to check their shape; Settings never holds them. `hidden`: keys the operator
+    set with --secret; an error names them but never shows their value."""
     problems = _Problems(hidden)
     values = {k: v for k, v in raw.items() if v is not None and v != ""}
     for key in sorted(set(values) - set(PLAIN_KEYS) - set(OBJECT_KEYS)):
-        problems.add(key, values[key], f"unknown key; the keys are {', '.join(sorted(PLAIN_KEYS + OBJECT_KEYS))}")
+        fix = (f"holds a secret: set it with `pulumi config set --secret {key}`" if key in SECRET_KEYS
+               else f"unknown key; the keys are {', '.join(sorted(PLAIN_KEYS + OBJECT_KEYS + SECRET_KEYS))}")
+        problems.add(key, values[key], fix)
 
     for key in REQUIRED:
         if key not in values:
             problems.add(key, None, f"required: `pulumi config set {key} <value>`")
-    if SSH_PRIVATE_KEY not in secrets_present:
-        problems.add(SSH_PRIVATE_KEY, None,
-                     "required: `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`")
+    if SSH_PRIVATE_KEY not in values:  # set in plain text: reported above as such
+        _check_ssh_key(secrets.get(SSH_PRIVATE_KEY), problems)
+    basic_auth = secrets.get(BASIC_AUTH)
+    if basic_auth is not None and not _HTPASSWD_BCRYPT.match(basic_auth.strip()):
+        problems.add(BASIC_AUTH, "(secret)", "must be one htpasswd line with a bcrypt hash, user:$2y$..., "
+                                             "made by `pulumi config set --secret basicAuth \"$(htpasswd -nB <user>)\"`")
 
     def get(key: str, convert: Callable[[str, Any, _Problems], Any]) -> Any:
         value = values.get(key, DEFAULTS.get(key))
@@ -165,23 +215,35 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets_present: Colle
         problems.add("cloudflareZoneId", None,
                      "required while manageDns is true: the zone id from the domain's Cloudflare overview page, "
                      "or `pulumi config set manageDns false` if the A record is managed elsewhere")
-    if manage_dns and CLOUDFLARE_TOKEN not in secrets_present:
+    if manage_dns and not secrets.get(CLOUDFLARE_TOKEN):
         problems.items.append(
             f"{CLOUDFLARE_TOKEN} = (not set): required while manageDns is true: "
             "`pulumi config set --secret cloudflare:apiToken <token with DNS edit on the zone>`")
     ssh_host = get("sshHost", _ssh_host) or host
+    allow_private = get("allowPrivateListen", _bool)
 
-    grpc_raw = _object("grpc", values, ("enable", "listen"), problems)
-    jsonrpc_raw = _object("jsonrpc", values, ("enable", "listen", "origins", "path"), problems)
-    http_raw = _object("http", values, ("enable", "listen", "basePath", "enableCors"), problems)
+    def listen(key: str, value: Any) -> Listen | None:
+        return _listen(key, value, problems, allow_private=allow_private)
+
+    grpc_raw = _object("grpc", values, problems)
+    jsonrpc_raw = _object("jsonrpc", values, problems)
+    http_raw = _object("http", values, problems)
+    rate_raw = _object("rateLimit", values, problems)
+    body_raw = _object("maxBodySize", values, problems)
     grpc = GrpcApi(enable=_bool("grpc.enable", grpc_raw["enable"], problems),
-                   listen=_listen("grpc.listen", grpc_raw["listen"], problems))
+                   listen=listen("grpc.listen", grpc_raw["listen"]),
+                   basic_auth=_bool("grpc.basicAuth", grpc_raw["basicAuth"], problems))
+    if grpc.basic_auth and basic_auth is None:
+        problems.add("grpc.basicAuth", True, "needs the credential: `pulumi config set --secret basicAuth "
+                                             "\"$(htpasswd -nB <user>)\"`, or grpc.basicAuth false")
+    allow_any_origin = _bool("jsonrpc.allowAnyOrigin", jsonrpc_raw["allowAnyOrigin"], problems)
     jsonrpc = JsonRpcApi(enable=_bool("jsonrpc.enable", jsonrpc_raw["enable"], problems),
-                         listen=_listen("jsonrpc.listen", jsonrpc_raw["listen"], problems),
-                         origins=_origins("jsonrpc.origins", jsonrpc_raw["origins"], problems),
+                         listen=listen("jsonrpc.listen", jsonrpc_raw["listen"]),
+                         origins=_origins("jsonrpc.origins", jsonrpc_raw["origins"], problems, allow_any_origin),
+                         allow_any_origin=allow_any_origin,
                          path=_route("jsonrpc.path", jsonrpc_raw["path"], problems))
     http = HttpApi(enable=_bool("http.enable", http_raw["enable"], problems),
-                   listen=_listen("http.listen", http_raw["listen"], problems),
+                   listen=listen("http.listen", http_raw["listen"]),
                    base_path=_route("http.basePath", http_raw["basePath"], problems),
                    enable_cors=_bool("http.enableCors", http_raw["enableCors"], problems))
     _check_apis(grpc, jsonrpc, http, problems)
@@ -198,6 +260,8 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets_present: Colle
         ssh_host=ssh_host,
         ssh_port=get("sshPort", _port),
         ssh_user=get("sshUser", _ssh_user),
+        ssh_dial_error_limit=get("sshDialErrorLimit", _whole(1, 100, "a number of tries")),
+        ssh_per_dial_timeout=get("sshPerDialTimeout", _whole(1, 300, "a number of seconds")),
         manage_dns=manage_dns,
         cloudflare_zone_id=zone_id,
         acme_email=get("acmeEmail", _email),
@@ -210,18 +274,29 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets_present: Colle
         jsonrpc=jsonrpc,
         http=http,
         expose_wallet=expose_wallet,
-        pactus_config=get("pactusConfig", _passthrough),
+        allow_private_listen=allow_private,
+        basic_auth=basic_auth is not None,
+        rate_limit=RateLimit(
+            enable=_bool("rateLimit.enable", rate_raw["enable"], problems),
+            requests_per_second=_whole(1, 10_000, "a number of requests per second")(
+                "rateLimit.requestsPerSecond", rate_raw["requestsPerSecond"], problems),
+            burst=_whole(0, 100_000, "a number of requests")("rateLimit.burst", rate_raw["burst"], problems)),
+        max_body_size=BodySizes(**{api: _size(f"maxBodySize.{api}", body_raw[api], problems)
+                                   for api in ("grpc", "jsonrpc", "http")}),
+        firewall=get("firewall", _bool),
+        pactus_config=get("pactusConfig", lambda key, value, problems: _passthrough(key, value, problems, listen)),
     )
     if problems.items:
         raise SettingsError(problems.items)
     return settings
 
-
-def _object(key: str, values: Mapping[str, Any], fields: tuple[str, ...], problems: _Problems) -> dict[str, Any]:
+def _object(key: str, values: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+    """An object key's fields over its defaults; its fields are those DEFAULTS gives it."""
+    fields = tuple(DEFAULTS[key])
     given = values.get(key, {})
     if not isinstance(given, Mapping):
         problems.add(key, given, f"must be an object with the fields {', '.join(fields)}, "
-                                 f"e.g. `pulumi config set --path {key}.enable true`")
+                                 f"e.g. `pulumi config set --path {key}.{fields[0]} <value>`")
         given = {}
     for field in sorted(set(given) - set(fields)):
         problems.add(f"{key}.{field}", given[field], f"unknown field; {key} has {', '.join(fields)}")
@@ -263,16 +338,6 @@ def _bool(key: str, value: Any, problems: _Problems) -> bool:
     return False
 
 
-def _port(key: str, value: Any, problems: _Problems) -> int:
-    number = value if isinstance(value, int) and not isinstance(value, bool) else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value)
-    if number is None or not 1 <= number <= 65535:
-        problems.add(key, value, "must be a port number from 1 to 65535")
-        return 0
-    return number
-
-
 def _hostname(key: str, value: Any, problems: _Problems) -> str | None:
     text = _str(key, value, problems)
     if text is None:
@@ -309,7 +374,7 @@ def _ipv4(key: str, value: Any, problems: _Problems) -> str | None:
         return None
 
 
-def _listen(key: str, value: Any, problems: _Problems) -> Listen | None:
+def _listen(key: str, value: Any, problems: _Problems, *, allow_private: bool) -> Listen | None:
     text = _str(key, value, problems)
     if text is None:
         return None
@@ -319,9 +384,15 @@ def _listen(key: str, value: Any, problems: _Problems) -> Listen | None:
         return None
     host = match.group(1) or match.group(3)
     port = _port(key, match.group(2) or match.group(4), problems)
-    if host != "localhost" and not (_is_ip(host) and ipaddress.ip_address(host).is_loopback):
+    address = ipaddress.ip_address(host) if _is_ip(host) else None
+    private = address is not None and any(address in network for network in PRIVATE_NETWORKS)
+    if private and not allow_private:
+        problems.add(key, value, "is a private address: keep Pactus on loopback (127.0.0.1 or [::1]), or set "
+                                 "allowPrivateListen true if only this host's private network reaches it")
+        return None
+    if host != "localhost" and not private and not (address is not None and address.is_loopback):
         problems.add(key, value, "must stay on loopback (127.0.0.1 or [::1]): Nginx is the only public "
-                                 "entry, a public listen address exposes the node without TLS")
+                                 "entry, a public or wildcard listen address exposes the node without TLS")
         return None
     if port in (80, 443):
         problems.add(key, value, "ports 80 and 443 belong to Nginx on this host: choose another port")
@@ -343,14 +414,20 @@ def _route(key: str, value: Any, problems: _Problems) -> str | None:
     return text
 
 
-def _origins(key: str, value: Any, problems: _Problems) -> tuple[str, ...]:
+def _origins(key: str, value: Any, problems: _Problems, allow_any: bool) -> tuple[str, ...]:
     if not isinstance(value, list):
         problems.add(key, value, "must be a list of origins, e.g. [\"https://wallet.example.com\"]")
         return ()
     origins = []
     for item in value:
         parts = urlsplit(item) if isinstance(item, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+        if item == "*":
+            if allow_any:
+                origins.append(item)
+            else:
+                problems.add(key, item, "lets any web page call the node from its visitors' browsers: list the "
+                                        "origins, or set jsonrpc.allowAnyOrigin true to mean it")
+        elif parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
                 or parts.path not in ("",) or parts.query or parts.fragment or parts.username:
             problems.add(key, item, "each origin must be scheme://host[:port] with http or https and "
                                     "nothing after it, e.g. https://wallet.example.com")
@@ -390,6 +467,67 @@ _unit = _matching(_UNIT, "must be a systemd unit name such as pactus.service")
 _zone_id = _matching(_ZONE_ID, "must be the zone's 32-character hex id from its Cloudflare overview page")
 
 
+def _whole(low: int, high: int, what: str) -> Callable[[str, Any, _Problems], int]:
+    """A validator for whole numbers from `low` to `high`; `what` they count, for the fix."""
+    def convert(key: str, value: Any, problems: _Problems) -> int:
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.strip().isdigit():
+            number = int(value)
+        if number is None or not low <= number <= high:
+            problems.add(key, value, f"must be {what} from {low} to {high}")
+            return low
+        return number
+    return convert
+
+
+def _port(key: str, value: Any, problems: _Problems) -> int:
+    return _whole(1, 65535, "a port number")(key, value, problems)
+
+
+def _size(key: str, value: Any, problems: _Problems) -> str:
+    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if _SIZE.match(text):
+        return text
+    problems.add(key, value, "must be a size in Nginx's syntax: bytes, or a number with k or m, e.g. 256k")
+    return "1m"
+
+
+def _check_ssh_key(key_text: str | None, problems: _Problems) -> None:
+    """The key's shape only: a public key, a passphrase or a mangled paste fails here, not at the first SSH dial."""
+    fix = None
+    if key_text is None:
+        fix = "required: `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`"
+    elif key_text.lstrip().startswith(("ssh-", "ecdsa-", "sk-")):
+        fix = ("is a public key: set the private key, `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519` "
+               "(not the .pub file)")
+    elif not (match := _PRIVATE_KEY.match(key_text.strip().replace("\r\n", "\n"))):
+        fix = ("is not a private key file (-----BEGIN ... PRIVATE KEY----- to -----END ... PRIVATE KEY-----): "
+               "set the whole file, `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`")
+    elif match.group(1) == "ENCRYPTED PRIVATE KEY" or "Proc-Type: 4,ENCRYPTED" in key_text \
+            or _openssh_cipher(match) not in (None, b"none"):
+        fix = ("is protected by a passphrase, which a deployment cannot type: use a key without one, "
+               "made for deployments (`ssh-keygen -t ed25519 -N '' -f pactus_deploy`)")
+    elif match.group(1) == "OPENSSH PRIVATE KEY" and _openssh_cipher(match) is None:
+        fix = "is damaged: its base64 body is not an OpenSSH key; set the whole file again"
+    if fix is not None:
+        problems.add(SSH_PRIVATE_KEY, None if key_text is None else key_text, fix)
+
+
+def _openssh_cipher(match: re.Match[str]) -> bytes | None:
+    """The cipher an OpenSSH key is encrypted with (b"none" for none), None if it is not one."""
+    if match.group(1) != "OPENSSH PRIVATE KEY":
+        return None
+    try:
+        body = base64.b64decode("".join(match.group(2).split()), validate=True)
+    except ValueError:
+        return None
+    magic = b"openssh-key-v1\0"
+    if not body.startswith(magic) or len(body) < len(magic) + 4:
+        return None
+    length = int.from_bytes(body[len(magic):len(magic) + 4], "big")
+    return body[len(magic) + 4:len(magic) + 4 + length] or None
+
+
 def _absolute_path(key: str, value: Any, problems: _Problems) -> str | None:
     text = _str(key, value, problems)
     if text is not None and _SAFE_PATH.match(text) and "/../" not in text + "/":
@@ -398,7 +536,8 @@ def _absolute_path(key: str, value: Any, problems: _Problems) -> str | None:
     return None
 
 
-def _passthrough(key: str, value: Any, problems: _Problems) -> Mapping[str, Any]:
+def _passthrough(key: str, value: Any, problems: _Problems,
+                 listen: Callable[[str, Any], Listen | None]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         problems.add(key, value, "must be an object of config.toml sections, e.g. {node: {reward_addresses: [...]}}")
         return {}
@@ -410,7 +549,7 @@ def _passthrough(key: str, value: Any, problems: _Problems) -> Mapping[str, Any]
         elif not isinstance(table, Mapping):
             problems.add(f"{key}.{section}", table, "must be a table of keys")
         elif "listen" in table:
-            _listen(f"{key}.{section}.listen", table["listen"], problems)
+            listen(f"{key}.{section}.listen", table["listen"])
     return value
 
 

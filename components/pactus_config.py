@@ -14,13 +14,20 @@ class PactusConfig(pulumi.ComponentResource):
     """Left in place by `pulumi destroy`, with its backups: the node keeps running as configured."""
 
     def __init__(self, name: str, settings: Settings, connection: command.remote.ConnectionArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+                 basic_auth: pulumi.Output[str] | None, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:PactusConfig", name, None, opts)
+        # With grpc.basicAuth the file holds the credential's hash: the script is a secret.
+        script: pulumi.Input[str]
+        if settings.grpc.basic_auth and basic_auth is not None:
+            script = basic_auth.apply(lambda line: pactus_config_script(settings, line))
+        else:
+            script = pactus_config_script(settings)
         remote_script(
             f"{name}-config-toml",
             settings=settings,
             connection=connection,
-            script=pactus_config_script(settings),
+            script=script,
+            carries_secret=settings.grpc.basic_auth,
             opts=step_options(self, opts),
         )
         self.register_outputs({"configPath": f"{settings.pactus_dir}/config.toml"})

@@ -17,11 +17,14 @@ _UNDO_DELIMITER = "PACTUS_SECURE_END_OF_SCRIPT"
 
 
 def host_connection(settings: Settings, ssh_private_key: pulumi.Input[str]) -> command.remote.ConnectionArgs:
+    """An unreachable host fails the step after sshDialErrorLimit tries of sshPerDialTimeout seconds each."""
     return command.remote.ConnectionArgs(
         host=settings.ssh_host,
         port=settings.ssh_port,
         user=settings.ssh_user,
         private_key=ssh_private_key,
+        dial_error_limit=settings.ssh_dial_error_limit,
+        per_dial_timeout=settings.ssh_per_dial_timeout,
     )
 
 
@@ -42,15 +45,18 @@ def remote_script(
     *,
     settings: Settings,
     connection: command.remote.ConnectionArgs,
-    script: str,
+    script: pulumi.Input[str],
     undo_script: str | None = None,
     replace_on: list[str] | None = None,
+    carries_secret: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> command.remote.Command:
     """Runs `script` on create and whenever it changes; `undo_script` on destroy.
 
     `replace_on`: values that name what the step owns (a file path); when one changes the
     step is replaced, so the old one's undo script cleans up after it.
+    `carries_secret`: the script holds a secret, so it is stored as one, and the step's
+    output is neither logged nor kept in plain state.
     """
     shell = root_shell(settings)
     undo = None
@@ -58,13 +64,17 @@ def remote_script(
         if _UNDO_DELIMITER in undo_script:
             raise ValueError(f"an undo script may not contain {_UNDO_DELIMITER}")
         undo = f"{shell} <<'{_UNDO_DELIMITER}'\n{undo_script}{_UNDO_DELIMITER}\n"
+    if carries_secret:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            additional_secret_outputs=["stdout", "stderr"]))
     return command.remote.Command(
         name,
         connection=connection,
         create=shell,
-        stdin=script,
+        stdin=pulumi.Output.secret(script) if carries_secret else script,
         delete=undo,
         triggers=replace_on,
         add_previous_output_in_env=False,
+        logging=command.remote.Logging.NONE if carries_secret else None,
         opts=opts,
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
+from components.basic_auth import BasicAuth
 from components.certificate import Certificate
 from components.dns_record import DnsRecord
+from components.firewall import Firewall
 from components.host_setup import HostSetup
 from components.nginx_site import NginxSite
 from components.pactus_config import PactusConfig
@@ -15,17 +19,25 @@ from render.scripts import http_site_script, tls_site_script
 from settings import Settings
 
 
+@dataclass(frozen=True)
+class NodeSecrets:
+    """The secrets a node needs, as secret Outputs: they never enter Settings or a rendered plain string."""
+    ssh_private_key: pulumi.Output[str]
+    basic_auth: pulumi.Output[str] | None = None
+
+
 class SecureNode(pulumi.ComponentResource):
-    """DNS record -> packages -> HTTP site -> certificate -> TLS site; config.toml alongside.
+    """DNS record -> packages -> (firewall) -> HTTP site -> certificate -> TLS site; the
+    htpasswd file before the TLS site that names it; config.toml alongside.
 
     The certificate needs the name to resolve and port 80 to answer the challenge; the TLS
     site names the certificate's files, so Nginx rejects it until they exist.
     """
 
-    def __init__(self, name: str, settings: Settings, ssh_private_key: pulumi.Input[str],
+    def __init__(self, name: str, settings: Settings, secrets: NodeSecrets,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:SecureNode", name, None, opts)
-        connection = host_connection(settings, ssh_private_key)
+        connection = host_connection(settings, secrets.ssh_private_key)
         layout = HostLayout(settings.domain)
 
         def after(*steps: pulumi.Resource | None) -> pulumi.ResourceOptions:
@@ -33,12 +45,16 @@ class SecureNode(pulumi.ComponentResource):
 
         dns = DnsRecord(f"{name}-dns", settings, opts=after()) if settings.manage_dns else None
         host = HostSetup(f"{name}-host", settings, connection, opts=after(dns))
+        firewall = Firewall(f"{name}-firewall", settings, connection, opts=after(host)) if settings.firewall else None
         http_site = NginxSite(f"{name}-http-site", settings, connection, path=layout.http_site,
-                              install_script=http_site_script(settings), opts=after(host))
+                              install_script=http_site_script(settings), opts=after(host, firewall))
         certificate = Certificate(f"{name}-certificate", settings, connection, opts=after(dns, http_site))
+        basic_auth = None
+        if settings.basic_auth and secrets.basic_auth is not None:
+            basic_auth = BasicAuth(f"{name}-basic-auth", settings, connection, secrets.basic_auth, opts=after(host))
         NginxSite(f"{name}-tls-site", settings, connection, path=layout.tls_site,
-                  install_script=tls_site_script(settings), opts=after(certificate))
-        PactusConfig(f"{name}-pactus", settings, connection, opts=after())
+                  install_script=tls_site_script(settings), opts=after(certificate, basic_auth))
+        PactusConfig(f"{name}-pactus", settings, connection, secrets.basic_auth, opts=after())
 
         base = f"https://{settings.domain}"
         self.endpoints = {

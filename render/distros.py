@@ -20,6 +20,8 @@ class DistroFamily:
     cron_package: str            # schedules renewals where systemd is not running
     cron_daemon: str
     certbot_timer: str           # the timer the certbot package ships, "" if none
+    nginx_group: str             # Nginx's workers run in it; they read the htpasswd file
+    firewall: str                # the firewall the family manages hosts with: ufw or firewalld
 
 
 FAMILIES: dict[str, DistroFamily] = {
@@ -35,6 +37,8 @@ FAMILIES: dict[str, DistroFamily] = {
             cron_package="cron",
             cron_daemon="cron",
             certbot_timer="certbot.timer",
+            nginx_group="www-data",
+            firewall="ufw",
         ),
         DistroFamily(
             name="redhat",
@@ -46,6 +50,8 @@ FAMILIES: dict[str, DistroFamily] = {
             cron_package="cronie",
             cron_daemon="crond",
             certbot_timer="certbot-renew.timer",
+            nginx_group="nginx",
+            firewall="firewalld",
         ),
         DistroFamily(
             name="arch",
@@ -57,6 +63,8 @@ FAMILIES: dict[str, DistroFamily] = {
             cron_package="cronie",
             cron_daemon="crond",
             certbot_timer="",
+            nginx_group="http",
+            firewall="ufw",
         ),
     )
 }

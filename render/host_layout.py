@@ -26,6 +26,11 @@ class HostLayout:
         return f"{NGINX_CONF_DIR}/pactus-secure-{self.domain}-tls.conf"
 
     @property
+    def htpasswd(self) -> str:
+        """Outside conf.d, which Nginx includes as config: this file is data."""
+        return f"/etc/nginx/pactus-secure-{self.domain}.htpasswd"
+
+    @property
     def certificate(self) -> str:
         return f"/etc/letsencrypt/live/{self.domain}/fullchain.pem"
 

@@ -17,6 +17,7 @@ WALLET_GRPC_SERVICES = ("Wallet",)
 class Upstream:
     upstream: str
     listen: str
+    max_body_size: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,19 @@ class HttpRoute(Upstream):
     base_path: str
 
 
+@dataclass(frozen=True)
+class RateLimitZone:
+    zone: str
+    requests_per_second: int
+    burst: int
+
+
+@dataclass(frozen=True)
+class BasicAuthGate:
+    realm: str
+    user_file: str
+
+
 def render_acme_http_site(settings: Settings) -> str:
     return render("nginx/acme-http.conf.j2", stack=settings.stack, domain=settings.domain, webroot=ACME_WEBROOT)
 
@@ -43,15 +57,17 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
     """The TLS server. `http2_directive`: nginx >= 1.25.1 wants `http2 on;`, older the listen flag."""
     layout = HostLayout(settings.domain)
     prefix = layout.upstream_prefix
+    body = settings.max_body_size
     grpc = jsonrpc = http = None
     if settings.grpc.enable:
         wallet = WALLET_GRPC_SERVICES if settings.expose_wallet else ()
-        grpc = GrpcRoute(f"{prefix}_grpc", str(settings.grpc.listen), PUBLIC_GRPC_SERVICES + wallet,
+        grpc = GrpcRoute(f"{prefix}_grpc", str(settings.grpc.listen), body.grpc, PUBLIC_GRPC_SERVICES + wallet,
                          WALLET_GRPC_SERVICES if not settings.expose_wallet else ())
     if settings.jsonrpc.enable:
-        jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), settings.jsonrpc.path)
+        jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path)
     if settings.http.enable:
-        http = HttpRoute(f"{prefix}_http", str(settings.http.listen), settings.http.base_path)
+        http = HttpRoute(f"{prefix}_http", str(settings.http.listen), body.http, settings.http.base_path)
+    limited = settings.rate_limit.enable and (jsonrpc or http)
     return render(
         "nginx/tls-proxy.conf.j2",
         stack=settings.stack,
@@ -63,4 +79,7 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         grpc=grpc,
         jsonrpc=jsonrpc,
         http=http,
+        rate_limit=RateLimitZone(f"{prefix}_api", settings.rate_limit.requests_per_second,
+                                 settings.rate_limit.burst) if limited else None,
+        basic_auth=BasicAuthGate(f"Pactus node {settings.domain}", layout.htpasswd) if settings.basic_auth else None,
     )

@@ -14,14 +14,22 @@ import tomlkit
 from settings import Settings
 
 
-def api_sections(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The [grpc], [jsonrpc] and [http] tables, in Pactus's own key names."""
+def api_sections(settings: Settings, basic_auth: str | None = None) -> dict[str, dict[str, Any]]:
+    """The [grpc], [jsonrpc] and [http] tables, in Pactus's own key names.
+
+    `basic_auth`: the htpasswd line of the basicAuth secret, written to grpc.basic_auth when
+    grpc.basicAuth asks Pactus to check it."""
+    grpc: dict[str, Any] = {
+        "enable": settings.grpc.enable,
+        "enable_wallet": settings.expose_wallet,
+        "listen": str(settings.grpc.listen),
+    }
+    if settings.grpc.basic_auth:
+        if basic_auth is None:
+            raise ValueError("grpc.basicAuth is set but no basicAuth credential was given to render")
+        grpc["basic_auth"] = basic_auth
     return {
-        "grpc": {
-            "enable": settings.grpc.enable,
-            "enable_wallet": settings.expose_wallet,
-            "listen": str(settings.grpc.listen),
-        },
+        "grpc": grpc,
         "jsonrpc": {
             "enable": settings.jsonrpc.enable,
             "listen": str(settings.jsonrpc.listen),
@@ -36,12 +44,12 @@ def api_sections(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def render_pactus_config(settings: Settings) -> str:
+def render_pactus_config(settings: Settings, basic_auth: str | None = None) -> str:
     document = tomlkit.document()
     document.add(tomlkit.comment(f"Managed by pactus-secure (stack {settings.stack}); replaced on every `pulumi up`."))
     document.add(tomlkit.comment("API sections come from the keys grpc, jsonrpc, http and exposeWallet;"))
     document.add(tomlkit.comment("other sections from the key pactusConfig. The previous file is kept as a backup."))
-    for name, table in {**_plain(settings.pactus_config), **api_sections(settings)}.items():
+    for name, table in {**_plain(settings.pactus_config), **api_sections(settings, basic_auth)}.items():
         document.add(tomlkit.nl())
         document.add(name, table)
     return tomlkit.dumps(document)

@@ -57,15 +57,37 @@ def certificate_script(settings: Settings) -> str:
     )
 
 
-def pactus_config_script(settings: Settings) -> str:
+def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> str:
+    """`basic_auth`: the secret htpasswd line, when grpc.basicAuth puts it in config.toml."""
     return render(
         "scripts/pactus-config.sh.j2",
         stack=settings.stack,
         pactus_dir=settings.pactus_dir,
         service=settings.pactus_service,
-        content=_heredoc_body(render_pactus_config(settings)),
+        content=_heredoc_body(render_pactus_config(settings, basic_auth)),
         delimiter=HEREDOC_DELIMITER,
     )
+
+
+def basic_auth_script(settings: Settings, basic_auth: str) -> str:
+    """Writes the secret htpasswd line for Nginx; the script is as secret as the line."""
+    return render(
+        "scripts/basic-auth.sh.j2",
+        stack=settings.stack,
+        families=families_for(settings.distro),
+        path=HostLayout(settings.domain).htpasswd,
+        content=_heredoc_body(basic_auth),
+        delimiter=HEREDOC_DELIMITER,
+    )
+
+
+def file_remove_script(settings: Settings, path: str) -> str:
+    return render("scripts/file-remove.sh.j2", stack=settings.stack, path=path)
+
+
+def firewall_script(settings: Settings) -> str:
+    return render("scripts/firewall.sh.j2", stack=settings.stack, families=families_for(settings.distro),
+                  ports=sorted({settings.ssh_port, 80, 443}))
 
 
 def _site_install(settings: Settings, path: str, content: str, *,

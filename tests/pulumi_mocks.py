@@ -8,6 +8,7 @@ inputs exactly as the engine would receive them, secret markers included.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import json
 from dataclasses import dataclass, field
@@ -21,9 +22,26 @@ from pulumi.runtime.mocks import MockMonitor
 SECRET_SIG = rpc._special_sig_key
 SECRET_MARK = rpc._special_secret_sig
 
+from settings import Settings, parse_settings
+
+
+def openssh_key(cipher: bytes = b"none") -> str:
+    """A key file shaped like `ssh-keygen` writes one (magic, cipher, ...), with no real key in it."""
+    def string(data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + data
+    body = (b"openssh-key-v1\0" + string(cipher) + string(b"none" if cipher == b"none" else b"bcrypt")
+            + string(b"") + (1).to_bytes(4, "big") + b"material-for-unit-tests-only" * 4)
+    text = base64.b64encode(body).decode()
+    lines = [text[i:i + 70] for i in range(0, len(text), 70)]
+    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
 STACK = "mainnet-node1"
-SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtestkeyforunits\n-----END OPENSSH PRIVATE KEY-----\n"
+SSH_KEY = openssh_key()
 CLOUDFLARE_TOKEN = "cf-token-for-unit-tests-0123456789"
+# `htpasswd -nbB -C 5 operator 'correct horse battery staple'`
+BASIC_AUTH = "operator:$2y$05$1PukGhfoe2P9QPBXxNMAsORUU9IAuI17OMFO78CJ6HGTOeWCE1.1W"
+SECRETS = {"sshPrivateKey": SSH_KEY, "cloudflare:apiToken": CLOUDFLARE_TOKEN}
 
 MINIMAL = {
     "domain": "node1.example.com",
@@ -49,6 +67,11 @@ FULL = {
 }
 
 
+def settings_of(raw: dict[str, Any], *, stack: str = "test", secrets: dict[str, str] = SECRETS) -> Settings:
+    """Settings as the program would parse them from a stack config with these secrets set."""
+    return parse_settings(raw, stack=stack, secrets=secrets)
+
+
 @dataclass
 class Registration:
     urn: str
@@ -58,6 +81,7 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]       # deserialised: secrets unwrapped
     wire_inputs: dict[str, Any]  # as sent to the engine: secrets wrapped in their marker
+    secret_outputs: list[str]    # additional_secret_outputs
 
 
 @dataclass
@@ -113,19 +137,21 @@ class _RecordingMonitor(MockMonitor):
                 dependencies=list(request.dependencies),
                 inputs=rpc.deserialize_properties(request.object),
                 wire_inputs=json_format.MessageToDict(request.object),
+                secret_outputs=list(request.additionalSecretOutputs),
             ))
         return response
 
 
-def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY,
+def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY, basic_auth: str | None = None,
            cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK,
            secret_keys: tuple[str, ...] = ()) -> Deployment:
     """Runs the program once, in a fresh context and event loop, and returns what it registered.
     `secret_keys`: keys of `config` set as `pulumi config set --secret` would."""
-    return contextvars.Context().run(_deploy, config, ssh_key, cloudflare_token, stack, secret_keys)
+    secrets = {"sshPrivateKey": ssh_key, "basicAuth": basic_auth}
+    return contextvars.Context().run(_deploy, config, secrets, cloudflare_token, stack, secret_keys)
 
 
-def _deploy(config, ssh_key, cloudflare_token, stack, config_secret_keys) -> Deployment:
+def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys) -> Deployment:
     import program  # imported here so that a test sees the program as `pulumi up` runs it
 
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -134,9 +160,10 @@ def _deploy(config, ssh_key, cloudflare_token, stack, config_secret_keys) -> Dep
     pulumi.runtime.set_mocks(mocks, project="pactus-secure", stack=stack, preview=False, monitor=monitor)
     values = {f"pactus-secure:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     secret_keys = [f"pactus-secure:{key}" for key in config_secret_keys]
-    if ssh_key is not None:
-        values["pactus-secure:sshPrivateKey"] = ssh_key
-        secret_keys.append("pactus-secure:sshPrivateKey")
+    for key, value in secrets.items():
+        if value is not None:
+            values[f"pactus-secure:{key}"] = value
+            secret_keys.append(f"pactus-secure:{key}")
     if cloudflare_token is not None:
         values["cloudflare:apiToken"] = cloudflare_token
         secret_keys.append("cloudflare:apiToken")
@@ -147,15 +174,19 @@ def _deploy(config, ssh_key, cloudflare_token, stack, config_secret_keys) -> Dep
     return Deployment(resources=monitor.registrations, outputs=stack_outputs)
 
 
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_MARK
+
+
 def unsecret(value: Any) -> Any:
     """The value inside a secret marker (inputs holding a secret are wrapped whole)."""
-    return value["value"] if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_MARK else value
+    return value["value"] if is_secret(value) else value
 
 
 def secret_occurrences(value: Any, secret: str, inside_secret: bool = False) -> list[bool]:
     """For each place `secret` appears in wire inputs: whether it sits inside a secret marker."""
     if isinstance(value, dict):
-        wrapped = inside_secret or value.get(SECRET_SIG) == SECRET_MARK
+        wrapped = inside_secret or is_secret(value)
         return [hit for v in value.values() for hit in secret_occurrences(v, secret, wrapped)]
     if isinstance(value, list):
         return [hit for v in value for hit in secret_occurrences(v, secret, inside_secret)]

@@ -9,27 +9,29 @@ import pytest
 
 from render.host_layout import HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
-from settings import parse_settings
-from tests.pulumi_mocks import MINIMAL
+from tests.pulumi_mocks import BASIC_AUTH, MINIMAL, SECRETS, settings_of
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com"):
-    return parse_settings({
+def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com", guarded=True):
+    """`guarded`: the defaults (rate limit on, no basic auth) or their opposites (basic auth, no rate limit)."""
+    return settings_of({
         **MINIMAL,
         "domain": domain,
         "grpc": {"enable": grpc},
         "jsonrpc": {"enable": jsonrpc},
         "http": {"enable": http},
         "exposeWallet": wallet,
-    }, stack="test", secrets_present={"sshPrivateKey"})
+        "rateLimit": {"enable": guarded},
+    }, secrets=SECRETS if guarded else {**SECRETS, "basicAuth": BASIC_AUTH})
 
 
 COMBINATIONS = [
-    (grpc, jsonrpc, http, wallet)
+    (grpc, jsonrpc, http, wallet, guarded)
     for grpc, jsonrpc, http in itertools.product((True, False), repeat=3)
     for wallet in ((False, True) if grpc else (False,))
+    for guarded in (True, False)
     if grpc or jsonrpc or http
 ]
 
@@ -70,10 +72,10 @@ def test_nginx_is_the_real_one():
     assert version.returncode == 0 and "nginx/" in version.stderr
 
 
-@pytest.mark.parametrize("grpc, jsonrpc, http, wallet", COMBINATIONS,
-                         ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}" for g, j, h, w in COMBINATIONS])
-def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc, jsonrpc, http, wallet):
-    settings = settings_for(grpc, jsonrpc, http, wallet)
+@pytest.mark.parametrize("grpc, jsonrpc, http, wallet, guarded", COMBINATIONS,
+                         ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}-defaults={d}" for g, j, h, w, d in COMBINATIONS])
+def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc, jsonrpc, http, wallet, guarded):
+    settings = settings_for(grpc, jsonrpc, http, wallet, guarded=guarded)
     result = nginx_test(tmp_path, {
         "node1.example.com/http": render_acme_http_site(settings),
         "node1.example.com/tls": render_tls_site(settings, http2_directive=False),
@@ -140,18 +142,18 @@ def test_only_enabled_apis_get_a_route():
 
 
 def test_custom_paths_and_listen_addresses_are_used():
-    settings = parse_settings({**MINIMAL, "jsonrpc": {"enable": True, "path": "/rpc", "listen": "127.0.0.1:9545"},
-                               "http": {"enable": True, "basePath": "/api/v1", "listen": "[::1]:9080"}},
-                              stack="test", secrets_present={"sshPrivateKey"})
+    settings = settings_of({**MINIMAL, "jsonrpc": {"enable": True, "path": "/rpc", "listen": "127.0.0.1:9545"},
+                            "http": {"enable": True, "basePath": "/api/v1", "listen": "[::1]:9080"}})
     text = render_tls_site(settings, http2_directive=False)
     assert "location = /rpc {" in text and "server 127.0.0.1:9545;" in text
     assert "location /api/v1/ {" in text and "server [::1]:9080;" in text
 
 
-def test_tls_follows_the_mozilla_intermediate_profile():
+def test_tls_follows_the_mozilla_intermediate_profile_with_server_cipher_order():
     text = render_tls_site(settings_for(), http2_directive=False)
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
-    assert "ssl_prefer_server_ciphers off;" in text
+    assert "ssl_prefer_server_ciphers on;" in text and "gzip off;" in text
+    assert 'add_header X-Content-Type-Options "nosniff" always;' in text
     assert 'add_header Strict-Transport-Security "max-age=63072000" always;' in text
     assert "ssl_stapling" not in text and "ssl_dhparam" not in text
     assert "ssl_certificate /etc/letsencrypt/live/node1.example.com/fullchain.pem;" in text
@@ -162,3 +164,39 @@ def test_port_80_serves_the_acme_webroot_and_redirects_the_rest():
     assert "location ^~ /.well-known/acme-challenge/ {" in text
     assert "return 301 https://node1.example.com$request_uri;" in text
     assert "443" not in text and "ssl_certificate" not in text
+
+
+def location_block(text: str, opening: str) -> str:
+    start = text.index(opening)
+    return text[start:text.index("\n    }\n", start)]
+
+
+def test_json_rpc_and_http_api_are_rate_limited_per_client_and_grpc_is_not():
+    text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
+    assert "limit_req_zone $binary_remote_addr zone=pactus_node1_example_com_api:10m rate=10r/s;" in text
+    assert "limit_req_status 429;" in text
+    for opening in ("location = /jsonrpc {", "location /http/ {"):
+        assert "limit_req zone=pactus_node1_example_com_api burst=20 nodelay;" in location_block(text, opening)
+    assert "limit_req " not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
+    assert "limit_req" not in render_tls_site(settings_for(jsonrpc=True, guarded=False), http2_directive=False)
+    assert "limit_req" not in render_tls_site(settings_for(grpc=True), http2_directive=False)
+
+
+def test_each_route_has_its_body_limit_and_timeouts():
+    text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
+    for opening, size, timeout in (("location ~ ^/pactus\\.(Blockchain", "1m", "grpc_read_timeout 60s;"),
+                                   ("location = /jsonrpc {", "256k", "proxy_read_timeout 60s;"),
+                                   ("location /http/ {", "64k", "proxy_read_timeout 60s;")):
+        block = location_block(text, opening)
+        assert f"client_max_body_size {size};" in block and timeout in block
+    assert "client_body_timeout 10s;" in text and "client_header_timeout 10s;" in text
+
+
+def test_basic_auth_guards_json_rpc_and_http_api_but_lets_cors_preflights_through():
+    text = render_tls_site(settings_for(jsonrpc=True, http=True, guarded=False), http2_directive=False)
+    for opening in ("location = /jsonrpc {", "location /http/ {"):
+        block = location_block(text, opening)
+        assert "limit_except OPTIONS {" in block
+        assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in block
+    assert "auth_basic" not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
+    assert "auth_basic" not in render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)

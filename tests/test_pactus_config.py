@@ -3,12 +3,11 @@
 import tomllib
 
 from render.pactus_config import render_pactus_config
-from settings import parse_settings
-from tests.pulumi_mocks import FULL, MINIMAL
+from tests.pulumi_mocks import FULL, MINIMAL, settings_of
 
 
 def rendered(raw):
-    return tomllib.loads(render_pactus_config(parse_settings(raw, stack="test", secrets_present={"sshPrivateKey", "cloudflare:apiToken"})))
+    return tomllib.loads(render_pactus_config(settings_of(raw)))
 
 
 def test_minimal_config_holds_the_three_api_sections_and_nothing_else():
@@ -29,7 +28,7 @@ def test_full_config_carries_origins_wallet_and_the_operators_sections():
 
 
 def test_no_key_of_the_tutorial_that_pactus_would_drop():
-    text = render_pactus_config(parse_settings(FULL, stack="test", secrets_present={"sshPrivateKey", "cloudflare:apiToken"}))
+    text = render_pactus_config(settings_of(FULL))
     assert "gateway" not in text
     assert set(rendered(FULL)["grpc"]) <= {"enable", "enable_wallet", "listen", "basic_auth"}
 
@@ -46,5 +45,5 @@ def test_nested_operator_tables_survive():
 
 
 def test_the_file_says_who_manages_it():
-    text = render_pactus_config(parse_settings(MINIMAL, stack="mainnet-node1", secrets_present={"sshPrivateKey", "cloudflare:apiToken"}))
+    text = render_pactus_config(settings_of(MINIMAL, stack="mainnet-node1"))
     assert text.startswith("# Managed by pactus-secure (stack mainnet-node1)")

@@ -5,8 +5,8 @@ import json
 import pulumi
 import pytest
 
-from tests.pulumi_mocks import (CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK, deploy,
-                               secret_occurrences, unsecret)
+from tests.pulumi_mocks import (BASIC_AUTH, CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK,
+                               deploy, is_secret, openssh_key, secret_occurrences, unsecret)
 
 COMMAND = "command:remote:Command"
 STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
@@ -20,6 +20,15 @@ def full():
 @pytest.fixture(scope="module")
 def minimal():
     return deploy(MINIMAL)
+
+
+GUARDED = {**FULL, "firewall": "true", "grpc": {**FULL["grpc"], "basicAuth": True}}
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    """Every option that adds a step or a secret: firewall, basic auth for Nginx and for Pactus's gRPC."""
+    return deploy(GUARDED, basic_auth=BASIC_AUTH)
 
 
 def test_full_config_registers_the_whole_graph(full):
@@ -96,6 +105,7 @@ def test_connection_uses_the_ssh_settings(full, minimal):
     connection = connection_of(full, "host-packages")
     assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.5", 2222, "deploy")
     assert connection["privateKey"] == SSH_KEY
+    assert (connection["dialErrorLimit"], connection["perDialTimeout"]) == (5, 10)
     assert connection_of(minimal, "host-packages")["host"] == "203.0.113.10"
 
 
@@ -192,6 +202,86 @@ def test_a_bad_value_set_as_a_secret_is_named_but_not_shown():
     message = str(caught.value)
     assert "pactus-secure:acmeEmail = (secret)" in message and "pactus-secure:basicAuth = (secret)" in message
     assert "s3cret" not in message and "hunter2" not in message
+
+
+def test_an_unreachable_host_is_given_up_on_after_the_configured_tries():
+    deployment = deploy({**MINIMAL, "sshDialErrorLimit": "2", "sshPerDialTimeout": "3"})
+    for command in deployment.of_type(COMMAND):
+        connection = connection_of(deployment, command.name.removeprefix("node1-example-com-"))
+        assert (connection["dialErrorLimit"], connection["perDialTimeout"]) == (2, 3)
+
+
+def test_guarded_config_adds_firewall_and_basic_auth_steps_in_order(guarded):
+    steps = {r.name.removeprefix("node1-example-com-") for r in guarded.of_type(COMMAND)}
+    assert steps == set(STEPS) | {"firewall-rules", "basic-auth-htpasswd"}
+    host, http_site, certificate, tls_site, _ = (guarded.named(step) for step in STEPS)
+    firewall, htpasswd = guarded.named("firewall-rules"), guarded.named("basic-auth-htpasswd")
+    assert guarded.depends_on(firewall, host) and guarded.depends_on(http_site, firewall)
+    assert guarded.depends_on(htpasswd, host) and guarded.depends_on(tls_site, htpasswd)
+    assert guarded.by_urn(firewall.parent).type == "pactus-secure:index:Firewall"
+    assert guarded.by_urn(htpasswd.parent).type == "pactus-secure:index:BasicAuth"
+    assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in tls_site.inputs["stdin"]
+    assert "ufw allow" in firewall.inputs["stdin"] and "PORTS=(80 443 2222)" in firewall.inputs["stdin"]
+    assert "rm -f /etc/nginx/pactus-secure-node1.example.com.htpasswd" in htpasswd.inputs["delete"]
+
+
+def test_basic_auth_reaches_nginx_and_pactus_only_as_secrets(guarded):
+    htpasswd = guarded.named("basic-auth-htpasswd")
+    assert is_secret(htpasswd.wire_inputs["stdin"]) and BASIC_AUTH in unsecret(htpasswd.inputs["stdin"])
+    config = guarded.named("pactus-config-toml")
+    assert is_secret(config.wire_inputs["stdin"])
+    assert f"basic_auth = \"{BASIC_AUTH}\"" in unsecret(config.inputs["stdin"])
+
+
+@pytest.mark.parametrize("secret", [SSH_KEY, CLOUDFLARE_TOKEN, BASIC_AUTH, BASIC_AUTH.split(":", 1)[1]])
+def test_no_secret_appears_outside_a_secret_input(guarded, secret):
+    """Every input of every registered resource, command strings and undo scripts included."""
+    for resource in guarded.resources:
+        hits = secret_occurrences(resource.wire_inputs, secret)
+        assert all(hits), f"{resource.name} carries the secret in plain inputs"
+    assert secret not in json.dumps(guarded.outputs)
+    for command in guarded.of_type(COMMAND):
+        assert secret not in command.inputs["create"] and secret not in (command.inputs.get("delete") or "")
+
+
+def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(guarded, full):
+    carrying = {r.name for r in guarded.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])}
+    assert {name.removeprefix("node1-example-com-") for name in carrying} == {"basic-auth-htpasswd", "pactus-config-toml"}
+    for command in guarded.of_type(COMMAND):
+        if command.name in carrying:
+            assert command.inputs["logging"] == "none" and {"stdout", "stderr"} <= set(command.secret_outputs)
+        else:
+            assert "logging" not in command.inputs and not {"stdout", "stderr"} & set(command.secret_outputs)
+    assert not [r for r in full.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])]
+
+
+def test_unsetting_basic_auth_drops_its_step_and_the_nginx_challenge(guarded):
+    plain = deploy(FULL)
+    assert not [r for r in plain.resources if r.name.endswith("basic-auth-htpasswd")]
+    assert "auth_basic" not in plain.named("tls-site-file").inputs["stdin"]
+    assert "basic_auth" not in plain.named("pactus-config-toml").inputs["stdin"]
+
+
+def test_nginx_basic_auth_alone_leaves_pactus_config_plain():
+    deployment = deploy(FULL, basic_auth=BASIC_AUTH)
+    assert "auth_basic" in deployment.named("tls-site-file").inputs["stdin"]
+    assert "basic_auth" not in deployment.named("pactus-config-toml").inputs["stdin"]
+    assert not is_secret(deployment.named("pactus-config-toml").wire_inputs["stdin"])
+
+
+@pytest.mark.parametrize("config, kwargs, named", [
+    ({**MINIMAL, "basicAuth": BASIC_AUTH}, {}, "pactus-secure:basicAuth = (secret): holds a secret"),
+    (MINIMAL, {"ssh_key": "ssh-ed25519 AAAAC3Nza ops@laptop"}, "pactus-secure:sshPrivateKey = (secret): is a public key"),
+    (MINIMAL, {"ssh_key": openssh_key(b"aes256-ctr")}, "pactus-secure:sshPrivateKey = (secret): is protected by a passphrase"),
+    (MINIMAL, {"basic_auth": "operator:plain-password"}, "pactus-secure:basicAuth = (secret): must be one htpasswd line"),
+])
+def test_a_bad_secret_fails_before_any_resource_and_is_never_shown(config, kwargs, named):
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy(config, **kwargs)
+    message = str(caught.value)
+    assert named in message
+    value = config.get("basicAuth") or next(iter(kwargs.values()))
+    assert value not in message and value.split()[-1].split(":")[-1] not in message
 
 
 def test_a_misspelt_key_is_reported():

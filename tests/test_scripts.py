@@ -4,6 +4,7 @@ exactly the rendered files, and idempotent where it can be run here without a ho
 import os
 import shutil
 import stat
+import grp
 import subprocess
 import tomllib
 from pathlib import Path
@@ -14,36 +15,35 @@ from render import scripts
 from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import render_pactus_config
 from render.templating import render
-from settings import parse_settings
-from tests.pulumi_mocks import FULL, MINIMAL
+from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, settings_of
 
 SHELLCHECK = shutil.which("shellcheck") or "shellcheck"  # .ci/run installs it
 
 
-def settings_of(raw):
-    return parse_settings(raw, stack="test", secrets_present={"sshPrivateKey", "cloudflare:apiToken"})
-
-
 VARIANTS = {
-    f"{distro}-{name}": settings_of({**raw, "distro": distro})
+    f"{distro}-{name}": settings_of({**raw, "distro": distro}, secrets={**SECRETS, "basicAuth": BASIC_AUTH})
     for distro in ("auto", "debian", "redhat", "arch")
     for name, raw in (
         ("minimal", MINIMAL),
         ("full", FULL),
         ("private-acme", {**MINIMAL, "acmeServer": "https://127.0.0.1:14000/dir", "acmeCaBundle": "/etc/pebble/ca.pem",
                           "sshUser": "deploy", "pactusService": "pactus-mainnet.service"}),
+        ("guarded", {**FULL, "firewall": "true", "grpc": {"basicAuth": True}}),
     )
 }
 
 
 def all_scripts(settings):
     return {
+        "basic-auth": scripts.basic_auth_script(settings, BASIC_AUTH),
+        "file-remove": scripts.file_remove_script(settings, "/etc/nginx/pactus-secure-x.htpasswd"),
+        "firewall": scripts.firewall_script(settings),
         "host-setup": scripts.host_setup_script(settings),
         "http-site": scripts.http_site_script(settings),
         "tls-site": scripts.tls_site_script(settings),
         "site-remove": scripts.site_remove_script(settings, "/etc/nginx/conf.d/pactus-secure-x-tls.conf"),
         "certificate": scripts.certificate_script(settings),
-        "pactus-config": scripts.pactus_config_script(settings),
+        "pactus-config": scripts.pactus_config_script(settings, BASIC_AUTH),
     }
 
 
@@ -104,9 +104,9 @@ def test_content_that_would_end_its_heredoc_early_is_refused():
     assert scripts._heredoc_body("no newline at the end") == "no newline at the end\n"
 
 
-def write_if_changed(tmp_path: Path, producer: str) -> subprocess.CompletedProcess:
+def write_if_changed(tmp_path: Path, producer: str, mode: str = "0644", owner: str = "root:root") -> subprocess.CompletedProcess:
     library = render("scripts/lib/common.sh.j2") + render("scripts/lib/write_if_changed.sh.j2")
-    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{library}\nwrite_if_changed site.conf 0644 {producer}\n"
+    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{library}\nwrite_if_changed site.conf {mode} {owner} {producer}\n"
                            'echo "WROTE=$WROTE"'], cwd=tmp_path, capture_output=True, text=True)
 
 
@@ -115,6 +115,16 @@ def test_write_if_changed_writes_once_then_leaves_the_file_alone(tmp_path):
     assert (tmp_path / "site.conf").read_text() == "server\n"
     again = write_if_changed(tmp_path, "echo server")
     assert "WROTE=no" in again.stdout and "is up to date" in again.stdout
+
+
+def test_write_if_changed_mends_mode_and_owner_of_a_file_with_the_right_content(tmp_path):
+    (tmp_path / "site.conf").write_text("secret\n")
+    (tmp_path / "site.conf").chmod(0o666)
+    mended = write_if_changed(tmp_path, "echo secret", mode="0640", owner="root:nogroup")
+    assert "WROTE=no" in mended.stdout and "set mode 0640 and owner root:nogroup" in mended.stdout
+    stat = (tmp_path / "site.conf").stat()
+    assert oct(stat.st_mode & 0o777) == "0o640" and grp.getgrgid(stat.st_gid).gr_name == "nogroup"
+    assert "is up to date" in write_if_changed(tmp_path, "echo secret", mode="0640", owner="root:nogroup").stdout
 
 
 def test_a_failing_renderer_never_reaches_the_live_file(tmp_path):
@@ -175,3 +185,87 @@ def test_pactus_service_needs_systemd_and_nothing_is_written_without_it(pactus_d
     result = run_pactus_config(settings)
     assert result.returncode != 0 and "systemd is not running" in result.stderr
     assert (pactus_dir / "config.toml").read_text() == before
+
+
+def standins(tmp_path: Path, programs: dict[str, str]) -> Path:
+    """Stand-in commands (sh bodies) that record each call in calls.log, before the real PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in programs.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> {tmp_path}/calls.log\n{body}\n')
+        path.chmod(0o755)
+    return bin_dir
+
+
+UFW = {
+    "dpkg-query": "echo installed",
+    "ufw": """state={state}
+touch "$state"
+case "$1" in
+  show) echo "Added user rules (see 'ufw status' for running firewall):"; cat "$state" ;;
+  status) if grep -qx active "$state.enabled" 2>/dev/null; then echo "Status: active"; else echo "Status: inactive"; fi ;;
+  allow) echo "ufw allow $2" >> "$state" ;;
+  --force) echo active > "$state.enabled" ;;
+esac""",
+}
+FIREWALLD = {
+    "rpm": "exit 0",
+    "firewall-cmd": """state={state}
+touch "$state"
+case "$*" in
+  --state) [ -f "$state.down" ] && exit 252; echo running ;;
+  "--permanent --query-port="*) grep -qx "${{2#--query-port=}}" "$state" && echo yes || {{ echo no; exit 1; }} ;;
+  "--permanent --add-port="*) echo "${{2#--add-port=}}" >> "$state"; echo success ;;
+  --reload) echo success ;;
+esac""",
+}
+
+
+def run_firewall(tmp_path: Path, distro: str, programs: dict[str, str]) -> subprocess.CompletedProcess:
+    bin_dir = standins(tmp_path, {name: body.format(state=tmp_path / "rules") for name, body in programs.items()})
+    script = scripts.firewall_script(settings_of({**MINIMAL, "distro": distro, "sshPort": "2222"}))
+    return subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+
+
+def calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls.log"
+    calls = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return calls
+
+
+@pytest.mark.parametrize("distro", ["debian", "arch"])
+def test_firewall_with_ufw_lets_in_ssh_before_turning_on_and_then_changes_nothing(tmp_path, distro):
+    programs = {**UFW, "pacman": "exit 0"} if distro == "arch" else UFW
+    first = run_firewall(tmp_path, distro, programs)
+    assert first.returncode == 0, first.stderr
+    changes = [c for c in calls(tmp_path) if c.startswith("ufw allow") or c.startswith("ufw --force")]
+    assert changes == ["ufw allow 80/tcp", "ufw allow 443/tcp", "ufw allow 2222/tcp", "ufw --force enable"]
+    assert "ufw enabled: incoming connections are refused except on 80 443 2222" in first.stdout
+
+    again = run_firewall(tmp_path, distro, programs)
+    assert again.returncode == 0, again.stderr
+    assert not [c for c in calls(tmp_path) if c.startswith(("ufw allow", "ufw --force"))]
+    assert "ufw already allows 2222/tcp" in again.stdout and "ufw is active" in again.stdout
+
+
+def test_firewall_with_firewalld_adds_permanent_ports_reloads_once_and_then_changes_nothing(tmp_path):
+    first = run_firewall(tmp_path, "redhat", FIREWALLD)
+    assert first.returncode == 0, first.stderr
+    changes = [c for c in calls(tmp_path) if "--add-port" in c or "--reload" in c]
+    assert changes == [f"firewall-cmd --permanent --add-port={port}/tcp" for port in (80, 443, 2222)] + \
+        ["firewall-cmd --reload"]
+    again = run_firewall(tmp_path, "redhat", FIREWALLD)
+    assert again.returncode == 0 and not [c for c in calls(tmp_path) if "--add-port" in c or "--reload" in c]
+
+
+def test_firewalld_that_is_not_running_without_systemd_fails_clearly(tmp_path):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("this machine runs systemd: the no-systemd path is exercised on CI machines")
+    (tmp_path / "rules.down").touch()
+    result = run_firewall(tmp_path, "redhat", FIREWALLD)
+    assert result.returncode != 0
+    assert "firewalld is not running and cannot be started without systemd" in result.stderr
+    assert not [c for c in calls(tmp_path) if "--add-port" in c]

@@ -7,14 +7,11 @@ import yaml
 
 from settings import (DEFAULTS, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError,
                       parse_settings)
-from tests.pulumi_mocks import FULL, MINIMAL
+from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, SSH_KEY, openssh_key
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRETS = {"sshPrivateKey", "cloudflare:apiToken"}
-
-
 def parse(raw, secrets=SECRETS):
-    return parse_settings(raw, stack="test", secrets_present=secrets)
+    return parse_settings(raw, stack="test", secrets=secrets)
 
 
 def problems_of(raw, secrets=SECRETS) -> list[str]:
@@ -77,6 +74,8 @@ BAD_VALUES = [
     ({"domain": "nodé.example.com"}, "domain", "xn--nod-dma.example.com"),
     ({"domain": "a" * 64 + ".example.com"}, "domain", "fully qualified hostname"),
     ({"domain": "localhost"}, "domain = 'localhost'", "fully qualified hostname"),
+    ({"domain": ".".join(["a" * 60] * 5) + ".com"}, "domain", "253 characters at most"),
+    ({"domain": "node_1.example.com"}, "domain", "letters, digits and hyphens"),
     ({"host": "node1.example.com"}, "host = 'node1.example.com'", "IPv4 address"),
     ({"host": "2001:db8::1"}, "host = '2001:db8::1'", "IPv4 address"),
     ({"sshPort": "70000"}, "sshPort = '70000'", "1 to 65535"),
@@ -95,6 +94,10 @@ BAD_VALUES = [
     ({"pactusService": "pactus service"}, "pactusService", "systemd unit"),
     ({"grpc": {"listen": "0.0.0.0:50051"}}, "grpc.listen = '0.0.0.0:50051'", "loopback"),
     ({"grpc": {"listen": "[::]:50051"}}, "grpc.listen = '[::]:50051'", "loopback"),
+    ({"grpc": {"listen": "10.0.0.5:50051"}}, "grpc.listen = '10.0.0.5:50051'", "allowPrivateListen true"),
+    ({"grpc": {"listen": "0.0.0.0:50051"}, "allowPrivateListen": "true"}, "grpc.listen", "loopback"),
+    ({"grpc": {"listen": "8.8.8.8:50051"}, "allowPrivateListen": "true"}, "grpc.listen", "public or wildcard"),
+    ({"grpc": {"listen": "127.0.0.1:70000"}}, "grpc.listen", "1 to 65535"),
     ({"jsonrpc": {"enable": True, "listen": "203.0.113.10:8545"}}, "jsonrpc.listen", "loopback"),
     ({"grpc": {"listen": "127.0.0.1"}}, "grpc.listen = '127.0.0.1'", "address:port"),
     ({"http": {"enable": True, "listen": "127.0.0.1:443"}}, "http.listen", "belong to Nginx"),
@@ -105,7 +108,8 @@ BAD_VALUES = [
     ({"jsonrpc": {"enable": True, "path": "/pactus.Blockchain"}}, "jsonrpc.path", "gRPC service paths"),
     ({"jsonrpc": {"enable": True, "path": "/http/rpc"}, "http": {"enable": True}}, "jsonrpc.path", "overlaps"),
     ({"jsonrpc": {"enable": True, "origins": ["https://wallet.example.com/app"]}}, "jsonrpc.origins", "scheme://host"),
-    ({"jsonrpc": {"enable": True, "origins": ["*"]}}, "jsonrpc.origins = '*'", "scheme://host"),
+    ({"jsonrpc": {"enable": True, "origins": ["*"]}}, "jsonrpc.origins = '*'", "jsonrpc.allowAnyOrigin true"),
+    ({"jsonrpc": {"enable": True, "origins": ["wallet.example.com"]}}, "jsonrpc.origins", "scheme://host"),
     ({"jsonrpc": {"enable": True, "origins": "https://wallet.example.com"}}, "jsonrpc.origins", "list of origins"),
     ({"jsonrpc": {"enable": True, "cors": True}}, "jsonrpc.cors", "unknown field"),
     ({"grpc": "true"}, "pactus-secure:grpc = 'true'", "must be an object"),
@@ -115,6 +119,15 @@ BAD_VALUES = [
     ({"pactusConfig": {"gateway": {}}}, "pactusConfig.gateway", "not a Pactus config section"),
     ({"pactusConfig": {"html": {"enable": True, "listen": "0.0.0.0:80"}}}, "pactusConfig.html.listen", "loopback"),
     ({"acmeEmial": "ops@example.com"}, "acmeEmial", "unknown key"),
+    ({"sshDialErrorLimit": "0"}, "sshDialErrorLimit = '0'", "from 1 to 100"),
+    ({"sshPerDialTimeout": "forever"}, "sshPerDialTimeout = 'forever'", "seconds from 1 to 300"),
+    ({"firewall": "maybe"}, "firewall = 'maybe'", "true or false"),
+    ({"rateLimit": {"requestsPerSecond": 0}}, "rateLimit.requestsPerSecond = 0", "from 1 to 10000"),
+    ({"rateLimit": {"burst": "lots"}}, "rateLimit.burst = 'lots'", "number of requests"),
+    ({"rateLimit": {"perMinute": 60}}, "rateLimit.perMinute", "unknown field; rateLimit has enable"),
+    ({"maxBodySize": {"jsonrpc": "1 GB"}}, "maxBodySize.jsonrpc = '1 GB'", "e.g. 256k"),
+    ({"grpc": {"basicAuth": True}}, "grpc.basicAuth = True", "--secret basicAuth"),
+    ({"basicAuth": "operator:hunter2"}, "basicAuth = (secret)", "set it with `pulumi config set --secret basicAuth`"),
 ]
 
 
@@ -127,17 +140,65 @@ def test_each_bad_value_gets_one_clear_error(override, names, fix):
     assert fix in matching[0], matching[0]
 
 
+def test_options_that_widen_exposure_are_accepted_only_when_asked_for():
+    private = parse({**MINIMAL, "allowPrivateListen": "true", "grpc": {"listen": "10.0.0.5:50051"}})
+    assert str(private.grpc.listen) == "10.0.0.5:50051"
+    anyone = parse({**MINIMAL, "jsonrpc": {"enable": True, "origins": ["*"], "allowAnyOrigin": True}})
+    assert anyone.jsonrpc.origins == ("*",)
+
+
+def test_limits_and_ssh_retries_have_defaults_and_can_be_set():
+    settings = parse(MINIMAL)
+    assert (settings.rate_limit.enable, settings.rate_limit.requests_per_second, settings.rate_limit.burst) == (True, 10, 20)
+    assert (settings.max_body_size.grpc, settings.max_body_size.jsonrpc, settings.max_body_size.http) == ("1m", "256k", "64k")
+    assert (settings.ssh_dial_error_limit, settings.ssh_per_dial_timeout) == (5, 10)
+    tuned = parse({**MINIMAL, "rateLimit": {"enable": False, "burst": 0}, "maxBodySize": {"http": "8K"},
+                   "sshDialErrorLimit": "2", "sshPerDialTimeout": 3})
+    assert tuned.rate_limit.enable is False and tuned.rate_limit.burst == 0 and tuned.max_body_size.http == "8k"
+    assert (tuned.ssh_dial_error_limit, tuned.ssh_per_dial_timeout) == (2, 3)
+
+
+BAD_SECRETS = [
+    ({"sshPrivateKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyNotPrivate ops@laptop"}, "sshPrivateKey", "is a public key"),
+    ({"sshPrivateKey": "my-key-s3cret"}, "sshPrivateKey", "not a private key file"),
+    ({"sshPrivateKey": SSH_KEY.replace("-----END OPENSSH", "-----END RSA")}, "sshPrivateKey", "not a private key file"),
+    ({"sshPrivateKey": openssh_key(b"aes256-ctr")}, "sshPrivateKey", "passphrase"),
+    ({"sshPrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n"
+                       "-----END RSA PRIVATE KEY-----\n"}, "sshPrivateKey", "passphrase"),
+    ({"sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"},
+     "sshPrivateKey", "damaged"),
+    ({"basicAuth": "operator:correct-horse"}, "basicAuth", "htpasswd -nB"),
+    ({"basicAuth": "operator:$apr1$abcdefgh$0123456789abcdefghijkl"}, "basicAuth", "bcrypt"),
+]
+
+
+@pytest.mark.parametrize("secrets, key, fix", BAD_SECRETS, ids=[f"{i}-{key}" for i, (_, key, _) in enumerate(BAD_SECRETS)])
+def test_a_malformed_secret_is_named_with_the_fix_and_never_shown(secrets, key, fix):
+    problems = problems_of(MINIMAL, secrets={**SECRETS, **secrets})
+    (problem,) = [p for p in problems if f"pactus-secure:{key} =" in p]
+    assert fix in problem and f"{key} = (secret)" in problem
+    words = [word for word in secrets[key].split() if len(word) > 7 and "-----" not in word]
+    assert words and not any(word in problem for word in words), problem
+
+
+def test_well_formed_secrets_pass():
+    for key_text in (SSH_KEY, SSH_KEY.replace("\n", "\r\n"), "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"):
+        assert parse(MINIMAL, secrets={**SECRETS, "sshPrivateKey": key_text}).domain == "node1.example.com"
+    settings = parse({**MINIMAL, "grpc": {"basicAuth": True}}, secrets={**SECRETS, "basicAuth": BASIC_AUTH + "\n"})
+    assert settings.basic_auth and settings.grpc.basic_auth
+
+
 def test_every_problem_of_a_config_is_reported_at_once():
-    problems = problems_of({"domain": "*.x", "host": "nope", "sshPort": "0", "acmeEmail": "x"}, secrets=set())
+    problems = problems_of({"domain": "*.x", "host": "nope", "sshPort": "0", "acmeEmail": "x"}, secrets={})
     for key in ("domain", "host", "sshPort", "acmeEmail", "sshPrivateKey"):
         assert any(f"pactus-secure:{key} =" in p for p in problems), key
 
 
 def test_missing_secrets_are_named_with_the_command_that_sets_them():
-    problems = problems_of({**MINIMAL, "manageDns": "true", "cloudflareZoneId": "0" * 32}, secrets=set())
+    problems = problems_of({**MINIMAL, "manageDns": "true", "cloudflareZoneId": "0" * 32}, secrets={})
     assert any("sshPrivateKey = (not set)" in p and "--secret sshPrivateKey" in p for p in problems)
     assert any("cloudflare:apiToken = (not set)" in p and "--secret cloudflare:apiToken" in p for p in problems)
 
 
 def test_no_token_is_needed_when_dns_is_managed_elsewhere():
-    assert parse(MINIMAL, secrets={"sshPrivateKey"}).manage_dns is False
+    assert parse(MINIMAL, secrets={"sshPrivateKey": SSH_KEY}).manage_dns is False

@@ -27,9 +27,13 @@ from tests.host.pactus_standin import PactusStandIn
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
 
 DOMAIN = "node.test"
+FAULTS_DOMAIN = "faults.test"           # tests/host/test_faults.py breaks things on this one
+UNVALIDATED_DOMAIN = "refused.test"     # validated by no test before the one that makes validation fail
+DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN)
 ORIGIN = "https://wallet.example.com"
-HOSTS_LINE = f"127.0.0.1 {DOMAIN}  # pactus-secure real-host suite\n"
+HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
 PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
+CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
 
 
 @dataclass
@@ -41,6 +45,21 @@ class Machine:
     pactus_dir: Path
     original_config: str
     node: PactusStandIn
+
+
+def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **overrides) -> dict:
+    """A stack config whose node is this machine: over the suite's sshd, certificates from pebble."""
+    return {
+        "domain": domain,
+        "host": "127.0.0.1",
+        "sshPort": str(machine.ssh_port),
+        "acmeEmail": "ops@example.com",
+        "manageDns": "false",
+        "acmeServer": PEBBLE_DIRECTORY,
+        "acmeCaBundle": str(machine.pebble_api_ca),
+        "pactusDir": str(pactus_dir),
+        **overrides,
+    }
 
 
 def free_port() -> int:
@@ -69,14 +88,46 @@ def pid_alive(pid_file: str) -> bool:
         return False
 
 
-def forget_test_certificates() -> None:
-    """Pebble keeps accounts in memory only: certbot's saved pebble account must go (notes/facts.md)."""
-    for path in (f"/etc/letsencrypt/live/{DOMAIN}", f"/etc/letsencrypt/archive/{DOMAIN}",
-                 f"/etc/letsencrypt/renewal/{DOMAIN}.conf", "/etc/letsencrypt/accounts/127.0.0.1:14000"):
+def nginx_processes() -> tuple[int, frozenset[int]]:
+    """The master's pid and its workers': a reload starts new workers."""
+    master = int(Path("/run/nginx.pid").read_text())
+    workers = frozenset(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == master)
+    return master, workers
+
+
+def _ppid(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def trusted(machine: Machine) -> ssl.SSLContext:
+    """Clients trust pebble's issuing root, as they trust Let's Encrypt's."""
+    return ssl.create_default_context(cafile=str(machine.issuing_root))
+
+
+def forget_certificate(domain: str) -> None:
+    for path in (f"/etc/letsencrypt/live/{domain}", f"/etc/letsencrypt/archive/{domain}",
+                 f"/etc/letsencrypt/renewal/{domain}.conf"):
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
             os.unlink(path)
+
+
+def forget_test_certificates() -> None:
+    """Pebble keeps accounts in memory only: certbot's saved pebble account must go (notes/facts.md)."""
+    for domain in DOMAINS:
+        forget_certificate(domain)
+    shutil.rmtree("/etc/letsencrypt/accounts/127.0.0.1:14000", ignore_errors=True)
+
+
+def remove_test_sites() -> None:
+    for domain in DOMAINS:
+        for path in [*Path("/etc/nginx/conf.d").glob(f"pactus-secure-{domain}-*"),
+                     Path(f"/etc/nginx/pactus-secure-{domain}.htpasswd")]:
+            path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +141,7 @@ def machine(tmp_path_factory):
     processes: list[subprocess.Popen] = []
     nginx_was_running, cron_was_running = pid_alive("/run/nginx.pid"), pid_alive("/run/crond.pid")
     hosts_before = Path("/etc/hosts").read_text()
+    remove_test_sites()
     forget_test_certificates()
     try:
         machine = _start(work, processes)
@@ -108,8 +160,7 @@ def machine(tmp_path_factory):
         if not cron_was_running and pid_alive("/run/crond.pid"):
             os.kill(int(Path("/run/crond.pid").read_text()), signal.SIGTERM)
         Path("/etc/hosts").write_text(hosts_before)
-        for site in Path("/etc/nginx/conf.d").glob(f"pactus-secure-{DOMAIN}-*"):
-            site.unlink()
+        remove_test_sites()
         forget_test_certificates()
 
 
@@ -145,7 +196,9 @@ UsePAM no
     (work / "pebble.json").write_text(json.dumps({"pebble": {
         "listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
         "certificate": str(work / "pebble.pem"), "privateKey": str(work / "pebble.key"),
-        "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": False,
+        "httpPort": 80, "tlsPort": 443, "externalAccountBindingRequired": False,
+        # Let's Encrypt's certificate profile: 90 days, a revocation URL (testssl.sh rates both).
+        "certificateValidityPeriod": 90 * 24 * 3600, "ocspResponderURL": "http://127.0.0.1:4002/",
     }}))
     processes.append(subprocess.Popen(
         ["pebble-challtestsrv", "-dns01", "127.0.0.1:8053", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",

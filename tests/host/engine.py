@@ -8,7 +8,10 @@ mocks the way they would:
 - a Command whose inputs are unchanged since the last `up` runs nothing; changed inputs
   run `create` again (no `update` is set); changed `triggers` replace it: the new one's
   `create`, then the old one's `delete`; `destroy` runs `delete`s in reverse order;
-- a non-zero exit fails at once, with the command's output in the error.
+- a non-zero exit fails at once, with the command's output in the error;
+- the connection's dialErrorLimit and perDialTimeout bound the SSH connection attempts;
+- `up(..., interrupt_after=name)` stops the deployment after that step, as a killed
+  `pulumi up` would: what ran is in the state, the rest is not.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ class RemoteCommandFailed(AssertionError):
     pass
 
 
+class Interrupted(Exception):
+    pass
+
+
 @dataclass
 class Run:
     name: str
@@ -40,7 +47,7 @@ class Engine:
     order: list[str] = field(default_factory=list)
     log: list[Run] = field(default_factory=list)
 
-    def up(self, deployment: Deployment) -> list[Run]:
+    def up(self, deployment: Deployment, interrupt_after: str | None = None) -> list[Run]:
         start = len(self.log)
         commands = _commands(deployment)
         for resource in _dependency_order(commands):
@@ -51,7 +58,11 @@ class Engine:
             if old is not None and old.inputs.get("triggers") != resource.inputs.get("triggers"):
                 self._run(old, "delete")
             self.state[resource.name] = resource
-        for name in [n for n in reversed(self.order) if n not in {c.name for c in commands}]:
+            if resource.name not in self.order:
+                self.order.append(resource.name)
+            if interrupt_after is not None and resource.name.endswith(interrupt_after):
+                raise Interrupted(f"interrupted after {resource.name}")
+        for name in [n for n in reversed(self.order) if n not in {c.name for c in commands} and n in self.state]:
             self._run(self.state.pop(name), "delete")
         self.order = [c.name for c in _dependency_order(commands)]
         return self.log[start:]
@@ -68,13 +79,15 @@ class Engine:
         if command is None:
             return
         connection = unsecret(resource.inputs["connection"])
-        stdin = resource.inputs.get("stdin") or ""
+        stdin = unsecret(resource.inputs.get("stdin")) or ""
         with tempfile.NamedTemporaryFile("w", delete=False) as key:
             key.write(unsecret(connection["privateKey"]))
         try:
             os.chmod(key.name, 0o600)
             result = subprocess.run(
                 ["ssh", "-i", key.name, "-p", str(int(connection["port"])), "-o", "BatchMode=yes",
+                 "-o", f"ConnectionAttempts={int(connection['dialErrorLimit'])}",
+                 "-o", f"ConnectTimeout={int(connection['perDialTimeout'])}",
                  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                  f"{connection['user']}@{connection['host']}", command],
                 input=stdin, capture_output=True, text=True, timeout=600,

@@ -3,13 +3,17 @@
 gRPC serves the Blockchain, Network and Wallet services with pactus-grpc's servicer
 classes; JSON-RPC answers `pactus.blockchain.get_blockchain_info` and does CORS the way
 Pactus does (only for its configured origins); the HTTP-API answers under its base path.
-Every call is recorded, so a test can tell what reached the node.
+Every call is recorded, so a test can tell what reached the node. With `grpc_basic_auth`
+set (config.toml's grpc.basic_auth, `user:<bcrypt hash>`), gRPC calls without the matching
+credential are refused UNAUTHENTICATED, as Pactus refuses them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import warnings
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,9 +34,10 @@ class PactusStandIn:
     http_base_path: str = "/http"
     origins: tuple[str, ...] = ()
     calls: list[str] = field(default_factory=list)
+    grpc_basic_auth: str | None = None
 
     def start(self) -> None:
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8), interceptors=[_BasicAuth(self)])
         blockchain_pb2_grpc.add_BlockchainServicer_to_server(_Blockchain(self.calls), self._grpc)
         network_pb2_grpc.add_NetworkServicer_to_server(_Network(self.calls), self._grpc)
         wallet_pb2_grpc.add_WalletServicer_to_server(_Wallet(self.calls), self._grpc)
@@ -50,6 +55,35 @@ class PactusStandIn:
         for server in self._http_servers:
             server.shutdown()
             server.server_close()
+
+
+class _BasicAuth(grpc.ServerInterceptor):
+    def __init__(self, node: PactusStandIn):
+        self.node = node
+
+    def intercept_service(self, continuation, handler_call_details):
+        if self.node.grpc_basic_auth is None:
+            return continuation(handler_call_details)
+        header = dict(handler_call_details.invocation_metadata).get("authorization", "")
+        if _credential_matches(header, self.node.grpc_basic_auth):
+            return continuation(handler_call_details)
+        self.node.calls.append(f"grpc:refused {handler_call_details.method}")
+
+        def refuse(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid basic auth credential")
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def _credential_matches(header: str, htpasswd_line: str) -> bool:
+    """`Basic base64(user:password)` against `user:<bcrypt hash>`, with the C library's crypt(3)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # bcrypt through libxcrypt, as Nginx checks it
+    if not header.startswith("Basic "):
+        return False
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    expected_user, _, hashed = htpasswd_line.partition(":")
+    return user == expected_user and crypt.crypt(password, hashed) == hashed
 
 
 class _Blockchain(blockchain_pb2_grpc.BlockchainServicer):

@@ -6,9 +6,13 @@ The tests run in file order on one deployment: deploy, use, redeploy, renew, des
 from __future__ import annotations
 
 import asyncio
+import base64
+import grp
 import hashlib
-import ssl
+import ipaddress
+import json
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
@@ -20,29 +24,18 @@ from pactus_jsonrpc.client import PactusOpenRPCClient
 
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import render_pactus_config
-from settings import parse_settings
-from tests.host.conftest import DOMAIN, ORIGIN, PEBBLE_DIRECTORY
+from tests.host.conftest import DOMAIN, ORIGIN, PEBBLE_DIRECTORY, nginx_processes, this_host_as_the_node, trusted
 from tests.host.engine import Engine
 from tests.host.pactus_standin import HEIGHT, MONIKER
-from tests.pulumi_mocks import deploy
+from tests.pulumi_mocks import deploy, settings_of
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(DOMAIN)
 
 
 def stack_config(machine, origins=(ORIGIN,)):
-    return {
-        "domain": DOMAIN,
-        "host": "127.0.0.1",
-        "sshPort": str(machine.ssh_port),
-        "acmeEmail": "ops@example.com",
-        "manageDns": "false",
-        "acmeServer": PEBBLE_DIRECTORY,
-        "acmeCaBundle": str(machine.pebble_api_ca),
-        "pactusDir": str(machine.pactus_dir),
-        "jsonrpc": {"enable": True, "origins": list(origins)},
-        "http": {"enable": True},
-    }
+    return this_host_as_the_node(machine, DOMAIN, machine.pactus_dir,
+                                 jsonrpc={"enable": True, "origins": list(origins)}, http={"enable": True})
 
 
 def up(engine, machine, **overrides):
@@ -53,24 +46,6 @@ def managed_files(machine) -> dict[str, str]:
     paths = [LAYOUT.http_site, LAYOUT.tls_site, RENEW_HOOK, LAYOUT.certificate, LAYOUT.renewal_conf,
              str(machine.pactus_dir / "config.toml")]
     return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths}
-
-
-def nginx_processes() -> tuple[int, frozenset[int]]:
-    """The master's pid and its workers': a reload starts new workers."""
-    master = int(Path("/run/nginx.pid").read_text())
-    workers = frozenset(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == master)
-    return master, workers
-
-
-def _ppid(proc: Path) -> int | None:
-    try:
-        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def trusted(machine) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(machine.issuing_root))
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +106,22 @@ def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone
         assert preflight.headers.get_list("access-control-allow-origin") == [ORIGIN]
 
 
-def test_4_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, machine):
+def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(engine, machine):
+    url = f"https://{DOMAIN}/http/blockchain/info"
+    before = len(machine.node.calls)
+    with httpx.Client(verify=trusted(machine)) as https:
+        statuses = [https.get(url).status_code for _ in range(60)]
+        assert set(statuses) == {200, 429} and statuses[:21] == [200] * 21  # 1 + burst 20, then the rate
+        reached = [call for call in machine.node.calls[before:] if call.startswith("http:GET")]
+        assert len(reached) == statuses.count(200)
+
+        time.sleep(1.2)  # the limit refills at 10 a second
+        too_big = https.post(f"https://{DOMAIN}/jsonrpc", content=b"[" + b" " * 300_000 + b"]",
+                             headers={"Content-Type": "application/json"})
+        assert too_big.status_code == 413 and len(machine.node.calls) == before + len(reached)
+
+
+def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, machine):
     probe = Path(ACME_WEBROOT) / ".well-known/acme-challenge/pactus-secure-probe"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text("token-from-the-webroot")
@@ -146,8 +136,30 @@ def test_4_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, mac
         probe.unlink()
 
 
-def test_5_config_toml_is_the_rendered_one_and_the_old_one_is_kept(engine, machine):
-    settings = parse_settings(stack_config(machine), stack="mainnet-node1", secrets_present={"sshPrivateKey"})
+def test_6_only_80_and_443_are_open_to_the_world_and_tls_passes_testssl(engine, machine, tmp_path):
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
+    nginx = {line.split()[3] for line in listening if '"nginx"' in line}
+    assert {address.rsplit(":", 1)[1] for address in nginx} == {"80", "443"}
+    pactus = [line.split()[3] for line in listening if any(f":{port} " in line for port in (50051, 8545, 8080))]
+    assert pactus and all(loopback(address) for address in pactus), pactus
+
+    report = tmp_path / "testssl.json"
+    scan = subprocess.run(["testssl", "--quiet", "--color", "0", "--warnings", "off", "--add-ca", str(machine.issuing_root),
+                           "--jsonfile", str(report), "--severity", "LOW", f"{DOMAIN}:443"],
+                          capture_output=True, text=True, timeout=600)
+    findings = json.loads(report.read_text())
+    serious = [f for f in findings if f["severity"] in ("MEDIUM", "HIGH", "CRITICAL")]
+    assert not serious, json.dumps(serious, indent=1)
+    assert scan.returncode == 0 or not serious, scan.stdout[-2000:]
+
+
+def loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.rsplit(":", 1)[0].strip("[]"))
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
+def test_7_config_toml_is_the_rendered_one_and_the_old_one_is_kept(engine, machine):
+    settings = settings_of(stack_config(machine), stack="mainnet-node1")
     config = machine.pactus_dir / "config.toml"
     assert config.read_text() == render_pactus_config(settings)
     (backup,) = machine.pactus_dir.glob("config.toml.pactus-secure-backup-*")
@@ -156,7 +168,7 @@ def test_5_config_toml_is_the_rendered_one_and_the_old_one_is_kept(engine, machi
     assert listens and all(listen.startswith(("127.0.0.1:", "[::1]:")) for listen in listens)
 
 
-def test_6_redeploying_changes_nothing_and_an_origins_change_touches_only_config_toml(engine, machine):
+def test_8_redeploying_changes_nothing_and_an_origins_change_touches_only_config_toml(engine, machine):
     files, nginx = managed_files(machine), nginx_processes()
 
     assert up(engine, machine) == []  # unchanged inputs: the engine runs nothing
@@ -173,7 +185,7 @@ def test_6_redeploying_changes_nothing_and_an_origins_change_touches_only_config
     assert nginx_processes() == nginx
 
 
-def test_7_renewal_succeeds_and_the_deploy_hook_reloads_nginx(engine, machine):
+def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(engine, machine):
     master, workers = nginx_processes()
     serial_before = _serial()
     renewal = subprocess.run(["certbot", "renew", "--force-renewal", "--cert-name", DOMAIN,
@@ -192,7 +204,53 @@ def _serial() -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
-def test_8_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(engine, machine):
+def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(engine, machine):
+    user, password = "operator", "correct horse battery staple"
+    line = subprocess.run(["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    runs = engine.up(deploy({**stack_config(machine), "grpc": {"basicAuth": True}}, ssh_key=machine.client_key,
+                            basic_auth=line, cloudflare_token=None))
+    assert sorted(run.name.removeprefix("node-test-") for run in runs) == [
+        "basic-auth-htpasswd", "pactus-config-toml", "tls-site-file"]
+    assert all(line not in run.output and password not in run.output for run in runs)
+    htpasswd = Path(LAYOUT.htpasswd)
+    stat = htpasswd.stat()
+    assert htpasswd.read_text() == line + "\n" and oct(stat.st_mode & 0o777) == "0o640"
+    assert (stat.st_uid, grp.getgrgid(stat.st_gid).gr_name) == (0, "www-data")
+    config = tomllib.loads((machine.pactus_dir / "config.toml").read_text())
+    assert config["grpc"]["basic_auth"] == line
+    machine.node.grpc_basic_auth = config["grpc"]["basic_auth"]  # Pactus reads it when it restarts
+
+    with httpx.Client(verify=trusted(machine)) as https:
+        assert https.get(f"https://{DOMAIN}/http/blockchain/info").status_code == 401
+        assert https.get(f"https://{DOMAIN}/http/blockchain/info", auth=(user, "wrong")).status_code == 401
+        assert https.get(f"https://{DOMAIN}/http/blockchain/info", auth=(user, password)).status_code == 200
+        preflight = https.options(f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN,
+                                                                        "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204  # browsers send preflights without credentials
+    authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    client = PactusOpenRPCClient({"Authorization": authorization}, f"https://{DOMAIN}/jsonrpc", verify=trusted(machine))
+    assert asyncio.run(client.pactus.blockchain.get_blockchain_info())["last_block_height"] == HEIGHT
+
+    credentials = grpc.ssl_channel_credentials(root_certificates=machine.issuing_root.read_bytes())
+    with grpc.secure_channel(f"{DOMAIN}:443", credentials) as channel:
+        stub = blockchain_pb2_grpc.BlockchainStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        info = stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10,
+                                      metadata=[("authorization", authorization)])
+        assert info.last_block_height == HEIGHT
+
+    runs = up(engine, machine)  # basicAuth unset again: the file goes after the site stops naming it
+    names = [run.name.removeprefix("node-test-") for run in runs]
+    assert names.index("tls-site-file") < names.index("basic-auth-htpasswd") and not htpasswd.exists()
+    machine.node.grpc_basic_auth = None
+    with httpx.Client(verify=trusted(machine)) as https:
+        assert https.get(f"https://{DOMAIN}/http/blockchain/info").status_code == 200
+
+
+def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(engine, machine):
     master, _ = nginx_processes()
     runs = engine.destroy()
     assert [run.name.removeprefix("node-test-") for run in runs] == ["tls-site-file", "http-site-file"]

@@ -1,0 +1,223 @@
+"""Faults on a real host: whatever fails, the node and the proxy keep working, and the next
+`up` converges without manual cleanup. One domain, faults.test, beside the main suite's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
+from pactus_jsonrpc.client import PactusOpenRPCClient
+
+from render.host_layout import HostLayout
+from render.pactus_config import render_pactus_config
+from render.scripts import pactus_config_script
+from tests.host.conftest import (CHALLTESTSRV, FAULTS_DOMAIN, UNVALIDATED_DOMAIN, forget_certificate, free_port,
+                                 nginx_processes, pid_alive, this_host_as_the_node, trusted)
+from tests.host.engine import Engine, Interrupted, RemoteCommandFailed
+from tests.host.pactus_standin import HEIGHT
+from tests.host.systemd_standin import StandInSystemd
+from tests.pulumi_mocks import deploy, settings_of
+
+pytestmark = pytest.mark.host
+LAYOUT = HostLayout(FAULTS_DOMAIN)
+STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
+
+
+@pytest.fixture
+def pactus_dir(tmp_path) -> Path:
+    directory = tmp_path / "pactus"
+    directory.mkdir()
+    return directory
+
+
+def faults_config(machine, pactus_dir: Path, domain: str = FAULTS_DOMAIN, **overrides) -> dict:
+    return this_host_as_the_node(machine, domain, pactus_dir, **{"jsonrpc": {"enable": True}, **overrides})
+
+
+def up(engine: Engine, machine, config: dict, **kwargs):
+    return engine.up(deploy(config, ssh_key=machine.client_key, cloudflare_token=None), **kwargs)
+
+
+def ran(runs) -> list[str]:
+    """Step names without the node's prefix (its domain, dashed)."""
+    return [run.name.split("-test-", 1)[1] for run in runs]
+
+
+def challtestsrv(path: str, body: dict) -> None:
+    request = urllib.request.Request(f"{CHALLTESTSRV}{path}", data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(request).close()
+
+
+def new_node(domain: str = FAULTS_DOMAIN) -> None:
+    """A host that never had the node: no sites, no certificate."""
+    for path in Path("/etc/nginx/conf.d").glob(f"pactus-secure-{domain}-*"):
+        path.unlink()
+    forget_certificate(domain)
+    if pid_alive("/run/nginx.pid"):
+        subprocess.run(["nginx", "-s", "reload"], check=True)
+
+
+def serves_jsonrpc(machine, domain: str = FAULTS_DOMAIN) -> bool:
+    client = PactusOpenRPCClient({}, f"https://{domain}/jsonrpc", verify=trusted(machine))
+    return asyncio.run(client.pactus.blockchain.get_blockchain_info())["last_block_height"] == HEIGHT
+
+
+def port_80_redirects(domain: str) -> bool:
+    request = urllib.request.Request(f"http://{domain}/jsonrpc")
+    opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
+                                              {"redirect_request": lambda *args: None}))
+    try:
+        opener.open(request)
+    except urllib.error.HTTPError as answer:
+        return answer.code == 301 and answer.headers["Location"] == f"https://{domain}/jsonrpc"
+    return False
+
+
+def nginx_config_valid() -> bool:
+    return subprocess.run(["nginx", "-t"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("step", STEPS[:-1])
+def test_a_deploy_interrupted_after_any_step_converges_on_the_next_up(machine, pactus_dir, step):
+    new_node()
+    engine, config = Engine(), faults_config(machine, pactus_dir)
+    with pytest.raises(Interrupted):
+        up(engine, machine, config, interrupt_after=step)
+    assert nginx_config_valid()
+    done = {name.removeprefix("faults-test-") for name in engine.state}
+    assert set(STEPS[:STEPS.index(step) + 1]) <= done
+    assert sorted(ran(up(engine, machine, config))) == sorted(set(STEPS) - done)
+    assert serves_jsonrpc(machine)
+    assert up(engine, machine, config) == []
+
+
+def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine, pactus_dir):
+    """On a name no test has validated: the ACME server reuses a valid authorization without asking again."""
+    domain = UNVALIDATED_DOMAIN
+    new_node(domain)
+    engine, config = Engine(), faults_config(machine, pactus_dir, domain)
+
+    challtestsrv("/set-servfail", {"host": f"{domain}."})  # the CA cannot resolve the name
+    try:
+        with pytest.raises(RemoteCommandFailed) as refused:
+            up(engine, machine, config)
+    finally:
+        challtestsrv("/clear-servfail", {"host": f"{domain}."})
+    message = str(refused.value)
+    assert message.startswith("create of refused-test-certificate-certbot")
+    assert "The Certificate Authority reported these problems" in message  # certbot's own reason
+    assert "could not resolve" in message and f"certbot got no certificate for {domain}" in message
+    assert nginx_config_valid() and port_80_redirects(domain)
+    assert not Path(HostLayout(domain).tls_site).exists()
+
+    with pytest.raises(RemoteCommandFailed) as unreachable:
+        up(engine, machine, faults_config(machine, pactus_dir, domain, acmeServer="https://127.0.0.1:1/dir"))
+    assert str(unreachable.value).startswith("create of refused-test-certificate-certbot")
+    assert "Connection refused" in str(unreachable.value)
+    assert nginx_config_valid() and port_80_redirects(domain)
+
+    # Only what failed and what waits for it runs again (config.toml may have run beside them).
+    assert set(ran(up(engine, machine, config))) - {"pactus-config-toml"} == {"certificate-certbot", "tls-site-file"}
+    assert serves_jsonrpc(machine, domain)
+
+
+def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serving(machine, pactus_dir):
+    engine, config = Engine(), faults_config(machine, pactus_dir)
+    up(engine, machine, config)
+    live = Path(LAYOUT.tls_site).read_bytes()
+    master, _ = nginx_processes()
+    # Another file on the host already names the upstream the HTTP-API route would add.
+    operator_file = Path("/etc/nginx/conf.d/zz-operator-upstreams.conf")
+    operator_file.write_text("upstream pactus_faults_test_http { server 127.0.0.1:9; }\n")
+    try:
+        with pytest.raises(RemoteCommandFailed) as rejected:
+            up(engine, machine, {**config, "http": {"enable": True}})
+        message = str(rejected.value)
+        assert "create of faults-test-tls-site-file" in message
+        assert 'duplicate upstream "pactus_faults_test_http"' in message  # nginx's own words
+        assert "the previous file is back and nginx still serves it" in message
+        assert Path(LAYOUT.tls_site).read_bytes() == live
+        assert [p.name for p in Path(LAYOUT.tls_site).parent.glob(Path(LAYOUT.tls_site).name + "?*")] == []
+        assert nginx_processes()[0] == master and serves_jsonrpc(machine)
+    finally:
+        operator_file.unlink()
+    assert "tls-site-file" in ran(up(engine, machine, {**config, "http": {"enable": True}}))
+    assert "location /http/ {" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
+
+
+def test_pactus_failing_to_restart_gets_the_previous_config_back(machine, tmp_path, pactus_dir):
+    systemd = StandInSystemd(tmp_path / "systemd", "pactus.service", pactus_dir)
+    grpc_port, jsonrpc_port, taken_port, next_port = (free_port() for _ in range(4))
+
+    def settings(jsonrpc_port: int):
+        return settings_of(faults_config(machine, pactus_dir, pactusService="pactus.service",
+                                         grpc={"listen": f"127.0.0.1:{grpc_port}"},
+                                         jsonrpc={"enable": True, "listen": f"127.0.0.1:{jsonrpc_port}"}))
+
+    working = render_pactus_config(settings(jsonrpc_port))
+    (pactus_dir / "config.toml").write_text(working)
+    try:
+        assert systemd.systemctl("restart").returncode == 0 and wait_listening(jsonrpc_port)
+        with socket.socket() as squatter:  # something else holds the port the new config names
+            squatter.bind(("127.0.0.1", taken_port))
+            squatter.listen()
+            failed = systemd.run_as_root_with_systemd(pactus_config_script(settings(taken_port)))
+        assert failed.returncode != 0
+        assert ("pactus.service did not come up with the new config.toml; the previous one is restored and "
+                "pactus.service restarted with it") in failed.stderr
+        assert f"cannot listen on 127.0.0.1:{taken_port}" in failed.stderr  # the service's own reason
+        assert (pactus_dir / "config.toml").read_text() == working
+        assert systemd.systemctl("is-active").returncode == 0 and wait_listening(jsonrpc_port)
+        assert systemd.calls().count("systemctl restart pactus.service") == 3
+
+        moved = systemd.run_as_root_with_systemd(pactus_config_script(settings(next_port)))
+        assert moved.returncode == 0, moved.stderr
+        assert "restarted pactus.service with the new config" in moved.stdout and wait_listening(next_port)
+    finally:
+        systemd.stop()
+
+
+def wait_listening(port: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("target", ["refused", "silent"])
+def test_an_unreachable_host_fails_after_the_configured_tries(machine, pactus_dir, target):
+    tries, timeout = 3, 2
+    ssh = {"sshPort": str(free_port())} if target == "refused" else {"sshHost": "203.0.113.1"}  # TEST-NET-3
+    config = faults_config(machine, pactus_dir, sshDialErrorLimit=str(tries), sshPerDialTimeout=str(timeout), **ssh)
+    started = time.monotonic()
+    with pytest.raises(RemoteCommandFailed) as unreachable:
+        up(Engine(), machine, config)
+    elapsed = time.monotonic() - started
+    assert elapsed < tries * (timeout + 1) + 5, elapsed
+    message = str(unreachable.value)
+    assert message.startswith("create of faults-test-")  # the first step to run, whichever it is
+    assert ("Connection refused" if target == "refused" else "203.0.113.1") in message
+
+
+def test_a_node_that_is_down_is_answered_as_unavailable_in_grpc_terms(machine, pactus_dir):
+    engine = Engine()
+    up(engine, machine, faults_config(machine, pactus_dir, grpc={"listen": f"127.0.0.1:{free_port()}"}))
+    credentials = grpc.ssl_channel_credentials(root_certificates=machine.issuing_root.read_bytes())
+    with grpc.secure_channel(f"{FAULTS_DOMAIN}:443", credentials) as channel:
+        with pytest.raises(grpc.RpcError) as down:
+            blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+    assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert down.value.details() == "the Pactus node behind this proxy is unavailable"
