@@ -4,7 +4,7 @@ This module knows nothing of Pulumi. `parse_settings` takes the raw stack values
 as `pulumi config set` stores them, or typed values from YAML objects) and returns a
 frozen `Settings`, or raises `SettingsError` listing every problem of the config at once,
 each naming the key, the bad value and the fix. Secrets never enter `Settings`: the
-caller says only which secrets are present.
+caller hands them in only to have their shape checked, and errors never show them.
 """
 
 from __future__ import annotations
@@ -110,7 +110,6 @@ class JsonRpcApi:
     enable: bool
     listen: Listen
     origins: tuple[str, ...]
-    allow_any_origin: bool
     path: str
 
 
@@ -158,7 +157,6 @@ class Settings:
     jsonrpc: JsonRpcApi
     http: HttpApi
     expose_wallet: bool
-    allow_private_listen: bool
     basic_auth: bool        # whether a basicAuth credential is set; the credential itself stays a secret
     rate_limit: RateLimit
     max_body_size: BodySizes
@@ -240,7 +238,6 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
     jsonrpc = JsonRpcApi(enable=_bool("jsonrpc.enable", jsonrpc_raw["enable"], problems),
                          listen=listen("jsonrpc.listen", jsonrpc_raw["listen"]),
                          origins=_origins("jsonrpc.origins", jsonrpc_raw["origins"], problems, allow_any_origin),
-                         allow_any_origin=allow_any_origin,
                          path=_route("jsonrpc.path", jsonrpc_raw["path"], problems))
     http = HttpApi(enable=_bool("http.enable", http_raw["enable"], problems),
                    listen=listen("http.listen", http_raw["listen"]),
@@ -274,7 +271,6 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         jsonrpc=jsonrpc,
         http=http,
         expose_wallet=expose_wallet,
-        allow_private_listen=allow_private,
         basic_auth=basic_auth is not None,
         rate_limit=RateLimit(
             enable=_bool("rateLimit.enable", rate_raw["enable"], problems),

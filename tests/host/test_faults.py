@@ -1,5 +1,6 @@
 """Faults on a real host: whatever fails, the node and the proxy keep working, and the next
-`up` converges without manual cleanup. One domain, faults.test, beside the main suite's.
+`up` converges without manual cleanup. Nodes faults.test and refused.test, beside the main
+suite's node.test.
 """
 
 from __future__ import annotations
