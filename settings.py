@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "pactusConfig": {},
 }
 REQUIRED = ("domain", "host", "acmeEmail")
-OPTIONAL = ("sshHost", "cloudflareZoneId", "acmeCaBundle", "pactusService")
+OPTIONAL = ("hostIpv6", "sshHost", "cloudflareZoneId", "acmeCaBundle", "pactusService")
 OBJECT_KEYS = ("grpc", "jsonrpc", "http", "rateLimit", "maxBodySize", "pactusConfig")
 PLAIN_KEYS = REQUIRED + OPTIONAL + tuple(k for k in DEFAULTS if k not in OBJECT_KEYS)
 SSH_PRIVATE_KEY = "sshPrivateKey"
@@ -140,6 +140,7 @@ class Settings:
     stack: str
     domain: str
     host: str
+    host_ipv6: str | None   # an AAAA record and IPv6 listeners when set
     ssh_host: str
     ssh_port: int
     ssh_user: str
@@ -207,6 +208,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
 
     domain = get("domain", _hostname)
     host = get("host", _ipv4)
+    host_ipv6 = get("hostIpv6", _ipv6)
     manage_dns = get("manageDns", _bool)
     zone_id = get("cloudflareZoneId", _zone_id)
     if manage_dns and zone_id is None and "cloudflareZoneId" not in values:
@@ -254,6 +256,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         stack=stack,
         domain=domain,
         host=host,
+        host_ipv6=host_ipv6,
         ssh_host=ssh_host,
         ssh_port=get("sshPort", _port),
         ssh_user=get("sshUser", _ssh_user),
@@ -368,6 +371,19 @@ def _ipv4(key: str, value: Any, problems: _Problems) -> str | None:
     except (ipaddress.AddressValueError, ValueError):
         problems.add(key, value, "must be the server's public IPv4 address, e.g. 203.0.113.10")
         return None
+
+
+def _ipv6(key: str, value: Any, problems: _Problems) -> str | None:
+    text = _str(key, value, problems)
+    try:
+        address = ipaddress.IPv6Address(text.strip("[]") if text else "")
+    except (ipaddress.AddressValueError, ValueError):
+        address = None
+    if address is None or not address.is_global:
+        problems.add(key, value, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1 "
+                                 "(global: not link-local, private or documentation), or unset for IPv4 only")
+        return None
+    return str(address)
 
 
 def _listen(key: str, value: Any, problems: _Problems, *, allow_private: bool) -> Listen | None:

@@ -21,6 +21,9 @@ class DistroFamily:
     cron_daemon: str
     certbot_timer: str           # the timer the certbot package ships, "" if none
     nginx_group: str             # Nginx's workers run in it; they read the htpasswd file
+    package_available: str       # shell test: package "$1" can be installed from the enabled repositories
+    extra_repository: str        # the package that enables the repository certbot comes from, "" if none
+    install_extra_repository: str
     firewall: str                # the firewall the family manages hosts with: ufw or firewalld
 
 
@@ -38,6 +41,9 @@ FAMILIES: dict[str, DistroFamily] = {
             cron_daemon="cron",
             certbot_timer="certbot.timer",
             nginx_group="www-data",
+            package_available='apt-cache show "$1" >/dev/null 2>&1',
+            extra_repository="",
+            install_extra_repository="",
             firewall="ufw",
         ),
         DistroFamily(
@@ -51,6 +57,11 @@ FAMILIES: dict[str, DistroFamily] = {
             cron_daemon="crond",
             certbot_timer="certbot-renew.timer",
             nginx_group="nginx",
+            package_available='dnf -q info "$1" >/dev/null 2>&1',
+            # RHEL and its rebuilds carry certbot in EPEL only; Fedora in its own repositories.
+            extra_repository="epel-release",
+            install_extra_repository='dnf install -y -q epel-release || dnf install -y -q '
+                                     '"https://dl.fedoraproject.org/pub/epel/epel-release-latest-$(rpm -E %rhel).noarch.rpm"',
             firewall="firewalld",
         ),
         DistroFamily(
@@ -64,6 +75,9 @@ FAMILIES: dict[str, DistroFamily] = {
             cron_daemon="crond",
             certbot_timer="",
             nginx_group="http",
+            package_available='pacman -Si "$1" >/dev/null 2>&1',
+            extra_repository="",
+            install_extra_repository="",
             firewall="ufw",
         ),
     )

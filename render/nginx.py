@@ -50,7 +50,8 @@ class BasicAuthGate:
 
 
 def render_acme_http_site(settings: Settings) -> str:
-    return render("nginx/acme-http.conf.j2", stack=settings.stack, domain=settings.domain, webroot=ACME_WEBROOT)
+    return render("nginx/acme-http.conf.j2", stack=settings.stack, domain=settings.domain, webroot=ACME_WEBROOT,
+                  ipv6=settings.host_ipv6 is not None)
 
 
 def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
@@ -75,6 +76,7 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         certificate=layout.certificate,
         certificate_key=layout.certificate_key,
         http2_directive=http2_directive,
+        ipv6=settings.host_ipv6 is not None,
         upstreams=[api for api in (grpc, jsonrpc, http) if api],
         grpc=grpc,
         jsonrpc=jsonrpc,

@@ -200,3 +200,16 @@ def test_basic_auth_guards_json_rpc_and_http_api_but_lets_cors_preflights_throug
         assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in block
     assert "auth_basic" not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
     assert "auth_basic" not in render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
+
+
+def test_with_ipv6_both_servers_listen_on_it_too_and_pass_nginx_t(tmp_path, throwaway_certificate):
+    settings = settings_of({**MINIMAL, "hostIpv6": "2a01:4f8:c0c:1234::1", "jsonrpc": {"enable": True}})
+    http_site, legacy, modern = (render_acme_http_site(settings), render_tls_site(settings, http2_directive=False),
+                                 render_tls_site(settings, http2_directive=True))
+    assert "    listen 80;\n    listen [::]:80;\n" in http_site
+    assert "    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n" in legacy
+    assert "    listen 443 ssl;\n    listen [::]:443 ssl;\n    http2 on;\n" in modern
+    result = nginx_test(tmp_path, {"node1.example.com/http": http_site, "node1.example.com/tls": legacy},
+                        throwaway_certificate)
+    assert result.returncode == 0, result.stderr
+    assert "[::]" not in render_tls_site(settings_for(), http2_directive=False)

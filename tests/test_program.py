@@ -69,6 +69,17 @@ def test_the_a_record_points_at_the_host_without_cloudflares_proxy(full):
     assert STACK in record.inputs["comment"]
 
 
+def test_ipv6_adds_an_aaaa_record_beside_the_a_record():
+    deployment = deploy({**FULL, "hostIpv6": "2a01:4f8:c0c:1234::1"})
+    records = {r.inputs["type"]: r for r in deployment.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    assert sorted(records) == ["A", "AAAA"] and records["AAAA"].inputs["content"] == "2a01:4f8:c0c:1234::1"
+    assert records["AAAA"].inputs["proxied"] is False and records["AAAA"].inputs["name"] == "node1.example.com"
+    before, after = inputs_by_name(deploy(FULL)), inputs_by_name(deployment)
+    assert set(after) - set(before) == {"node1-example-com-dns-aaaa"}
+    assert sorted(n.removeprefix("node1-example-com-") for n in before if before[n] != after[n]) == [
+        "http-site-file", "tls-site-file"]
+
+
 def test_steps_run_in_the_only_order_that_works(full):
     dns = full.named("dns-a")
     host, http_site, certificate, tls_site, pactus = (full.named(step) for step in STEPS)

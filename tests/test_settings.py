@@ -42,6 +42,11 @@ def test_full_config_is_read_as_given():
     assert settings.pactus_config == {"node": {"reward_addresses": ["pc1zexampleaddress"]}}
 
 
+def test_ipv6_is_optional_and_normalised():
+    assert parse(MINIMAL).host_ipv6 is None
+    assert parse({**MINIMAL, "hostIpv6": "2A01:4F8:C0C:1234:0:0:0:1"}).host_ipv6 == "2a01:4f8:c0c:1234::1"
+
+
 def test_domain_is_normalised():
     assert parse({**MINIMAL, "domain": "Node1.Example.COM."}).domain == "node1.example.com"
 
@@ -78,6 +83,9 @@ BAD_VALUES = [
     ({"domain": "node_1.example.com"}, "domain", "letters, digits and hyphens"),
     ({"host": "node1.example.com"}, "host = 'node1.example.com'", "IPv4 address"),
     ({"host": "2001:db8::1"}, "host = '2001:db8::1'", "IPv4 address"),
+    ({"hostIpv6": "fe80::1"}, "hostIpv6 = 'fe80::1'", "public IPv6 address"),
+    ({"hostIpv6": "fd00::10"}, "hostIpv6 = 'fd00::10'", "not link-local, private"),
+    ({"hostIpv6": "203.0.113.10"}, "hostIpv6 = '203.0.113.10'", "public IPv6 address"),
     ({"sshPort": "70000"}, "sshPort = '70000'", "1 to 65535"),
     ({"sshPort": "ssh"}, "sshPort = 'ssh'", "1 to 65535"),
     ({"sshUser": "root; rm -rf /"}, "sshUser", "Unix user name"),

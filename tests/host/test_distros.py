@@ -1,0 +1,129 @@
+"""The scripts on every family's host, with and without systemd, in a fake root (tests/host/fake_root.py).
+
+The Debian path also runs for real in test_real_host.py; here each family's package
+manager, systemctl, SELinux and firewalld are stand-ins whose calls are the assertions.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from render.scripts import certificate_script, host_setup_script
+from tests.host.fake_root import FakeRoot
+from tests.pulumi_mocks import MINIMAL, settings_of
+
+pytestmark = pytest.mark.host
+SETTINGS = settings_of(MINIMAL)  # distro: auto, read from the fake's /etc/os-release
+
+CHANGES = (" install ", "pacman -S ", "systemctl enable ", "systemctl start ", "setsebool ", "--add-port=",
+           "firewall-cmd --reload")
+DAEMONS_STARTED = ("nginx ", "cron ", "crond ")  # started by hand where systemd is not running
+
+
+def changes(calls: list[str]) -> list[str]:
+    """The calls that change the host, not those that only look."""
+    return [call for call in calls if any(word in call for word in CHANGES) or call in DAEMONS_STARTED]
+
+
+def fake_root(tmp_path, distro, systemd) -> FakeRoot:
+    return FakeRoot(tmp_path / "root", distro, systemd)
+
+
+EXPECTED_SETUP = {
+    ("debian", True): ["apt-get install -y -q --no-install-recommends nginx certbot ca-certificates",
+                       "systemctl enable nginx", "systemctl start nginx"],
+    ("debian", False): ["apt-get install -y -q --no-install-recommends nginx certbot ca-certificates", "nginx "],
+    ("rocky", True): ["dnf install -y -q epel-release", "dnf install -y -q nginx certbot ca-certificates",
+                      "systemctl enable nginx", "systemctl start nginx",
+                      "firewall-cmd --permanent --add-port=80/tcp", "firewall-cmd --permanent --add-port=443/tcp",
+                      "firewall-cmd --reload", "setsebool -P httpd_can_network_connect 1"],
+    ("fedora", True): ["dnf install -y -q nginx certbot ca-certificates", "systemctl enable nginx",
+                       "systemctl start nginx", "firewall-cmd --permanent --add-port=80/tcp",
+                       "firewall-cmd --permanent --add-port=443/tcp", "firewall-cmd --reload",
+                       "setsebool -P httpd_can_network_connect 1"],
+    ("arch", True): ["pacman -S --noconfirm --needed nginx certbot ca-certificates", "systemctl enable nginx",
+                     "systemctl start nginx"],
+    ("arch", False): ["pacman -S --noconfirm --needed nginx certbot ca-certificates", "nginx "],
+}
+
+
+@pytest.mark.parametrize("distro, systemd", EXPECTED_SETUP, ids=[f"{d}-{'systemd' if s else 'no-systemd'}"
+                                                                  for d, s in EXPECTED_SETUP])
+def test_host_setup_does_each_familys_work_once(tmp_path, distro, systemd):
+    root = fake_root(tmp_path, distro, systemd)
+    first = root.run(host_setup_script(SETTINGS))
+    assert first.returncode == 0, first.stderr
+    assert changes(root.calls()) == EXPECTED_SETUP[distro, systemd]
+    assert root.file("/var/lib/pactus-secure/acme").is_dir()
+    nginx_conf = root.file("/etc/nginx/nginx.conf").read_text()
+    assert nginx_conf.count("include /etc/nginx/conf.d/*.conf;") == 1
+
+    again = root.run(host_setup_script(SETTINGS))
+    assert again.returncode == 0, again.stderr
+    assert changes(root.calls()) == []
+    assert root.file("/etc/nginx/nginx.conf").read_text() == nginx_conf
+
+
+def test_arch_nginx_conf_gets_conf_d_inside_its_http_block_and_still_passes_nginx_t(tmp_path):
+    root = fake_root(tmp_path, "arch", True)
+    result = root.run(host_setup_script(SETTINGS))
+    assert "added 'include /etc/nginx/conf.d/*.conf;' to the http block of /etc/nginx/nginx.conf" in result.stdout
+    lines = root.file("/etc/nginx/nginx.conf").read_text().splitlines()
+    assert lines[lines.index("http {") + 1] == "    include /etc/nginx/conf.d/*.conf;"
+    assert any(call.startswith("nginx -t") for call in root.calls())  # checked by the real nginx
+    assert not root.file("/etc/nginx/nginx.conf.pactus-secure-previous").exists()
+
+
+def test_an_nginx_conf_that_cannot_take_the_include_is_left_as_it_was(tmp_path):
+    root = fake_root(tmp_path, "arch", True)
+    broken = "events {}\nhttp {\n    include /etc/nginx/no-such-file.conf;\n}\n"
+    root.file("/etc/nginx/nginx.conf").write_text(broken)
+    result = root.run(host_setup_script(SETTINGS))
+    assert result.returncode != 0 and "so it is back as it was" in result.stderr
+    assert root.file("/etc/nginx/nginx.conf").read_text() == broken
+
+
+def test_an_unsupported_distribution_is_named_with_the_fix(tmp_path):
+    root = fake_root(tmp_path, "gentoo", True)
+    result = root.run(host_setup_script(SETTINGS))
+    assert result.returncode != 0
+    assert "unsupported distribution Gentoo Linux (ID=gentoo ID_LIKE=)" in result.stderr
+    assert "set pactus-secure:distro" in result.stderr
+    assert changes(root.calls()) == []
+
+
+EXPECTED_RENEWAL = {
+    ("debian", True): ["systemctl enable --now certbot.timer"],
+    ("rocky", True): ["systemctl enable --now certbot-renew.timer"],
+    ("arch", True): ["systemctl enable --now pactus-secure-certbot-renew.timer"],
+    ("debian", False): ["apt-get install -y -q --no-install-recommends cron", "cron "],
+    ("arch", False): ["pacman -S --noconfirm --needed cronie", "crond "],
+}
+
+
+@pytest.mark.parametrize("distro, systemd", EXPECTED_RENEWAL, ids=[f"{d}-{'systemd' if s else 'no-systemd'}"
+                                                                    for d, s in EXPECTED_RENEWAL])
+def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp_path, distro, systemd):
+    root = fake_root(tmp_path, distro, systemd)
+    first = root.run(certificate_script(SETTINGS))
+    assert first.returncode == 0, first.stderr
+    calls = root.calls()
+    assert [call for call in calls if call.startswith("certbot ")] == [
+        "certbot certonly --webroot -w /var/lib/pactus-secure/acme -d node1.example.com --cert-name node1.example.com "
+        "--server https://acme-v02.api.letsencrypt.org/directory -m ops@example.com --agree-tos --non-interactive "
+        "--no-eff-email --keep-until-expiring --deploy-hook "
+        "/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx"]
+    scheduled = [call for call in changes(calls) if not call.startswith("certbot ")]
+    assert scheduled == EXPECTED_RENEWAL[distro, systemd]
+    if distro == "arch" and systemd:  # Arch's certbot ships no timer: the program's own
+        assert "ExecStart=/usr/bin/certbot -q renew" in root.file(
+            "/etc/systemd/system/pactus-secure-certbot-renew.service").read_text()
+        assert "systemctl daemon-reload" in calls
+    if not systemd:
+        assert "certbot -q renew" in root.file("/etc/cron.d/pactus-secure-certbot-renew").read_text()
+    assert root.file("/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx").stat().st_mode & 0o111
+
+    again = root.run(certificate_script(SETTINGS))
+    assert again.returncode == 0, again.stderr
+    assert "valid past 30 days: kept" in again.stdout
+    assert [call for call in changes(root.calls()) if "enable" in call or call.startswith("certbot ")] == []
