@@ -11,10 +11,12 @@ import asyncio
 import base64
 import contextvars
 import json
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import yaml
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
@@ -65,6 +67,18 @@ FULL = {
     "http": {"enable": True, "listen": "127.0.0.1:8080"},
     "pactusConfig": {"node": {"reward_addresses": ["pc1zexampleaddress"]}},
 }
+
+
+FLEET = ("mainnet-node1", "mainnet-node2", "testnet-node1")  # the example stacks in examples/fleet
+
+
+def fleet_stack(stack: str) -> dict[str, Any]:
+    """An example stack's config as the CLI hands it to the program: project values, the stack's over them."""
+    fleet = Path(__file__).resolve().parent.parent / "examples" / "fleet"
+    project = yaml.safe_load((fleet / "Pulumi.yaml").read_text())["config"]
+    values = {k: v["value"] if isinstance(v, dict) else v for k, v in project.items()}
+    values |= yaml.safe_load((fleet / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key.split(":", 1)[1]: value for key, value in values.items()}
 
 
 def settings_of(raw: dict[str, Any], *, stack: str = "test", secrets: dict[str, str] = SECRETS) -> Settings:

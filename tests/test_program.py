@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from tests.pulumi_mocks import (BASIC_AUTH, CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK,
-                               deploy, is_secret, openssh_key, secret_occurrences, unsecret)
+                               FLEET, deploy, fleet_stack, is_secret, openssh_key, secret_occurrences, unsecret)
 
 COMMAND = "command:remote:Command"
 STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
@@ -293,6 +293,12 @@ def test_a_bad_secret_fails_before_any_resource_and_is_never_shown(config, kwarg
     assert named in message
     value = config.get("basicAuth") or next(iter(kwargs.values()))
     assert value not in message and value.split()[-1].split(":")[-1] not in message
+
+
+@pytest.mark.parametrize("stack", FLEET)
+def test_each_example_node_previews_with_dummy_secrets(stack):
+    deployment = deploy(fleet_stack(stack), stack=stack, basic_auth=BASIC_AUTH if stack == "mainnet-node2" else None)
+    assert len(deployment.of_type(COMMAND)) >= 5 and deployment.outputs["grpcTarget"].endswith(".example.com:443")
 
 
 def test_a_misspelt_key_is_reported():

@@ -7,7 +7,7 @@ import yaml
 
 from settings import (DEFAULTS, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError,
                       parse_settings)
-from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, SSH_KEY, openssh_key
+from tests.pulumi_mocks import BASIC_AUTH, FLEET, FULL, MINIMAL, SECRETS, SSH_KEY, fleet_stack, openssh_key
 
 ROOT = Path(__file__).resolve().parent.parent
 def parse(raw, secrets=SECRETS):
@@ -63,10 +63,19 @@ def test_pulumi_yaml_declares_the_same_defaults_as_the_program():
     assert scalar_defaults <= {k.split(":", 1)[1] for k in declared}
 
 
-def test_example_stack_file_is_a_valid_config():
-    config = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
-    settings = parse({k.split(":", 1)[1]: v for k, v in config.items()})
-    assert settings.grpc.enable and settings.jsonrpc.enable and settings.http.enable
+@pytest.mark.parametrize("stack", FLEET)
+def test_each_example_node_is_a_valid_config(stack):
+    settings = parse(fleet_stack(stack))
+    assert settings.acme_email == "ops@example.com" and settings.ssh_user == "deploy"  # shared
+    assert settings.rate_limit.requests_per_second == 20 and settings.grpc.enable
+
+
+def test_example_nodes_differ_where_nodes_must():
+    nodes = {stack: parse(fleet_stack(stack)) for stack in FLEET}
+    assert len({n.domain for n in nodes.values()}) == len({n.host for n in nodes.values()}) == 3
+    assert nodes["testnet-node1"].acme_server == LETSENCRYPT_STAGING
+    assert nodes["mainnet-node1"].acme_server == LETSENCRYPT_PRODUCTION
+    assert nodes["testnet-node1"].pactus_dir != nodes["mainnet-node1"].pactus_dir
 
 
 BAD_VALUES = [
