@@ -47,8 +47,11 @@ EXPECTED_SETUP = {
 }
 
 
-@pytest.mark.parametrize("distro, systemd", EXPECTED_SETUP, ids=[f"{d}-{'systemd' if s else 'no-systemd'}"
-                                                                  for d, s in EXPECTED_SETUP])
+def hosts(expected: dict) -> dict:
+    return {"argvalues": list(expected), "ids": [f"{d}-{'systemd' if s else 'no-systemd'}" for d, s in expected]}
+
+
+@pytest.mark.parametrize("distro, systemd", **hosts(EXPECTED_SETUP))
 def test_host_setup_does_each_familys_work_once(tmp_path, distro, systemd):
     root = fake_root(tmp_path, distro, systemd)
     first = root.run(host_setup_script(SETTINGS))
@@ -101,8 +104,7 @@ EXPECTED_RENEWAL = {
 }
 
 
-@pytest.mark.parametrize("distro, systemd", EXPECTED_RENEWAL, ids=[f"{d}-{'systemd' if s else 'no-systemd'}"
-                                                                    for d, s in EXPECTED_RENEWAL])
+@pytest.mark.parametrize("distro, systemd", **hosts(EXPECTED_RENEWAL))
 def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp_path, distro, systemd):
     root = fake_root(tmp_path, distro, systemd)
     first = root.run(certificate_script(SETTINGS))
