@@ -17,8 +17,10 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -135,9 +137,15 @@ def machine(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("the real-host suite runs the program's scripts as they run on a server: run it as root "
                     "(or run the unit tests alone with `-m 'not host'`)")
+    with this_machine_as_a_node(tmp_path_factory.mktemp("host")) as machine:
+        yield machine
+
+
+@contextmanager
+def this_machine_as_a_node(work: Path) -> Iterator[Machine]:
+    """Starts what a node's server and the world around it need, and takes it all down again."""
     for tool in ("sshd", "ssh", "ssh-keygen", "pebble", "pebble-challtestsrv", "openssl"):
         assert shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}"), f"{tool} is missing: .ci/run installs it"
-    work = tmp_path_factory.mktemp("host")
     processes: list[subprocess.Popen] = []
     nginx_was_running, cron_was_running = pid_alive("/run/nginx.pid"), pid_alive("/run/crond.pid")
     hosts_before = Path("/etc/hosts").read_text()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 from tests.pulumi_mocks import Deployment, Registration, unsecret
@@ -37,8 +38,9 @@ class Interrupted(Exception):
 @dataclass
 class Run:
     name: str
-    action: str  # create | delete
+    action: str     # create | delete
     output: str
+    seconds: float  # wall time of the SSH command, connection included
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Engine:
         stdin = unsecret(resource.inputs.get("stdin")) or ""
         with tempfile.NamedTemporaryFile("w", delete=False) as key:
             key.write(unsecret(connection["privateKey"]))
+        started = time.monotonic()
         try:
             os.chmod(key.name, 0o600)
             result = subprocess.run(
@@ -95,7 +98,7 @@ class Engine:
         finally:
             os.unlink(key.name)
         output = result.stdout + result.stderr
-        self.log.append(Run(resource.name, action, output))
+        self.log.append(Run(resource.name, action, output, time.monotonic() - started))
         if result.returncode != 0:
             raise RemoteCommandFailed(f"{action} of {resource.name} exited {result.returncode}:\n{output}")
 

@@ -34,6 +34,7 @@ class PactusStandIn:
     http_base_path: str = "/http"
     origins: tuple[str, ...] = ()
     calls: list[str] = field(default_factory=list)
+    connections: int = 0  # TCP connections JSON-RPC accepted: a proxy that keeps them alive opens few
     grpc_basic_auth: str | None = None
 
     def start(self) -> None:
@@ -44,8 +45,8 @@ class PactusStandIn:
         self._grpc.add_insecure_port(self.grpc_listen)
         self._grpc.start()
         self._http_servers = [
-            ThreadingHTTPServer(("127.0.0.1", self.jsonrpc_port), _jsonrpc_handler(self)),
-            ThreadingHTTPServer(("127.0.0.1", self.http_port), _http_api_handler(self)),
+            _Server(("127.0.0.1", self.jsonrpc_port), _jsonrpc_handler(self)),
+            _Server(("127.0.0.1", self.http_port), _http_api_handler(self)),
         ]
         for server in self._http_servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -113,8 +114,14 @@ class _Wallet(wallet_pb2_grpc.WalletServicer):
         return wallet_pb2.GetTotalBalanceResponse(wallet_name=request.wallet_name, total_balance=1)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients at once (bench/data_path.py) wait, not fail
+    daemon_threads = True
+
+
 class _QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not a delayed ACK apart
 
     def log_message(self, *args):  # keep the test output for the tests
         pass
@@ -132,6 +139,10 @@ class _QuietHandler(BaseHTTPRequestHandler):
 
 def _jsonrpc_handler(node: PactusStandIn):
     class JsonRpc(_QuietHandler):
+        def setup(self):
+            node.connections += 1
+            super().setup()
+
         def cors(self) -> dict[str, str]:
             origin = self.headers.get("Origin")
             if origin in node.origins:
