@@ -155,6 +155,26 @@ def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serv
     assert "location /http/ {" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
 
 
+def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_converges(machine, pactus_dir):
+    engine, config = Engine(), faults_config(machine, pactus_dir)
+    up(engine, machine, config)
+    live = Path(LAYOUT.tls_site).read_bytes()
+    with_ipv6 = {**config, "hostIpv6": "2a01:4f8:c0c:1234::1"}
+    with socket.socket(socket.AF_INET6) as squatter:  # another service holds HTTPS on IPv6
+        squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("::", 443))
+        squatter.listen()
+        with pytest.raises(RemoteCommandFailed) as not_taken:
+            up(engine, machine, with_ipv6)
+    message = str(not_taken.value)
+    assert message.startswith("create of faults-test-tls-site-file") and "nginx -t" not in message
+    assert "nginx did not take up its new configuration" in message and "the previous one is back" in message
+    assert Path(LAYOUT.tls_site).read_bytes() == live and serves_jsonrpc(machine)
+    assert "tls-site-file" in ran(up(engine, machine, with_ipv6))
+    assert "listen [::]:443" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
+
+
 def test_pactus_failing_to_restart_gets_the_previous_config_back(machine, tmp_path, pactus_dir):
     systemd = StandInSystemd(tmp_path / "systemd", "pactus.service", pactus_dir)
     grpc_port, jsonrpc_port, taken_port, next_port = (free_port() for _ in range(4))
