@@ -6,7 +6,7 @@ import pulumi
 import pulumi_command as command
 
 from components.remote import remote_script, step_options
-from render.scripts import firewall_script
+from render.scripts import firewall_ports, firewall_script
 from settings import Settings
 
 
@@ -23,4 +23,4 @@ class Firewall(pulumi.ComponentResource):
             script=firewall_script(settings),
             opts=step_options(self, opts),
         )
-        self.register_outputs({"openPorts": sorted({settings.ssh_port, 80, 443})})
+        self.register_outputs({"openPorts": firewall_ports(settings)})

@@ -85,9 +85,14 @@ def file_remove_script(settings: Settings, path: str) -> str:
     return render("scripts/file-remove.sh.j2", stack=settings.stack, path=path)
 
 
+def firewall_ports(settings: Settings) -> list[int]:
+    """What the firewall lets in: SSH, HTTP (ACME) and HTTPS."""
+    return sorted({settings.ssh_port, 80, 443})
+
+
 def firewall_script(settings: Settings) -> str:
     return render("scripts/firewall.sh.j2", stack=settings.stack, families=families_for(settings.distro),
-                  ports=sorted({settings.ssh_port, 80, 443}))
+                  ports=firewall_ports(settings))
 
 
 def _site_install(settings: Settings, path: str, content: str, *,

@@ -3,7 +3,7 @@
 A mount namespace gives the script the fake's /etc/os-release, /etc/nginx, /etc/letsencrypt,
 /etc/systemd/system, /etc/cron.d, /var/lib/pactus-secure and /run (with or without
 /run/systemd/system), and stand-ins for the family's package manager, systemctl, SELinux
-and firewall tools. The stand-ins keep their state in files and record every call; nginx
+and firewall tools (firewalld on RedHat, ufw elsewhere). The stand-ins keep their state in files and record every call; nginx
 -t and nginx -v are the real nginx, on the fake's nginx.conf.
 """
 
@@ -55,9 +55,18 @@ SELINUX = {
 FIREWALLD = {
     "firewall-cmd": """touch "$STATE/ports"
 case "$*" in
-  --state) echo running ;;
+  --state) [ -f "$STATE/firewalld-down" ] && exit 252; echo running ;;
   "--permanent --query-port="*) grep -qx "${2#--query-port=}" "$STATE/ports" ;;
   "--permanent --add-port="*) echo "${2#--add-port=}" >> "$STATE/ports" ;;
+esac""",
+}
+UFW = {
+    "ufw": """touch "$STATE/ufw-rules"
+case "$1" in
+  show) echo "Added user rules (see 'ufw status' for running firewall):"; cat "$STATE/ufw-rules" ;;
+  status) if [ -f "$STATE/ufw-active" ]; then echo "Status: active"; else echo "Status: inactive"; fi ;;
+  allow) echo "ufw allow $2" >> "$STATE/ufw-rules" ;;
+  --force) touch "$STATE/ufw-active" ;;
 esac""",
 }
 # nginx: the real one checks and reports its version; a start is recorded, and its pid file
@@ -117,8 +126,7 @@ class FakeRoot:
                        check=True, capture_output=True)
         tools = {**PACKAGE_TOOLS[family], "systemctl": SYSTEMCTL, "nginx": NGINX, "certbot": CERTBOT,
                  "cron": "echo 1 > /run/crond.pid", "crond": "echo 1 > /run/crond.pid"}
-        if family == "redhat":
-            tools |= {**SELINUX, **FIREWALLD}
+        tools |= {**SELINUX, **FIREWALLD} if family == "redhat" else UFW
         for name, body in tools.items():
             tool = self.bin / name
             tool.write_text(f'#!/bin/sh\nSTATE={self.state}\necho "{name} $*" >> "$STATE/calls.log"\n{body}\n')

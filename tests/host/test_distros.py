@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from render.scripts import certificate_script, host_setup_script
+from render.scripts import certificate_script, firewall_script, host_setup_script
 from tests.host.fake_root import FakeRoot
 from tests.pulumi_mocks import MINIMAL, settings_of
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.host
 SETTINGS = settings_of(MINIMAL)  # distro: auto, read from the fake's /etc/os-release
 
 CHANGES = (" install ", "pacman -S ", "systemctl enable ", "systemctl start ", "setsebool ", "--add-port=",
-           "firewall-cmd --reload")
+           "firewall-cmd --reload", "ufw allow ", "ufw --force enable")
 DAEMONS_STARTED = ("nginx ", "cron ", "crond ")  # started by hand where systemd is not running
 
 
@@ -129,3 +129,35 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
     assert again.returncode == 0, again.stderr
     assert "valid past 30 days: kept" in again.stdout
     assert [call for call in changes(root.calls()) if "enable" in call or call.startswith("certbot ")] == []
+
+
+FIREWALL_SETTINGS = settings_of({**MINIMAL, "sshPort": "2222", "firewall": "true"})
+EXPECTED_FIREWALL = {
+    ("debian", False): ["apt-get install -y -q --no-install-recommends ufw", "ufw allow 80/tcp",
+                        "ufw allow 443/tcp", "ufw allow 2222/tcp", "ufw --force enable"],
+    ("arch", True): ["pacman -S --noconfirm --needed ufw", "ufw allow 80/tcp", "ufw allow 443/tcp",
+                     "ufw allow 2222/tcp", "ufw --force enable"],
+    ("rocky", True): ["dnf install -y -q firewalld", "firewall-cmd --permanent --add-port=80/tcp",
+                      "firewall-cmd --permanent --add-port=443/tcp", "firewall-cmd --permanent --add-port=2222/tcp",
+                      "firewall-cmd --reload"],
+}
+
+
+@pytest.mark.parametrize("distro, systemd", **hosts(EXPECTED_FIREWALL))
+def test_firewall_lets_in_ssh_http_and_https_before_it_is_on_and_then_changes_nothing(tmp_path, distro, systemd):
+    root = fake_root(tmp_path, distro, systemd)
+    first = root.run(firewall_script(FIREWALL_SETTINGS))
+    assert first.returncode == 0, first.stderr
+    assert changes(root.calls()) == EXPECTED_FIREWALL[distro, systemd]  # SSH allowed before anything is turned on
+    again = root.run(firewall_script(FIREWALL_SETTINGS))
+    assert again.returncode == 0, again.stderr
+    assert changes(root.calls()) == [] and "allows 2222/tcp" in again.stdout
+
+
+def test_firewalld_that_is_not_running_without_systemd_fails_clearly(tmp_path):
+    root = fake_root(tmp_path, "rocky", False)
+    (root.state / "firewalld-down").touch()
+    result = root.run(firewall_script(FIREWALL_SETTINGS))
+    assert result.returncode != 0
+    assert "firewalld is not running and cannot be started without systemd" in result.stderr
+    assert not [call for call in root.calls() if "--add-port" in call]
