@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Collection, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 NAMESPACE = "pactus-secure"
 
@@ -27,11 +29,11 @@ DISTROS = ("auto", "debian", "redhat", "arch")
 # Where a Pactus API may listen with `allowPrivateListen`: networks no internet client reaches.
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 
-# Top-level config.toml sections of Pactus v1.8+ that `pactusConfig` may carry. The API
-# sections are not among them: they come from the `grpc`, `jsonrpc` and `http` keys.
-PACTUS_PASSTHROUGH_SECTIONS = (
-    "node", "store", "network", "sync", "tx_pool", "consensus", "logger", "zeromq", "wallet", "html",
-)
+# The config.toml sections `pactusConfig` may carry, their keys and types (schema/pactus-config.toml).
+PACTUS_SCHEMA: Mapping[str, Any] = tomllib.loads(
+    (Path(__file__).resolve().parent / "schema" / "pactus-config.toml").read_text())
+# The sections the program writes itself, from the keys of the same names.
+MANAGED_SECTIONS = ("grpc", "jsonrpc", "http", "html")
 
 # Every default of the stack config, in one place. Pulumi.yaml declares the same values
 # for the CLI (tests/test_settings.py holds the two together); mocks never apply those.
@@ -51,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "jsonrpc": {"enable": False, "listen": "127.0.0.1:8545", "origins": [], "allowAnyOrigin": False,
                 "path": "/jsonrpc"},
     "http": {"enable": False, "listen": "127.0.0.1:8080", "basePath": "/http", "enableCors": False},
+    # Pactus's debug pages (and Go's profiler with enablePprof): never proxied, loopback only.
+    "html": {"enable": False, "listen": "127.0.0.1:8090", "enablePprof": False},
     # Per client address, on JSON-RPC and the HTTP-API; a burst beyond it is answered 429.
     "rateLimit": {"enable": True, "requestsPerSecond": 10, "burst": 20},
     # Largest request body per route, in Nginx's size syntax; larger ones are answered 413.
@@ -59,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
 }
 REQUIRED = ("domain", "host", "acmeEmail")
 OPTIONAL = ("hostIpv6", "sshHost", "cloudflareZoneId", "acmeCaBundle", "pactusService")
-OBJECT_KEYS = ("grpc", "jsonrpc", "http", "rateLimit", "maxBodySize", "pactusConfig")
+OBJECT_KEYS = ("grpc", "jsonrpc", "http", "html", "rateLimit", "maxBodySize", "pactusConfig")
 PLAIN_KEYS = REQUIRED + OPTIONAL + tuple(k for k in DEFAULTS if k not in OBJECT_KEYS)
 SSH_PRIVATE_KEY = "sshPrivateKey"
 BASIC_AUTH = "basicAuth"
@@ -78,6 +82,9 @@ _HTPASSWD_BCRYPT = re.compile(r"^[^:\s]+:\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$"
 _PRIVATE_KEY = re.compile(r"^-----BEGIN ((?:OPENSSH |RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY)-----\n"
                           r"(.+)\n-----END \1-----$", re.S)
 _RESERVED_ROUTES = ("/pactus.", "/.well-known")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
 
 class SettingsError(ValueError):
@@ -122,6 +129,13 @@ class HttpApi:
 
 
 @dataclass(frozen=True)
+class HtmlPages:
+    enable: bool
+    listen: Listen
+    enable_pprof: bool
+
+
+@dataclass(frozen=True)
 class RateLimit:
     enable: bool
     requests_per_second: int
@@ -157,6 +171,7 @@ class Settings:
     grpc: GrpcApi
     jsonrpc: JsonRpcApi
     http: HttpApi
+    html: HtmlPages
     expose_wallet: bool
     basic_auth: bool        # whether a basicAuth credential is set; the credential itself stays a secret
     rate_limit: RateLimit
@@ -198,7 +213,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
     if SSH_PRIVATE_KEY not in values:  # set in plain text: reported above as such
         _check_ssh_key(secrets.get(SSH_PRIVATE_KEY), problems)
     basic_auth = secrets.get(BASIC_AUTH)
-    if basic_auth is not None and not _HTPASSWD_BCRYPT.match(basic_auth.strip()):
+    if basic_auth is not None and not _HTPASSWD_BCRYPT.fullmatch(basic_auth.strip()):
         problems.add(BASIC_AUTH, "(secret)", "must be one htpasswd line with a bcrypt hash, user:$2y$..., "
                                              "made by `pulumi config set --secret basicAuth \"$(htpasswd -nB <user>)\"`")
 
@@ -228,6 +243,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
     grpc_raw = _object("grpc", values, problems)
     jsonrpc_raw = _object("jsonrpc", values, problems)
     http_raw = _object("http", values, problems)
+    html_raw = _object("html", values, problems)
     rate_raw = _object("rateLimit", values, problems)
     body_raw = _object("maxBodySize", values, problems)
     grpc = GrpcApi(enable=_bool("grpc.enable", grpc_raw["enable"], problems),
@@ -251,6 +267,14 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
     if expose_wallet and not grpc.enable:
         problems.add("exposeWallet", True, "the Wallet service is served by gRPC: set grpc.enable true, "
                                            "or exposeWallet false")
+    elif expose_wallet and not (grpc.basic_auth and basic_auth is not None):
+        problems.add("exposeWallet", True, "would let anyone create, restore and spend from the node's wallets: "
+                                           "it needs the credential, checked by the node on gRPC and by Nginx on "
+                                           "JSON-RPC and the HTTP-API: set basicAuth (--secret) and grpc.basicAuth "
+                                           "true, or exposeWallet false")
+    if not grpc.enable and (jsonrpc.enable or http.enable):
+        problems.add("grpc.enable", False, "JSON-RPC and the HTTP-API reach Pactus through its gRPC server: "
+                                           "keep grpc.enable true")
 
     settings = Settings(
         stack=stack,
@@ -273,6 +297,9 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         grpc=grpc,
         jsonrpc=jsonrpc,
         http=http,
+        html=HtmlPages(enable=_bool("html.enable", html_raw["enable"], problems),
+                       listen=listen("html.listen", html_raw["listen"]),
+                       enable_pprof=_bool("html.enablePprof", html_raw["enablePprof"], problems)),
         expose_wallet=expose_wallet,
         basic_auth=basic_auth is not None,
         rate_limit=RateLimit(
@@ -283,7 +310,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         max_body_size=BodySizes(**{api: _size(f"maxBodySize.{api}", body_raw[api], problems)
                                    for api in ("grpc", "jsonrpc", "http")}),
         firewall=get("firewall", _bool),
-        pactus_config=get("pactusConfig", lambda key, value, problems: _passthrough(key, value, problems, listen)),
+        pactus_config=get("pactusConfig", _pactus_config),
     )
     if problems.items:
         raise SettingsError(problems.items)
@@ -322,9 +349,15 @@ def _check_apis(grpc: GrpcApi, jsonrpc: JsonRpcApi, http: HttpApi, problems: _Pr
 
 
 def _str(key: str, value: Any, problems: _Problems) -> str | None:
-    if isinstance(value, str):
-        return value.strip()
-    problems.add(key, value, "must be a string")
+    """Every string is taken whole: one with a control character (a newline would start a
+    new line in a rendered file) or surrounding whitespace is refused, never trimmed."""
+    if not isinstance(value, str):
+        problems.add(key, value, "must be a string")
+    elif _CONTROL.search(value) or value != value.strip():
+        problems.add(key, value, "has a control character (newline, tab, NUL, ...) or surrounding spaces: "
+                                 "remove them (`pulumi config set` takes the value as typed)")
+    else:
+        return value
     return None
 
 
@@ -349,7 +382,7 @@ def _hostname(key: str, value: Any, problems: _Problems) -> str | None:
     elif not name.isascii():
         problems.add(key, value, f"write an internationalised name in punycode: {name.encode('idna').decode()!r}"
                      if _idna_ok(name) else "is not a valid internationalised name")
-    elif len(name) > 253 or "." not in name or not all(_LABEL.match(label) for label in name.split(".")):
+    elif len(name) > 253 or "." not in name or not all(_LABEL.fullmatch(label) for label in name.split(".")):
         problems.add(key, value, "must be a fully qualified hostname such as node1.example.com "
                                  "(labels of letters, digits and hyphens, 253 characters at most)")
     else:
@@ -415,9 +448,10 @@ def _route(key: str, value: Any, problems: _Problems) -> str | None:
     text = _str(key, value, problems)
     if text is None:
         return None
-    if not _ROUTE.match(text):
+    if not _ROUTE.fullmatch(text) or any(segment in (".", "..") for segment in text.split("/")):
         problems.add(key, value, "must be an absolute URL path like /jsonrpc: segments of letters, digits "
-                                 "and . _ ~ -, no trailing slash, no spaces, quotes or regex characters")
+                                 "and . _ ~ - (not . or .. alone, which no request path keeps), no trailing "
+                                 "slash, no spaces, quotes or regex characters")
         return None
     if text.startswith(_RESERVED_ROUTES):
         problems.add(key, value, "collides with the gRPC service paths (/pactus.*) or the ACME challenge "
@@ -439,8 +473,7 @@ def _origins(key: str, value: Any, problems: _Problems, allow_any: bool) -> tupl
             else:
                 problems.add(key, item, "lets any web page call the node from its visitors' browsers: list the "
                                         "origins, or set jsonrpc.allowAnyOrigin true to mean it")
-        elif parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
-                or parts.path not in ("",) or parts.query or parts.fragment or parts.username:
+        elif parts is None or not _ORIGIN.fullmatch(item) or urlunsplit(parts) != item:
             problems.add(key, item, "each origin must be scheme://host[:port] with http or https and "
                                     "nothing after it, e.g. https://wallet.example.com")
         else:
@@ -453,9 +486,9 @@ def _acme_server(key: str, value: Any, problems: _Problems) -> str | None:
     if text is None:
         return None
     url = ACME_SERVER_ALIASES.get(text, text)
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        problems.add(key, value, "must be `production`, `staging` or the https URL of an ACME directory")
+    if not _URL.fullmatch(url) or urlunsplit(urlsplit(url)) != url:
+        problems.add(key, value, "must be `production`, `staging` or the https URL of an ACME directory "
+                                 "(https://host[:port]/path: letters, digits and . _ ~ - / only)")
         return None
     return url
 
@@ -464,7 +497,9 @@ def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, _Proble
     """A validator for strings of one pattern, with the fix to name when one does not match."""
     def convert(key: str, value: Any, problems: _Problems) -> str | None:
         text = _str(key, value, problems)
-        if text is not None and pattern.match(text):
+        if text is None:
+            return None
+        if pattern.fullmatch(text):
             return text
         problems.add(key, value, fix)
         return None
@@ -498,7 +533,7 @@ def _port(key: str, value: Any, problems: _Problems) -> int:
 
 def _size(key: str, value: Any, problems: _Problems) -> str:
     text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if _SIZE.match(text):
+    if _SIZE.fullmatch(text):
         return text
     problems.add(key, value, "must be a size in Nginx's syntax: bytes, or a number with k or m, e.g. 256k")
     return "1m"
@@ -542,27 +577,57 @@ def _openssh_cipher(match: re.Match[str]) -> bytes | None:
 
 def _absolute_path(key: str, value: Any, problems: _Problems) -> str | None:
     text = _str(key, value, problems)
-    if text is not None and _SAFE_PATH.match(text) and "/../" not in text + "/":
+    if text is not None and _SAFE_PATH.fullmatch(text) and "/../" not in text + "/":
         return text.rstrip("/") or "/"
     problems.add(key, value, "must be an absolute path on the host of letters, digits and . _ - / @ +")
     return None
 
 
-def _passthrough(key: str, value: Any, problems: _Problems,
-                 listen: Callable[[str, Any], Listen | None]) -> Mapping[str, Any]:
+def _pactus_config(key: str, value: Any, problems: _Problems) -> Mapping[str, Any]:
+    """Sections of config.toml as Pactus decodes them: a key or type it would reject is refused here."""
     if not isinstance(value, Mapping):
         problems.add(key, value, "must be an object of config.toml sections, e.g. {node: {reward_addresses: [...]}}")
         return {}
     for section, table in value.items():
-        if section not in PACTUS_PASSTHROUGH_SECTIONS:
-            fix = ("is set by the grpc, jsonrpc, http and exposeWallet keys" if section in ("grpc", "jsonrpc", "http")
-                   else f"is not a Pactus config section; the sections are {', '.join(PACTUS_PASSTHROUGH_SECTIONS)}")
-            problems.add(f"{key}.{section}", table, fix)
-        elif not isinstance(table, Mapping):
-            problems.add(f"{key}.{section}", table, "must be a table of keys")
-        elif "listen" in table:
-            listen(f"{key}.{section}.listen", table["listen"])
+        path = f"{key}.{section}"
+        if section in MANAGED_SECTIONS:
+            problems.add(path, table, f"is written from the key {section}: set `{section}` instead")
+        elif section not in PACTUS_SCHEMA:
+            problems.add(path, table, "is not a section of Pactus v1.16's config.toml; the sections are "
+                                      f"{', '.join(PACTUS_SCHEMA)}")
+        else:
+            _check_table(path, table, PACTUS_SCHEMA[section], problems)
     return value
+
+
+def _check_table(path: str, table: Any, schema: Mapping[str, Any], problems: _Problems) -> None:
+    if not isinstance(table, Mapping):
+        problems.add(path, table, "must be a table of keys")
+        return
+    for name, item in table.items():
+        expected = schema.get(name, schema.get("*"))
+        if expected is None:
+            problems.add(f"{path}.{name}", item, f"Pactus has no such key, and would set the whole file aside; "
+                                                 f"the keys here are {', '.join(k for k in schema if k != '*')}")
+        elif isinstance(expected, Mapping):
+            _check_table(f"{path}.{name}", item, expected, problems)
+        elif not _PACTUS_TYPES[expected](item):
+            problems.add(f"{path}.{name}", item, f"must be {_PACTUS_TYPE_NAMES[expected]}, as Pactus reads it")
+        elif path.endswith("zeromq") and name.startswith("zmqpub") and item and not _ZMQ_LOOPBACK.fullmatch(item):
+            problems.add(f"{path}.{name}", item, "must be a tcp:// address on loopback, e.g. tcp://127.0.0.1:28332: "
+                                                 "Nginx is the only public entry to the node")
+
+
+_PACTUS_TYPES: dict[str, Callable[[Any], bool]] = {
+    "bool": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "strings": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+}
+_PACTUS_TYPE_NAMES = {"bool": "true or false", "integer": "a whole number", "float": "a number",
+                      "string": "a string", "strings": "a list of strings"}
+_ZMQ_LOOPBACK = re.compile(r"tcp://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}")
 
 
 def _is_ip(text: str) -> bool:

@@ -1,7 +1,7 @@
 """The data path: what the proxy costs, measured on this machine in one run.
 
-Backends are the stand-in Pactus servers (tests/host/pactus_standin.py: pactus-grpc's
-servicers, a JSON-RPC server). Each API is loaded by h2load (nghttp2-client) for a fixed
+The backend is a real Pactus node (pactus-daemon from tools/build, testnet, restarted on
+the config.toml the program writes). Each API is loaded by h2load (nghttp2-client) for a fixed
 time at 1 and at 50 concurrent clients (one connection each, one request in flight):
 - directly at the backend (gRPC over h2c, JSON-RPC over HTTP/1.1);
 - through the program's Nginx config, deployed by the program on this machine (TLS);
@@ -9,8 +9,7 @@ time at 1 and at 50 concurrent clients (one connection each, one request in flig
   certificate, the alternative an operator would reach for.
 Requests/s, p50 and p99 latency (from h2load's per-request log) are medians of --runs
 runs; the ratio is to direct. The rate limit is off here: it caps clients by design.
-Also checked: a second TLS connection resumes the first's session, and Nginx keeps its
-upstream connections alive (backend connections per 1000 requests).
+Also checked: a second TLS connection resumes the first's session.
 
     sudo venv/bin/python bench/data_path.py [--seconds 3] [--runs 3]    # about 3 minutes
     sudo venv/bin/python bench/data_path.py --short                     # a check that it works
@@ -114,6 +113,7 @@ def main() -> None:
         engine.up(deploy(this_host_as_the_node(machine, DOMAIN, machine.pactus_dir, jsonrpc={"enable": True},
                                                http={"enable": True}, rateLimit={"enable": False}),
                          ssh_key=machine.client_key, cloudflare_token=None))
+        machine.node.restart()
         layout = HostLayout(DOMAIN)
         (work / "Caddyfile").write_text(CADDYFILE.format(domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate,
                                                          key=layout.certificate_key))
@@ -137,26 +137,20 @@ def main() -> None:
             print(f"# data path: {os.cpu_count()} CPUs, {seconds:g} s per run, medians of {runs} runs; "
                   f"h2load, one connection per client")
             print(f"{'API':<11} {'clients':>7} {'path':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
-            keepalive = None
             for api, (body, headers, http1, targets) in apis.items():
                 for clients in (1, 50):
                     direct_rps = None
                     for path, url in targets.items():
-                        connections_before = machine.node.connections
                         samples = [h2load(url, clients, seconds, body, headers, http1, work / "h2load.log")
                                    for _ in range(runs)]
                         row = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
                         direct_rps = direct_rps or row["rps"]
-                        if api == "JSON-RPC" and path == "nginx" and clients == 50:
-                            opened = machine.node.connections - connections_before
-                            keepalive = opened / sum(s["requests"] for s in samples) * 1000
                         print(f"{api:<11} {clients:>7} {path:<7} {row['rps']:9.0f} {row['p50_ms']:8.2f} "
                               f"{row['p99_ms']:8.2f} {row['rps'] / direct_rps:9.2f}")
             for version in ("tls1_2", "tls1_3"):
                 print(f"\n{version}: session resumed on a second connection: nginx {resumed(443, version)}, "
                       f"caddy {resumed(CADDY_PORT, version)}", end="")
             print()
-            print(f"Nginx -> JSON-RPC backend connections per 1000 requests at 50 clients: {keepalive:.1f}")
         finally:
             caddy.send_signal(signal.SIGTERM)
             caddy.wait(timeout=10)

@@ -31,6 +31,11 @@ class HostLayout:
         return f"/etc/nginx/pactus-secure-{self.domain}.htpasswd"
 
     @property
+    def access_log(self) -> str:
+        """Debian's, RHEL's and Arch's logrotate rotate /var/log/nginx/*.log."""
+        return f"/var/log/nginx/pactus-secure-{self.domain}.access.log"
+
+    @property
     def certificate(self) -> str:
         return f"/etc/letsencrypt/live/{self.domain}/fullchain.pem"
 

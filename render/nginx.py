@@ -75,6 +75,8 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         domain=settings.domain,
         certificate=layout.certificate,
         certificate_key=layout.certificate_key,
+        access_log=layout.access_log,
+        log_format=f"{prefix}_access",
         http2_directive=http2_directive,
         ipv6=settings.host_ipv6 is not None,
         upstreams=[api for api in (grpc, jsonrpc, http) if api],

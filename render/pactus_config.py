@@ -1,8 +1,9 @@
-"""The node's config.toml for Pactus v1.8+, owned whole by pactus-secure.
+"""The sections of the node's config.toml that pactus-secure manages, for Pactus v1.8+.
 
-Pactus decodes config.toml strictly and drops the file on an unknown key, so only keys it
-knows are written: the API sections from the stack config, then the operator's other
-sections (`pactusConfig`) as given. Missing keys keep Pactus's own defaults.
+The node's own file is merged on the host (templates/scripts/lib/merge-config-toml.awk):
+these sections are written whole, in Pactus's key names; every other line stays as the
+operator left it. The API sections and [html] are always written, so no chain default
+(testnet's `[::]` listeners, localnet's pprof) survives on a public address.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import tomlkit
 from settings import Settings
 
 
-def api_sections(settings: Settings, basic_auth: str | None = None) -> dict[str, dict[str, Any]]:
-    """The [grpc], [jsonrpc] and [http] tables, in Pactus's own key names.
+def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[str, dict[str, Any]]:
+    """The sections the program writes: `pactusConfig`'s, then [grpc], [jsonrpc], [http] and [html].
 
     `basic_auth`: the htpasswd line of the basicAuth secret, written to grpc.basic_auth when
     grpc.basicAuth asks Pactus to check it."""
@@ -23,12 +24,13 @@ def api_sections(settings: Settings, basic_auth: str | None = None) -> dict[str,
         "enable": settings.grpc.enable,
         "enable_wallet": settings.expose_wallet,
         "listen": str(settings.grpc.listen),
+        "basic_auth": "",
     }
     if settings.grpc.basic_auth:
         if basic_auth is None:
             raise ValueError("grpc.basicAuth is set but no basicAuth credential was given to render")
         grpc["basic_auth"] = basic_auth
-    return {
+    api = {
         "grpc": grpc,
         "jsonrpc": {
             "enable": settings.jsonrpc.enable,
@@ -41,16 +43,27 @@ def api_sections(settings: Settings, basic_auth: str | None = None) -> dict[str,
             "base_path": settings.http.base_path,
             "enable_cors": settings.http.enable_cors,
         },
+        "html": {
+            "enable": settings.html.enable,
+            "listen": str(settings.html.listen),
+            "enable_pprof": settings.html.enable_pprof,
+        },
     }
+    return {**_plain(settings.pactus_config), **api}
 
 
-def render_pactus_config(settings: Settings, basic_auth: str | None = None) -> str:
+def render_managed_sections(settings: Settings, basic_auth: str | None = None) -> str:
+    """The managed sections as TOML: a node without config.toml gets exactly this file."""
     document = tomlkit.document()
-    document.add(tomlkit.comment(f"Managed by pactus-secure (stack {settings.stack}); replaced on every `pulumi up`."))
-    document.add(tomlkit.comment("API sections come from the keys grpc, jsonrpc, http and exposeWallet;"))
-    document.add(tomlkit.comment("other sections from the key pactusConfig. The previous file is kept as a backup."))
-    for name, table in {**_plain(settings.pactus_config), **api_sections(settings, basic_auth)}.items():
-        document.add(tomlkit.nl())
+    for index, (name, values) in enumerate(managed_sections(settings, basic_auth).items()):
+        table = tomlkit.table()
+        # Inside the section, so that the merge replaces it with the section next time.
+        table.add(tomlkit.comment(f"managed by pactus-secure (stack {settings.stack}): `pulumi up` rewrites "
+                                  "this section"))
+        for key, value in values.items():
+            table.add(key, value)
+        if index:
+            document.add(tomlkit.nl())
         document.add(name, table)
     return tomlkit.dumps(document)
 

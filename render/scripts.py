@@ -10,11 +10,13 @@ from __future__ import annotations
 from render.distros import families_for
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
-from render.pactus_config import render_pactus_config
-from render.templating import render
+from render.pactus_config import managed_sections, render_managed_sections
+from render.templating import TEMPLATES, render
 from settings import Settings
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
+CONFIG_BACKUPS_KEPT = 5
+MERGE_PROGRAM = TEMPLATES / "scripts" / "lib" / "merge-config-toml.awk"
 
 
 def host_setup_script(settings: Settings) -> str:
@@ -64,7 +66,11 @@ def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> s
         stack=settings.stack,
         pactus_dir=settings.pactus_dir,
         service=settings.pactus_service,
-        content=_heredoc_body(render_pactus_config(settings, basic_auth)),
+        managed=list(managed_sections(settings, basic_auth)),
+        content=_heredoc_body(render_managed_sections(settings, basic_auth)),
+        merge_program=_heredoc_body(MERGE_PROGRAM.read_text()),
+        owner_only=settings.grpc.basic_auth,
+        backups_kept=CONFIG_BACKUPS_KEPT,
         delimiter=HEREDOC_DELIMITER,
     )
 

@@ -61,13 +61,15 @@ FULL = {
     "acmeServer": "staging",
     "distro": "debian",
     "pactusService": "pactus.service",
-    "exposeWallet": "true",
     "grpc": {"enable": True, "listen": "127.0.0.1:50051"},
     "jsonrpc": {"enable": True, "listen": "127.0.0.1:8545", "origins": ["https://wallet.example.com"]},
     "http": {"enable": True, "listen": "127.0.0.1:8080"},
     "pactusConfig": {"node": {"reward_addresses": ["pc1zexampleaddress"]}},
 }
 
+
+# The Wallet service through the proxy: only behind the credential, checked by the node too.
+WALLET = {**FULL, "exposeWallet": "true", "grpc": {**FULL["grpc"], "basicAuth": True}}
 
 FLEET = ("mainnet-node1", "mainnet-node2", "testnet-node1")  # the example stacks in examples/fleet
 

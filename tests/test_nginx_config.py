@@ -19,20 +19,18 @@ def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="nod
     return settings_of({
         **MINIMAL,
         "domain": domain,
-        "grpc": {"enable": grpc},
+        "grpc": {"enable": grpc, "basicAuth": wallet},  # the wallet only behind the node's own check
         "jsonrpc": {"enable": jsonrpc},
         "http": {"enable": http},
         "exposeWallet": wallet,
         "rateLimit": {"enable": guarded},
-    }, secrets=SECRETS if guarded else {**SECRETS, "basicAuth": BASIC_AUTH})
+    }, secrets={**SECRETS, "basicAuth": BASIC_AUTH} if wallet or not guarded else SECRETS)
 
 
+# gRPC is always on: JSON-RPC and the HTTP-API reach Pactus through it.
 COMBINATIONS = [
-    (grpc, jsonrpc, http, wallet, guarded)
-    for grpc, jsonrpc, http in itertools.product((True, False), repeat=3)
-    for wallet in ((False, True) if grpc else (False,))
-    for guarded in (True, False)
-    if grpc or jsonrpc or http
+    (True, jsonrpc, http, wallet, guarded)
+    for jsonrpc, http, wallet, guarded in itertools.product((True, False), repeat=4)
 ]
 
 
@@ -133,12 +131,13 @@ def test_upstream_failure_is_a_grpc_unavailable():
 
 
 def test_only_enabled_apis_get_a_route():
-    only_http = render_tls_site(settings_for(grpc=False, http=True), http2_directive=False)
-    assert "location /http/ {" in only_http
-    assert "grpc_pass" not in only_http and "location = /jsonrpc" not in only_http
-    only_jsonrpc = render_tls_site(settings_for(grpc=False, jsonrpc=True), http2_directive=False)
-    assert "location = /jsonrpc {" in only_jsonrpc and "proxy_pass http://pactus_node1_example_com_jsonrpc/;" in only_jsonrpc
-    assert "grpc_pass" not in only_jsonrpc and "location /http/" not in only_jsonrpc
+    only_grpc = render_tls_site(settings_for(), http2_directive=False)
+    assert "grpc_pass" in only_grpc and "location = /jsonrpc" not in only_grpc and "location /http/" not in only_grpc
+    with_http = render_tls_site(settings_for(http=True), http2_directive=False)
+    assert "location /http/ {" in with_http and "location = /jsonrpc" not in with_http
+    with_jsonrpc = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
+    assert "location = /jsonrpc {" in with_jsonrpc and "proxy_pass http://pactus_node1_example_com_jsonrpc/;" in with_jsonrpc
+    assert "location /http/" not in with_jsonrpc
 
 
 def test_custom_paths_and_listen_addresses_are_used():

@@ -163,7 +163,7 @@ def test_an_unchanged_stack_changes_no_input(full):
     ({"pactusConfig": {"logger": {"levels": {"sync": "warn"}}}}, ["pactus-config-toml"]),
     ({"acmeEmail": "security@example.com"}, ["certificate-certbot"]),
     ({"acmeServer": "production"}, ["certificate-certbot"]),
-    ({"exposeWallet": "false"}, ["pactus-config-toml", "tls-site-file"]),
+    ({"html": {"enable": True}}, ["pactus-config-toml"]),
     ({"http": {"enable": False}}, ["pactus-config-toml", "tls-site-file"]),
     ({"host": "203.0.113.11"}, ["dns-a"]),
     ({"pactusService": ""}, ["pactus-config-toml"]),
@@ -270,13 +270,13 @@ def test_unsetting_basic_auth_drops_its_step_and_the_nginx_challenge(guarded):
     plain = deploy(FULL)
     assert not [r for r in plain.resources if r.name.endswith("basic-auth-htpasswd")]
     assert "auth_basic" not in plain.named("tls-site-file").inputs["stdin"]
-    assert "basic_auth" not in plain.named("pactus-config-toml").inputs["stdin"]
+    assert 'basic_auth = ""' in plain.named("pactus-config-toml").inputs["stdin"]  # Pactus checks nothing
 
 
 def test_nginx_basic_auth_alone_leaves_pactus_config_plain():
     deployment = deploy(FULL, basic_auth=BASIC_AUTH)
     assert "auth_basic" in deployment.named("tls-site-file").inputs["stdin"]
-    assert "basic_auth" not in deployment.named("pactus-config-toml").inputs["stdin"]
+    assert 'basic_auth = ""' in deployment.named("pactus-config-toml").inputs["stdin"]
     assert not is_secret(deployment.named("pactus-config-toml").wire_inputs["stdin"])
 
 

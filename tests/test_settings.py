@@ -38,7 +38,7 @@ def test_full_config_is_read_as_given():
     assert settings.manage_dns and settings.cloudflare_zone_id == FULL["cloudflareZoneId"]
     assert settings.acme_server == LETSENCRYPT_STAGING
     assert settings.jsonrpc.origins == ("https://wallet.example.com",)
-    assert settings.grpc.enable and settings.jsonrpc.enable and settings.http.enable and settings.expose_wallet
+    assert settings.grpc.enable and settings.jsonrpc.enable and settings.http.enable and not settings.expose_wallet
     assert settings.pactus_config == {"node": {"reward_addresses": ["pc1zexampleaddress"]}}
 
 
@@ -131,10 +131,33 @@ BAD_VALUES = [
     ({"jsonrpc": {"enable": True, "cors": True}}, "jsonrpc.cors", "unknown field"),
     ({"grpc": "true"}, "pactus-secure:grpc = 'true'", "must be an object"),
     ({"grpc": {"enable": False}}, "grpc.enable = False", "no API is enabled"),
-    ({"exposeWallet": "true", "grpc": {"enable": False}, "http": {"enable": True}}, "exposeWallet", "grpc.enable true"),
-    ({"pactusConfig": {"grpc": {"enable": True}}}, "pactusConfig.grpc", "set by the grpc, jsonrpc, http"),
-    ({"pactusConfig": {"gateway": {}}}, "pactusConfig.gateway", "not a Pactus config section"),
-    ({"pactusConfig": {"html": {"enable": True, "listen": "0.0.0.0:80"}}}, "pactusConfig.html.listen", "loopback"),
+    ({"exposeWallet": "true", "grpc": {"enable": False}}, "exposeWallet", "grpc.enable true"),
+    ({"exposeWallet": "true"}, "exposeWallet", "set basicAuth (--secret) and grpc.basicAuth true"),
+    ({"exposeWallet": "true", "grpc": {"basicAuth": True}}, "exposeWallet", "set basicAuth (--secret)"),
+    ({"grpc": {"enable": False}, "jsonrpc": {"enable": True}}, "grpc.enable = False", "through its gRPC server"),
+    ({"domain": "node1.example.com\n"}, "domain", "control character"),
+    ({"domain": " node1.example.com"}, "domain", "surrounding spaces"),
+    ({"jsonrpc": {"enable": True, "path": "/rpc/.."}}, "jsonrpc.path", "not . or .. alone"),
+    ({"http": {"enable": True, "basePath": "/./http"}}, "http.basePath", "not . or .. alone"),
+    ({"acmeServer": "https://acme.example.com/dir\nid"}, "acmeServer", "control character"),
+    ({"acmeServer": "https://acme.example.com/dir;id"}, "acmeServer", "letters, digits"),
+    ({"acmeServer": "https://acme.example.com/a b"}, "acmeServer", "letters, digits"),
+    ({"pactusConfig": {"grpc": {"enable": True}}}, "pactusConfig.grpc", "set `grpc` instead"),
+    ({"pactusConfig": {"html": {"enable": True}}}, "pactusConfig.html", "set `html` instead"),
+    ({"pactusConfig": {"gateway": {}}}, "pactusConfig.gateway", "not a section of Pactus v1.16"),
+    ({"pactusConfig": {"consensus": {}}}, "pactusConfig.consensus", "not a section of Pactus v1.16"),
+    ({"pactusConfig": {"node": {"reward_adresses": []}}}, "pactusConfig.node.reward_adresses", "no such key"),
+    ({"pactusConfig": {"node": {"reward_addresses": "pc1z"}}}, "pactusConfig.node.reward_addresses", "a list of strings"),
+    ({"pactusConfig": {"sync": {"firewall": {"rate_limit": {"block_topic": "1"}}}}},
+     "pactusConfig.sync.firewall.rate_limit.block_topic = '1'", "a whole number"),
+    ({"pactusConfig": {"logger": {"levels": {"_sync": 3}}}}, "pactusConfig.logger.levels._sync = 3", "a string"),
+    ({"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://0.0.0.0:28332"}}}, "pactusConfig.zeromq.zmqpubrawtx",
+     "tcp:// address on loopback"),
+    ({"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://127.0.0.1:28332\n"}}}, "pactusConfig.zeromq.zmqpubrawtx",
+     "tcp:// address on loopback"),
+    ({"html": {"enable": True, "listen": "0.0.0.0:8090"}}, "html.listen", "loopback"),
+    ({"html": {"enable": True, "listen": "127.0.0.1:80"}}, "html.listen", "belong to Nginx"),
+    ({"html": {"pprof": True}}, "html.pprof", "unknown field"),
     ({"acmeEmial": "ops@example.com"}, "acmeEmial", "unknown key"),
     ({"sshDialErrorLimit": "0"}, "sshDialErrorLimit = '0'", "from 1 to 100"),
     ({"sshPerDialTimeout": "forever"}, "sshPerDialTimeout = 'forever'", "seconds from 1 to 300"),

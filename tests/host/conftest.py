@@ -1,5 +1,5 @@
 """This machine as the node's server: real sshd, pebble (a real ACME server) with its DNS,
-and the stand-in Pactus node. Needs root: the program's scripts install packages and
+and a real Pactus node (pactus-daemon, testnet). Needs root: the program's scripts install packages and
 write /etc/nginx and /etc/letsencrypt, as they would on a server.
 
 Everything started here is stopped afterwards, and what the suite added to /etc is
@@ -24,7 +24,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.host.pactus_standin import PactusStandIn
+from tests.host.pactus_node import PactusNode
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
 
@@ -38,6 +38,13 @@ PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
 CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
 
 
+# The operator's own lines, which every `up` must keep.
+HAND_EDITS_PREFIX = "# validator node.test: set up by hand, see the runbook\n\n"
+HAND_EDITS_REWARD = ("reward_addresses = []",
+                     "reward_addresses = ['tpc1r6mgpwrzv62qz96m7hghmltx8dpn5dacnhzv67r']  # the cold wallet")
+HAND_EDITS_LOGGER = ("colorful = true", "colorful = false  # plain logs for journald")
+
+
 @dataclass
 class Machine:
     ssh_port: int
@@ -46,7 +53,7 @@ class Machine:
     issuing_root: Path      # trusted by clients: the root pebble signs certificates under
     pactus_dir: Path
     original_config: str
-    node: PactusStandIn
+    node: PactusNode
 
 
 def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **overrides) -> dict:
@@ -226,12 +233,12 @@ UsePAM no
     with open("/etc/hosts", "a") as hosts:
         hosts.write(HOSTS_LINE)
 
-    # The node: its working directory with the tutorial's insecure config, and its APIs.
+    # A validator as `pactus-daemon init --testnet` leaves it (its APIs on every address),
+    # then edited by hand.
     pactus_dir = work / "pactus"
-    pactus_dir.mkdir()
-    original = "[grpc]\n  enable = true\n  listen = '0.0.0.0:50051'\n"
+    node = PactusNode(pactus_dir, log=work / "pactus-daemon.log")
+    original = HAND_EDITS_PREFIX + node.init().replace(*HAND_EDITS_REWARD).replace(*HAND_EDITS_LOGGER)
     (pactus_dir / "config.toml").write_text(original)
-    node = PactusStandIn(origins=(ORIGIN,))
     node.start()
     return Machine(ssh_port=ssh_port, client_key=(work / "client_key").read_text(),
                    pebble_api_ca=work / "pebble.pem", issuing_root=work / "issuing-root.pem",

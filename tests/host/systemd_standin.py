@@ -1,24 +1,23 @@
 """systemd's stand-in for the Pactus restart tests on a machine that does not run it.
 
-`systemctl` here knows one unit, whose process is the stand-in Pactus daemon below: it
-reads config.toml at start as Pactus does, listens on its enabled APIs' addresses, and
-exits 1 when one of them is taken. The pactus-config script runs inside a mount namespace
-where /run/systemd/system exists, so it takes its systemd path unchanged.
+`systemctl` here knows one unit, whose process is the real pactus-daemon in a working
+directory. The pactus-config script runs inside a mount namespace where
+/run/systemd/system exists, so it takes its systemd path unchanged. Issue "A real server"
+replaces this with systemd itself.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import tomllib
 from pathlib import Path
 
+from tests.host.pactus_node import WALLET_PASSWORD
+from tests.tools import tool
+
 SYSTEMCTL = """#!/bin/bash
-# Stand-in systemctl: one unit, {unit}, whose process is the stand-in Pactus daemon.
+# Stand-in systemctl: one unit, {unit}, whose process is pactus-daemon.
 unit={unit}
 pidfile={state}/pid
 args=()
@@ -32,7 +31,7 @@ case "${{args[0]}}" in
   cat) echo "# /etc/systemd/system/$unit" ;;
   restart)
     if alive; then kill "$(cat "$pidfile")"; while alive; do sleep 0.1; done; fi
-    setsid {python} -m tests.host.systemd_standin {workdir} >>{state}/daemon.log 2>&1 </dev/null &
+    setsid {daemon} start -w {workdir} -p {password} >>{state}/daemon.log 2>&1 </dev/null &
     echo $! > "$pidfile" ;;
   is-active) alive ;;
   status) if alive; then echo "* $unit - active (running)"; else echo "* $unit - failed"; fi
@@ -48,7 +47,8 @@ class StandInSystemd:
         self.bin = state / "bin"
         self.bin.mkdir(parents=True)
         systemctl = self.bin / "systemctl"
-        systemctl.write_text(SYSTEMCTL.format(unit=unit, state=state, workdir=workdir, python=sys.executable))
+        systemctl.write_text(SYSTEMCTL.format(unit=unit, state=state, workdir=workdir, daemon=tool("pactus-daemon"),
+                                              password=WALLET_PASSWORD))
         systemctl.chmod(0o755)
 
     def run_as_root_with_systemd(self, script: str) -> subprocess.CompletedProcess:
@@ -74,27 +74,3 @@ class StandInSystemd:
             except ProcessLookupError:
                 pass
 
-
-def daemon(workdir: str) -> None:
-    config = tomllib.loads(Path(workdir, "config.toml").read_text())
-    listening = []
-    for api in ("grpc", "jsonrpc", "http"):
-        section = config.get(api, {})
-        if not section.get("enable"):
-            continue
-        host, port = section["listen"].rsplit(":", 1)
-        server = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        try:
-            server.bind((host.strip("[]"), int(port)))
-        except OSError as error:
-            print(f"pactus stand-in: {api} cannot listen on {section['listen']}: {error.strerror}", flush=True)
-            sys.exit(1)
-        server.listen()
-        listening.append(server)
-    print(f"pactus stand-in: started, listening on {[s.getsockname() for s in listening]}", flush=True)
-    while True:
-        time.sleep(3600)
-
-
-if __name__ == "__main__":
-    daemon(sys.argv[1])
