@@ -23,9 +23,11 @@ def read_settings():
     cloudflare_token = get_config(CLOUDFLARE_TOKEN) or os.environ.get("CLOUDFLARE_API_TOKEN")
     if cloudflare_token:
         secrets[CLOUDFLARE_TOKEN] = cloudflare_token
+    plain = {CLOUDFLARE_TOKEN} if get_config(CLOUDFLARE_TOKEN) and not is_config_secret(CLOUDFLARE_TOKEN) else set()
     raw = {key: _read(config, key) for key in keys - set(secrets)}
     try:
-        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden)
+        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden,
+                                  plain_secrets=plain)
     except SettingsError as error:
         # RunError: Pulumi prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
@@ -46,6 +48,10 @@ def _read(config: pulumi.Config, key: str):
 
 def main() -> None:
     settings, secrets = read_settings()
+    if settings.ssh_host_key is None:
+        pulumi.log.warn(f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is "
+                        "trusted with the SSH key and the node's secrets: `pulumi config set sshHostKey "
+                        f"\"$(ssh-keyscan -t ed25519 {settings.ssh_host} | cut -d' ' -f2-)\"`")
     node = SecureNode(settings.domain.replace(".", "-"), settings, secrets)
     for key, value in node.endpoints.items():
         if value is not None:

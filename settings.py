@@ -49,20 +49,22 @@ DEFAULTS: dict[str, Any] = {
     "exposeWallet": False,
     "allowPrivateListen": False,
     "firewall": False,
+    "p2pPort": 21888,  # mainnet's; testnet's is 21777
     "grpc": {"enable": True, "listen": "127.0.0.1:50051", "basicAuth": False},
     "jsonrpc": {"enable": False, "listen": "127.0.0.1:8545", "origins": [], "allowAnyOrigin": False,
                 "path": "/jsonrpc"},
     "http": {"enable": False, "listen": "127.0.0.1:8080", "basePath": "/http", "enableCors": False},
     # Pactus's debug pages (and Go's profiler with enablePprof): never proxied, loopback only.
     "html": {"enable": False, "listen": "127.0.0.1:8090", "enablePprof": False},
-    # Per client address, on JSON-RPC and the HTTP-API; a burst beyond it is answered 429.
+    # Per client address, on every API; a burst beyond it is answered 429 (RESOURCE_EXHAUSTED on gRPC).
     "rateLimit": {"enable": True, "requestsPerSecond": 10, "burst": 20},
-    # Largest request body per route, in Nginx's size syntax; larger ones are answered 413.
-    "maxBodySize": {"grpc": "1m", "jsonrpc": "256k", "http": "64k"},
+    # Largest request body per route, in Nginx's size syntax; larger ones are answered 413. For JSON-RPC
+    # it also bounds a batch: a few hundred calls at most per request (and per rate-limit token).
+    "maxBodySize": {"grpc": "1m", "jsonrpc": "32k", "http": "64k"},
     "pactusConfig": {},
 }
 REQUIRED = ("domain", "host", "acmeEmail")
-OPTIONAL = ("hostIpv6", "sshHost", "cloudflareZoneId", "acmeCaBundle", "pactusService")
+OPTIONAL = ("hostIpv6", "sshHost", "sshHostKey", "cloudflareZoneId", "acmeCaBundle", "pactusService")
 OBJECT_KEYS = ("grpc", "jsonrpc", "http", "html", "rateLimit", "maxBodySize", "pactusConfig")
 PLAIN_KEYS = REQUIRED + OPTIONAL + tuple(k for k in DEFAULTS if k not in OBJECT_KEYS)
 SSH_PRIVATE_KEY = "sshPrivateKey"
@@ -83,6 +85,9 @@ _PRIVATE_KEY = re.compile(r"^-----BEGIN ((?:OPENSSH |RSA |EC |DSA |ENCRYPTED )?P
                           r"(.+)\n-----END \1-----$", re.S)
 _RESERVED_ROUTES = ("/pactus.", "/.well-known")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_HOST_KEY = re.compile(r"(?:[^\s]+ )?((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2})"
+                       r"(?: [^\s]+)?")
+_LONGEST = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
@@ -158,6 +163,7 @@ class Settings:
     ssh_host: str
     ssh_port: int
     ssh_user: str
+    ssh_host_key: str | None  # the server's public host key: without it, any key is accepted
     ssh_dial_error_limit: int
     ssh_per_dial_timeout: int
     manage_dns: bool
@@ -177,6 +183,7 @@ class Settings:
     rate_limit: RateLimit
     max_body_size: BodySizes
     firewall: bool
+    p2p_port: int           # the node's peer-to-peer port, which the firewall keeps open
     pactus_config: Mapping[str, Any]
 
 
@@ -194,13 +201,17 @@ class _Problems:
 
 
 def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, str],
-                   hidden: Collection[str] = ()) -> Settings:
+                   hidden: Collection[str] = (), plain_secrets: Collection[str] = ()) -> Settings:
     """Turn raw stack values into Settings, or raise SettingsError naming every problem.
 
     `secrets`: the secrets that are set (sshPrivateKey, basicAuth, cloudflare:apiToken), read
     here only to check their shape; Settings never holds them. `hidden`: keys the operator
-    set with --secret; an error names them but never shows their value."""
+    set with --secret; an error names them but never shows their value. `plain_secrets`:
+    secrets outside the namespace (cloudflare:apiToken) that were set without --secret."""
     problems = _Problems(hidden)
+    for key in sorted(plain_secrets):
+        problems.items.append(f"{key} = (secret): set in plain text, so it sits unencrypted in the stack file and "
+                              f"the state: `pulumi config rm {key}`, then `pulumi config set --secret {key} <value>`")
     values = {k: v for k, v in raw.items() if v is not None and v != ""}
     for key in sorted(set(values) - set(PLAIN_KEYS) - set(OBJECT_KEYS)):
         fix = (f"holds a secret: set it with `pulumi config set --secret {key}`" if key in SECRET_KEYS
@@ -284,6 +295,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         ssh_host=ssh_host,
         ssh_port=get("sshPort", _port),
         ssh_user=get("sshUser", _ssh_user),
+        ssh_host_key=get("sshHostKey", _ssh_host_key),
         ssh_dial_error_limit=get("sshDialErrorLimit", _whole(1, 100, "a number of tries")),
         ssh_per_dial_timeout=get("sshPerDialTimeout", _whole(1, 300, "a number of seconds")),
         manage_dns=manage_dns,
@@ -310,6 +322,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         max_body_size=BodySizes(**{api: _size(f"maxBodySize.{api}", body_raw[api], problems)
                                    for api in ("grpc", "jsonrpc", "http")}),
         firewall=get("firewall", _bool),
+        p2p_port=get("p2pPort", _port),
         pactus_config=get("pactusConfig", _pactus_config),
     )
     if problems.items:
@@ -356,6 +369,8 @@ def _str(key: str, value: Any, problems: _Problems) -> str | None:
     elif _CONTROL.search(value) or value != value.strip():
         problems.add(key, value, "has a control character (newline, tab, NUL, ...) or surrounding spaces: "
                                  "remove them (`pulumi config set` takes the value as typed)")
+    elif len(value) > _LONGEST:
+        problems.add(key, f"{value[:40]}...", f"is {len(value)} characters long; no setting takes more than {_LONGEST}")
     else:
         return value
     return None
@@ -466,14 +481,16 @@ def _origins(key: str, value: Any, problems: _Problems, allow_any: bool) -> tupl
         return ()
     origins = []
     for item in value:
-        parts = urlsplit(item) if isinstance(item, str) else None
+        if _str(key, item, problems) is None:
+            continue
+        parts = urlsplit(item)
         if item == "*":
             if allow_any:
                 origins.append(item)
             else:
                 problems.add(key, item, "lets any web page call the node from its visitors' browsers: list the "
                                         "origins, or set jsonrpc.allowAnyOrigin true to mean it")
-        elif parts is None or not _ORIGIN.fullmatch(item) or urlunsplit(parts) != item:
+        elif not _ORIGIN.fullmatch(item) or urlunsplit(parts) != item:
             problems.add(key, item, "each origin must be scheme://host[:port] with http or https and "
                                     "nothing after it, e.g. https://wallet.example.com")
         else:
@@ -573,6 +590,20 @@ def _openssh_cipher(match: re.Match[str]) -> bytes | None:
         return None
     length = int.from_bytes(body[len(magic):len(magic) + 4], "big")
     return body[len(magic) + 4:len(magic) + 4 + length] or None
+
+
+def _ssh_host_key(key: str, value: Any, problems: _Problems) -> str | None:
+    """`type base64`, as in known_hosts; a host name before it (ssh-keyscan's lines) and a comment
+    after it (a .pub file's) are dropped."""
+    text = _str(key, value, problems)
+    if text is None:
+        return None
+    match = _HOST_KEY.fullmatch(text)
+    if match is None:
+        problems.add(key, value, "must be the server's public host key as `ssh-keyscan -t ed25519 <host>` prints it, "
+                                 "e.g. ssh-ed25519 AAAAC3Nza...")
+        return None
+    return match.group(1)
 
 
 def _absolute_path(key: str, value: Any, problems: _Problems) -> str | None:

@@ -17,12 +17,14 @@ _UNDO_DELIMITER = "PACTUS_SECURE_END_OF_SCRIPT"
 
 
 def host_connection(settings: Settings, ssh_private_key: pulumi.Input[str]) -> command.remote.ConnectionArgs:
-    """An unreachable host fails the step after sshDialErrorLimit tries of sshPerDialTimeout seconds each."""
+    """An unreachable host fails the step after sshDialErrorLimit tries of sshPerDialTimeout seconds each;
+    with sshHostKey, a server that shows another key fails it at once."""
     return command.remote.ConnectionArgs(
         host=settings.ssh_host,
         port=settings.ssh_port,
         user=settings.ssh_user,
         private_key=ssh_private_key,
+        host_key=settings.ssh_host_key,
         dial_error_limit=settings.ssh_dial_error_limit,
         per_dial_timeout=settings.ssh_per_dial_timeout,
     )

@@ -68,7 +68,8 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path)
     if settings.http.enable:
         http = HttpRoute(f"{prefix}_http", str(settings.http.listen), body.http, settings.http.base_path)
-    limited = settings.rate_limit.enable and (jsonrpc or http)
+    # With basicAuth, gRPC asks for the credential too: the node checks it (grpc.basicAuth), else Nginx.
+    grpc_gate = settings.basic_auth and not settings.grpc.basic_auth
     return render(
         "nginx/tls-proxy.conf.j2",
         stack=settings.stack,
@@ -84,6 +85,10 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         jsonrpc=jsonrpc,
         http=http,
         rate_limit=RateLimitZone(f"{prefix}_api", settings.rate_limit.requests_per_second,
-                                 settings.rate_limit.burst) if limited else None,
+                                 settings.rate_limit.burst) if settings.rate_limit.enable else None,
+        connections_zone=f"{prefix}_connections",
+        client_key=f"{prefix}_client",
+        options_with_body=f"{prefix}_options_with_body",
+        grpc_gate=grpc_gate,
         basic_auth=BasicAuthGate(f"Pactus node {settings.domain}", layout.htpasswd) if settings.basic_auth else None,
     )

@@ -160,14 +160,15 @@ class _RecordingMonitor(MockMonitor):
 
 def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY, basic_auth: str | None = None,
            cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK,
-           secret_keys: tuple[str, ...] = ()) -> Deployment:
+           secret_keys: tuple[str, ...] = (), cloudflare_token_secret: bool = True) -> Deployment:
     """Runs the program once, in a fresh context and event loop, and returns what it registered.
     `secret_keys`: keys of `config` set as `pulumi config set --secret` would."""
     secrets = {"sshPrivateKey": ssh_key, "basicAuth": basic_auth}
-    return contextvars.Context().run(_deploy, config, secrets, cloudflare_token, stack, secret_keys)
+    return contextvars.Context().run(_deploy, config, secrets, cloudflare_token, stack, secret_keys,
+                                     cloudflare_token_secret)
 
 
-def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys) -> Deployment:
+def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys, cloudflare_token_secret) -> Deployment:
     import program  # imported here so that a test sees the program as `pulumi up` runs it
 
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -182,7 +183,8 @@ def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys) -> Dep
             secret_keys.append(f"pactus-secure:{key}")
     if cloudflare_token is not None:
         values["cloudflare:apiToken"] = cloudflare_token
-        secret_keys.append("cloudflare:apiToken")
+        if cloudflare_token_secret:
+            secret_keys.append("cloudflare:apiToken")
     pulumi.runtime.set_all_config(values, secret_keys)
 
     pulumi.runtime.test(program.main)()

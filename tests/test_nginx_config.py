@@ -1,6 +1,7 @@
 """Every Nginx config the program can render passes the real `nginx -t`, and routes what it should."""
 
 import itertools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -170,35 +171,57 @@ def location_block(text: str, opening: str) -> str:
     return text[start:text.index("\n    }\n", start)]
 
 
-def test_json_rpc_and_http_api_are_rate_limited_per_client_and_grpc_is_not():
+def test_every_api_is_rate_limited_per_client_and_grpc_hears_it_in_grpc_terms():
     text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
-    assert "limit_req_zone $binary_remote_addr zone=pactus_node1_example_com_api:10m rate=10r/s;" in text
+    assert "limit_req_zone $pactus_node1_example_com_client zone=pactus_node1_example_com_api:10m rate=10r/s;" in text
     assert "limit_req_status 429;" in text
-    for opening in ("location = /jsonrpc {", "location /http/ {"):
+    for opening in ("location = /jsonrpc {", "location /http/ {", "location ~ ^/pactus\\.(Blockchain"):
         assert "limit_req zone=pactus_node1_example_com_api burst=20 nodelay;" in location_block(text, opening)
-    assert "limit_req " not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
+    assert "error_page 429 = @grpc_exhausted;" in location_block(text, "location ~ ^/pactus\\.(Blockchain")
+    assert "add_header grpc-status 8 always;" in location_block(text, "location @grpc_exhausted")
     assert "limit_req" not in render_tls_site(settings_for(jsonrpc=True, guarded=False), http2_directive=False)
-    assert "limit_req" not in render_tls_site(settings_for(grpc=True), http2_directive=False)
+
+
+def test_requests_in_progress_are_limited_per_client_and_server_tokens_are_off():
+    text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
+    assert "limit_conn_zone $pactus_node1_example_com_client zone=pactus_node1_example_com_connections:10m;" in text
+    assert "    limit_conn pactus_node1_example_com_connections 32;\n    limit_conn_status 429;" in text
+    assert "    server_tokens off;\n" in text
+
+
+def test_an_options_request_with_a_body_never_reaches_json_rpc_or_the_http_api():
+    text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
+    for opening in ("location = /jsonrpc {", "location /http/ {"):
+        assert "if ($pactus_node1_example_com_options_with_body) {\n            return 400;" in location_block(text, opening)
 
 
 def test_each_route_has_its_body_limit_and_timeouts():
     text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
     for opening, size, timeout in (("location ~ ^/pactus\\.(Blockchain", "1m", "grpc_read_timeout 60s;"),
-                                   ("location = /jsonrpc {", "256k", "proxy_read_timeout 60s;"),
+                                   ("location = /jsonrpc {", "32k", "proxy_read_timeout 60s;"),
                                    ("location /http/ {", "64k", "proxy_read_timeout 60s;")):
         block = location_block(text, opening)
         assert f"client_max_body_size {size};" in block and timeout in block
     assert "client_body_timeout 10s;" in text and "client_header_timeout 10s;" in text
 
 
-def test_basic_auth_guards_json_rpc_and_http_api_but_lets_cors_preflights_through():
+def test_basic_auth_guards_every_api_and_lets_cors_preflights_through():
     text = render_tls_site(settings_for(jsonrpc=True, http=True, guarded=False), http2_directive=False)
     for opening in ("location = /jsonrpc {", "location /http/ {"):
         block = location_block(text, opening)
         assert "limit_except OPTIONS {" in block
         assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in block
-    assert "auth_basic" not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
+    grpc = location_block(text, "location ~ ^/pactus\\.(Blockchain")
+    assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in grpc
+    assert "error_page 401 = @grpc_unauthenticated;" in grpc
+    assert "add_header grpc-status 16 always;" in location_block(text, "location @grpc_unauthenticated")
     assert "auth_basic" not in render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
+
+
+def test_the_node_checking_the_credential_on_grpc_leaves_nginx_out_of_it():
+    settings = settings_of({**MINIMAL, "grpc": {"basicAuth": True}}, secrets={**SECRETS, "basicAuth": BASIC_AUTH})
+    text = render_tls_site(settings, http2_directive=False)
+    assert "auth_basic" not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
 
 
 def test_with_ipv6_both_servers_listen_on_it_too_and_pass_nginx_t(tmp_path, throwaway_certificate):
@@ -212,3 +235,25 @@ def test_with_ipv6_both_servers_listen_on_it_too_and_pass_nginx_t(tmp_path, thro
                         throwaway_certificate)
     assert result.returncode == 0, result.stderr
     assert "[::]" not in render_tls_site(settings_for(), http2_directive=False)
+
+
+@pytest.mark.parametrize("address, client", [
+    ("203.0.113.7", None),                                # IPv4: the address itself
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2"),
+    ("2001:db8:1:2::6", "2001:db8:1:2"),
+    ("2001:db8:1::6", "2001:db8:1:0"),
+    ("2001:db8::6", "2001:db8:0:0"),
+    ("2001::6", "2001:0:0:0"),
+    ("::1", "0:0:0:0"),
+])
+def test_an_ipv6_client_counts_by_its_64(address, client):
+    """The map's patterns, applied in order as Nginx applies them."""
+    text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
+    block = text[text.index("map $remote_addr $pactus_node1_example_com_client {"):]
+    block = block[:block.index("\n}")]
+    for pattern, value in re.findall(r'"~(.+?)"\s+"(.+?)";', block):
+        match = re.match(pattern.replace("(?<", "(?P<"), address)
+        if match:
+            assert re.sub(r"\$(\w)", lambda m: match.group(m.group(1)), value) == client
+            return
+    assert client is None

@@ -206,6 +206,25 @@ def test_a_bad_config_error_never_shows_a_secret():
     assert SSH_KEY not in str(caught.value) and CLOUDFLARE_TOKEN not in str(caught.value)
 
 
+def test_the_host_key_reaches_the_connection_and_its_absence_is_warned_about(monkeypatch):
+    warnings = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey"
+    pinned = deploy({**MINIMAL, "sshHostKey": key})
+    assert {unsecret(c.inputs["connection"])["hostKey"] for c in pinned.of_type(COMMAND)} == {key} and warnings == []
+    unpinned = deploy(MINIMAL)
+    assert all("hostKey" not in unsecret(c.inputs["connection"]) for c in unpinned.of_type(COMMAND))
+    assert len(warnings) == 1 and "sshHostKey is not set" in warnings[0] and "ssh-keyscan" in warnings[0]
+
+
+def test_a_cloudflare_token_set_in_plain_text_is_refused_without_being_shown():
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy(FULL, cloudflare_token_secret=False)
+    message = str(caught.value)
+    assert "cloudflare:apiToken = (secret): set in plain text" in message and "--secret cloudflare:apiToken" in message
+    assert CLOUDFLARE_TOKEN not in message
+
+
 def test_a_bad_value_set_as_a_secret_is_named_but_not_shown():
     with pytest.raises(pulumi.RunError) as caught:
         deploy({**MINIMAL, "acmeEmail": "s3cret-not-an-email", "basicAuth": "admin:hunter2"},
@@ -232,7 +251,7 @@ def test_guarded_config_adds_firewall_and_basic_auth_steps_in_order(guarded):
     assert guarded.by_urn(firewall.parent).type == "pactus-secure:index:Firewall"
     assert guarded.by_urn(htpasswd.parent).type == "pactus-secure:index:BasicAuth"
     assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in tls_site.inputs["stdin"]
-    assert "ufw allow" in firewall.inputs["stdin"] and "PORTS=(80 443 2222)" in firewall.inputs["stdin"]
+    assert "ufw allow" in firewall.inputs["stdin"] and "PORTS=(80/tcp 443/tcp 2222/tcp 21888/tcp)" in firewall.inputs["stdin"]
     assert "rm -f /etc/nginx/pactus-secure-node1.example.com.htpasswd" in htpasswd.inputs["delete"]
 
 

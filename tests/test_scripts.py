@@ -260,3 +260,30 @@ def test_pactus_service_needs_systemd_and_nothing_is_written_without_it(pactus_d
     assert result.returncode != 0 and "systemd is not running" in result.stderr
     assert (pactus_dir / "config.toml").read_text() == before
 
+
+
+@pytest.mark.parametrize("raw, ports", [
+    ({}, ["22/tcp", "80/tcp", "443/tcp", "21888/tcp"]),
+    ({"p2pPort": "21777"}, ["22/tcp", "80/tcp", "443/tcp", "21777/tcp"]),
+    ({"pactusConfig": {"network": {"listen_addrs": ["/ip4/0.0.0.0/tcp/21900", "/ip6/::/udp/21900/quic-v1"]}}},
+     ["22/tcp", "80/tcp", "443/tcp", "21900/tcp", "21900/udp"]),
+])
+def test_the_firewall_keeps_the_nodes_peer_to_peer_port_open(raw, ports):
+    assert scripts.firewall_ports(settings_of({**MINIMAL, "firewall": "true", **raw})) == ports
+
+
+def test_a_step_waits_for_another_stacks_step_on_the_same_host(tmp_path):
+    """Two stacks on one host: the second step starts once the first lets go of the host lock."""
+    os.makedirs("/run/pactus-secure", mode=0o700, exist_ok=True)
+    holder = subprocess.Popen(["flock", "/run/pactus-secure/host.lock", "sleep", "2"])
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        result = subprocess.run(["bash", "-s"], input=scripts.file_remove_script(settings_of(MINIMAL),
+                                                                                 str(tmp_path / "absent")),
+                                capture_output=True, text=True, timeout=60)
+        waited = time.monotonic() - started
+    finally:
+        holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert "waiting for another pactus-secure step on this host" in result.stdout and waited > 1

@@ -7,7 +7,7 @@ import yaml
 
 from settings import (DEFAULTS, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError,
                       parse_settings)
-from tests.pulumi_mocks import BASIC_AUTH, FLEET, FULL, MINIMAL, SECRETS, SSH_KEY, fleet_stack, openssh_key
+from tests.pulumi_mocks import BASIC_AUTH, FLEET, FULL, MINIMAL, SECRETS, SSH_KEY, fleet_stack, openssh_key, settings_of
 
 ROOT = Path(__file__).resolve().parent.parent
 def parse(raw, secrets=SECRETS):
@@ -135,6 +135,8 @@ BAD_VALUES = [
     ({"exposeWallet": "true"}, "exposeWallet", "set basicAuth (--secret) and grpc.basicAuth true"),
     ({"exposeWallet": "true", "grpc": {"basicAuth": True}}, "exposeWallet", "set basicAuth (--secret)"),
     ({"grpc": {"enable": False}, "jsonrpc": {"enable": True}}, "grpc.enable = False", "through its gRPC server"),
+    ({"sshHostKey": "AAAAC3NzaC1lZDI1NTE5AAAAIG"}, "sshHostKey", "ssh-keyscan -t ed25519"),
+    ({"sshHostKey": "ssh-ed25519 AAAA C3Nz extra words"}, "sshHostKey", "ssh-keyscan -t ed25519"),
     ({"domain": "node1.example.com\n"}, "domain", "control character"),
     ({"domain": " node1.example.com"}, "domain", "surrounding spaces"),
     ({"jsonrpc": {"enable": True, "path": "/rpc/.."}}, "jsonrpc.path", "not . or .. alone"),
@@ -190,7 +192,7 @@ def test_options_that_widen_exposure_are_accepted_only_when_asked_for():
 def test_limits_and_ssh_retries_have_defaults_and_can_be_set():
     settings = parse(MINIMAL)
     assert (settings.rate_limit.enable, settings.rate_limit.requests_per_second, settings.rate_limit.burst) == (True, 10, 20)
-    assert (settings.max_body_size.grpc, settings.max_body_size.jsonrpc, settings.max_body_size.http) == ("1m", "256k", "64k")
+    assert (settings.max_body_size.grpc, settings.max_body_size.jsonrpc, settings.max_body_size.http) == ("1m", "32k", "64k")
     assert (settings.ssh_dial_error_limit, settings.ssh_per_dial_timeout) == (5, 10)
     tuned = parse({**MINIMAL, "rateLimit": {"enable": False, "burst": 0}, "maxBodySize": {"http": "8K"},
                    "sshDialErrorLimit": "2", "sshPerDialTimeout": 3})
@@ -242,3 +244,13 @@ def test_missing_secrets_are_named_with_the_command_that_sets_them():
 
 def test_no_token_is_needed_when_dns_is_managed_elsewhere():
     assert parse(MINIMAL, secrets={"sshPrivateKey": SSH_KEY}).manage_dns is False
+
+
+@pytest.mark.parametrize("given", [
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey",
+    "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey",      # as ssh-keyscan prints it
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey root@node1",         # as a .pub file holds it
+])
+def test_the_ssh_host_key_is_taken_in_the_forms_operators_have_it(given):
+    settings = settings_of({**MINIMAL, "sshHostKey": given})
+    assert settings.ssh_host_key == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey"

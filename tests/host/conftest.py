@@ -48,6 +48,7 @@ HAND_EDITS_LOGGER = ("colorful = true", "colorful = false  # plain logs for jour
 @dataclass
 class Machine:
     ssh_port: int
+    host_key: str           # sshd's public host key, as sshHostKey takes it
     client_key: str
     pebble_api_ca: Path     # trusted by certbot: pebble's own HTTPS API
     issuing_root: Path      # trusted by clients: the root pebble signs certificates under
@@ -62,6 +63,7 @@ def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **ove
         "domain": domain,
         "host": "127.0.0.1",
         "sshPort": str(machine.ssh_port),
+        "sshHostKey": machine.host_key,
         "acmeEmail": "ops@example.com",
         "manageDns": "false",
         "acmeServer": PEBBLE_DIRECTORY,
@@ -240,6 +242,7 @@ UsePAM no
     original = HAND_EDITS_PREFIX + node.init().replace(*HAND_EDITS_REWARD).replace(*HAND_EDITS_LOGGER)
     (pactus_dir / "config.toml").write_text(original)
     node.start()
-    return Machine(ssh_port=ssh_port, client_key=(work / "client_key").read_text(),
+    return Machine(ssh_port=ssh_port, host_key=(work / "host_key.pub").read_text().strip(),
+                   client_key=(work / "client_key").read_text(),
                    pebble_api_ca=work / "pebble.pem", issuing_root=work / "issuing-root.pem",
                    pactus_dir=pactus_dir, original_config=original, node=node)

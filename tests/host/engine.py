@@ -10,6 +10,7 @@ mocks the way they would:
   `create`, then the old one's `delete`; `destroy` runs `delete`s in reverse order;
 - a non-zero exit fails at once, with the command's output in the error;
 - the connection's dialErrorLimit and perDialTimeout bound the SSH connection attempts;
+  with a hostKey, only a server showing that key is accepted (without one, any key);
 - `up(..., interrupt_after=name)` stops the deployment after that step, as a killed
   `pulumi up` would: what ran is in the state, the rest is not.
 """
@@ -82,21 +83,24 @@ class Engine:
             return
         connection = unsecret(resource.inputs["connection"])
         stdin = unsecret(resource.inputs.get("stdin")) or ""
-        with tempfile.NamedTemporaryFile("w", delete=False) as key:
-            key.write(unsecret(connection["privateKey"]))
-        started = time.monotonic()
-        try:
-            os.chmod(key.name, 0o600)
+        host, port = connection["host"], int(connection["port"])
+        with tempfile.TemporaryDirectory() as work:
+            key, known_hosts = os.path.join(work, "key"), os.path.join(work, "known_hosts")
+            with open(key, "w", opener=lambda path, flags: os.open(path, flags, 0o600)) as file:
+                file.write(unsecret(connection["privateKey"]))
+            checking = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+            if connection.get("hostKey"):
+                with open(known_hosts, "w") as file:
+                    file.write(f"[{host}]:{port} {connection['hostKey']}\n")
+                checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+            started = time.monotonic()
             result = subprocess.run(
-                ["ssh", "-i", key.name, "-p", str(int(connection["port"])), "-o", "BatchMode=yes",
+                ["ssh", "-i", key, "-p", str(port), "-o", "BatchMode=yes",
                  "-o", f"ConnectionAttempts={int(connection['dialErrorLimit'])}",
-                 "-o", f"ConnectTimeout={int(connection['perDialTimeout'])}",
-                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                 f"{connection['user']}@{connection['host']}", command],
+                 "-o", f"ConnectTimeout={int(connection['perDialTimeout'])}", *checking, "-o", "LogLevel=ERROR",
+                 f"{connection['user']}@{host}", command],
                 input=stdin, capture_output=True, text=True, timeout=600,
             )
-        finally:
-            os.unlink(key.name)
         output = result.stdout + result.stderr
         self.log.append(Run(resource.name, action, output, time.monotonic() - started))
         if result.returncode != 0:

@@ -95,21 +95,24 @@ class PactusNode:
         return {m.group(1) for a in addresses if (m := re.search(r"/(?:tcp|udp)/(\d+)", a))}
 
     def wait_answering(self, timeout: float = 30) -> None:
+        """Until every enabled API accepts connections (the HTTP-API starts last)."""
+        config = self.config()
+        targets = [_dial(config.get(api, {}).get("listen", default)) for api, default in
+                   (("grpc", "127.0.0.1:50051"), ("jsonrpc", "127.0.0.1:8545"), ("http", "127.0.0.1:8080"))
+                   if config.get(api, {}).get("enable", True)]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"pactus-daemon exited with {self.process.returncode}: {self.log.read_text()[-3000:]}")
             try:
-                with socket.create_connection(self.grpc_target().replace("[", "").replace("]", "").rsplit(":", 1), 1):
-                    pass
-                if self.config().get("http", {}).get("enable", True):
-                    self.blockchain_info()
+                for target in targets:
+                    host, port = target.rsplit(":", 1)
+                    socket.create_connection((host.strip("[]"), int(port)), 1).close()
                 return
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"pactus-daemon did not answer within {timeout}s: {self.log.read_text()[-3000:]}")
-
 
 def _dial(listen: str) -> str:
     """Where a client on this machine reaches a listen address: a wildcard means loopback."""

@@ -131,20 +131,41 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
     assert [call for call in changes(root.calls()) if "enable" in call or call.startswith("certbot ")] == []
 
 
+PRIVATE_CA = "/etc/pactus-secure/acme-ca.pem"
+
+
+@pytest.mark.parametrize("distro, systemd", [("debian", True), ("rocky", True), ("arch", True), ("debian", False)])
+def test_scheduled_renewals_trust_the_private_acme_servers_ca_bundle(tmp_path, distro, systemd):
+    settings = settings_of({**MINIMAL, "acmeServer": "https://acme.internal.example/dir", "acmeCaBundle": PRIVATE_CA})
+    root = fake_root(tmp_path, distro, systemd)
+    first = root.run(certificate_script(settings))
+    assert first.returncode == 0, first.stderr
+    if systemd:
+        service = {"debian": "certbot", "rocky": "certbot-renew", "arch": "pactus-secure-certbot-renew"}[distro]
+        drop_in = root.file(f"/etc/systemd/system/{service}.service.d/pactus-secure-ca-bundle.conf")
+        assert drop_in.read_text() == f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={PRIVATE_CA}\n"
+        assert "systemctl daemon-reload" in root.calls()
+    else:
+        cron = root.file("/etc/cron.d/pactus-secure-certbot-renew").read_text()
+        assert f"\nREQUESTS_CA_BUNDLE={PRIVATE_CA}\n17 */12 * * * root" in cron
+    again = root.run(certificate_script(settings))
+    assert again.returncode == 0 and "wrote" not in again.stdout, again.stdout
+
+
 FIREWALL_SETTINGS = settings_of({**MINIMAL, "sshPort": "2222", "firewall": "true"})
 EXPECTED_FIREWALL = {
     ("debian", False): ["apt-get install -y -q --no-install-recommends ufw", "ufw allow 80/tcp",
-                        "ufw allow 443/tcp", "ufw allow 2222/tcp", "ufw --force enable"],
+                        "ufw allow 443/tcp", "ufw allow 2222/tcp", "ufw allow 21888/tcp", "ufw --force enable"],
     ("arch", True): ["pacman -S --noconfirm --needed ufw", "ufw allow 80/tcp", "ufw allow 443/tcp",
-                     "ufw allow 2222/tcp", "ufw --force enable"],
+                     "ufw allow 2222/tcp", "ufw allow 21888/tcp", "ufw --force enable"],
     ("rocky", True): ["dnf install -y -q firewalld", "firewall-cmd --permanent --add-port=80/tcp",
                       "firewall-cmd --permanent --add-port=443/tcp", "firewall-cmd --permanent --add-port=2222/tcp",
-                      "firewall-cmd --reload"],
+                      "firewall-cmd --permanent --add-port=21888/tcp", "firewall-cmd --reload"],
 }
 
 
 @pytest.mark.parametrize("distro, systemd", **hosts(EXPECTED_FIREWALL))
-def test_firewall_lets_in_ssh_http_and_https_before_it_is_on_and_then_changes_nothing(tmp_path, distro, systemd):
+def test_firewall_lets_in_ssh_http_https_and_p2p_before_it_is_on_and_then_changes_nothing(tmp_path, distro, systemd):
     root = fake_root(tmp_path, distro, systemd)
     first = root.run(firewall_script(FIREWALL_SETTINGS))
     assert first.returncode == 0, first.stderr

@@ -237,6 +237,15 @@ def test_an_unreachable_host_fails_after_the_configured_tries(machine, pactus_di
     assert ("Connection refused" if target == "refused" else "203.0.113.1") in message
 
 
+def test_a_server_showing_another_host_key_is_refused_before_any_command_runs(machine, pactus_dir, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    config = faults_config(machine, pactus_dir, sshHostKey=(tmp_path / "other.pub").read_text().strip())
+    with pytest.raises(RemoteCommandFailed) as refused:
+        up(Engine(), machine, config)
+    assert "Host key verification failed" in str(refused.value)
+    assert not (pactus_dir / "config.toml").exists()
+
+
 def test_a_node_that_is_down_is_answered_as_unavailable_in_grpc_terms(machine, pactus_dir):
     engine = Engine()
     up(engine, machine, faults_config(machine, pactus_dir, grpc={"listen": f"127.0.0.1:{free_port()}"}))

@@ -162,6 +162,19 @@ def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(eng
     assert all((upstream in line) == (status == 200) for line, status in zip(lines, statuses + [413]))
     assert "upstream=- " in lines[-1]
 
+    time.sleep(2.1)  # gRPC draws on the same allowance: a whole one again
+    codes = []
+    with proxied_grpc(machine) as channel:
+        stub = blockchain_pb2_grpc.BlockchainStub(channel)
+        for _ in range(40):
+            try:
+                stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+                codes.append(grpc.StatusCode.OK)
+            except grpc.RpcError as error:
+                codes.append(error.code())
+    assert codes[:21] == [grpc.StatusCode.OK] * 21 and grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+    assert set(codes) == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
 
 def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, machine):
     probe = Path(ACME_WEBROOT) / ".well-known/acme-challenge/pactus-secure-probe"
@@ -240,9 +253,13 @@ def test_8_redeploying_changes_nothing_and_an_origins_change_touches_only_config
 def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(engine, machine):
     master, workers = nginx_processes()
     serial_before = _serial()
+    # As cron runs it here (no systemd): with the environment our cron file gives it, nothing else.
+    cron = Path("/etc/cron.d/pactus-secure-certbot-renew").read_text().splitlines()
+    environment = dict(line.split("=", 1) for line in cron if "=" in line and not line.startswith(("#", "17 ")))
+    assert environment == {"REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)}
     renewal = subprocess.run(["certbot", "renew", "--force-renewal", "--cert-name", DOMAIN,
                               "--non-interactive", "--no-random-sleep-on-renew"],
-                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)},
+                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **environment},
                              capture_output=True, text=True)
     assert renewal.returncode == 0, renewal.stdout + renewal.stderr
     assert f"nginx reloaded for the renewed certificate of {DOMAIN}" in renewal.stdout + renewal.stderr
@@ -298,6 +315,43 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(e
     assert names.index("tls-site-file") < names.index("basic-auth-htpasswd") and not htpasswd.exists()
     with httpx.Client(verify=trusted(machine)) as https:
         assert https.get(f"https://{DOMAIN}{INFO_PATH}").status_code == 200
+
+
+def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a_call(engine, machine):
+    """Without grpc.basicAuth, Nginx asks gRPC clients for the credential and answers UNAUTHENTICATED.
+    Pactus runs the JSON-RPC call in an OPTIONS request's body (checked here against the daemon
+    directly), and OPTIONS passes without a credential for CORS preflights: Nginx refuses it."""
+    user, password = "operator", "correct horse battery staple"
+    line = subprocess.run(["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    applied(machine, engine.up(deploy(stack_config(machine), ssh_key=machine.client_key, basic_auth=line,
+                                      cloudflare_token=None)))
+    authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    with proxied_grpc(machine) as channel:
+        stub = blockchain_pb2_grpc.BlockchainStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert refused.value.details() == "this node asks for a credential (basic auth)"
+        assert stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10,
+                                      metadata=[("authorization", authorization)]).total_validators > 0
+
+    call = '{"jsonrpc": "2.0", "id": 1, "method": "pactus.network.get_node_info", "params": {}}'
+    direct = httpx.request("OPTIONS", machine.node.jsonrpc_url(), content=call,
+                           headers={"Content-Type": "application/json"})
+    assert "peer_id" in direct.text  # the daemon runs it
+    offset = Path(LAYOUT.access_log).stat().st_size
+    with httpx.Client(verify=trusted(machine)) as https:
+        smuggled = https.request("OPTIONS", f"https://{DOMAIN}/jsonrpc", content=call,
+                                 headers={"Content-Type": "application/json"})
+        assert smuggled.status_code == 400 and "peer_id" not in smuggled.text
+        preflight = https.options(f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN,
+                                                                        "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204
+    smuggled_line, preflight_line = access_log_since(offset, 2)
+    assert "upstream=- " in smuggled_line and "upstream=- " not in preflight_line
+
+    up(engine, machine)  # and back to no credential
 
 
 def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(engine, machine):
