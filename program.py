@@ -7,6 +7,7 @@ import os
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
+from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
 from settings import (BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACE, OBJECT_KEYS, SECRET_KEYS, SSH_PRIVATE_KEY,
                       SettingsError, parse_settings)
@@ -52,7 +53,7 @@ def main() -> None:
         pulumi.log.warn(f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is "
                         "trusted with the SSH key and the node's secrets: `pulumi config set sshHostKey "
                         f"\"$(ssh-keyscan -t ed25519 {settings.ssh_host} | cut -d' ' -f2-)\"`")
-    node = SecureNode(settings.domain.replace(".", "-"), settings, secrets)
+    node = SecureNode(settings.domain.replace(".", "-"), settings, secrets, check_endpoint)
     for key, value in node.endpoints.items():
         if value is not None:
             pulumi.export(key, value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -50,7 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "allowPrivateListen": False,
     "firewall": False,
     "p2pPort": 21888,  # mainnet's; testnet's is 21777
-    "grpc": {"enable": True, "listen": "127.0.0.1:50051", "basicAuth": False},
+    "precheckTimeout": 300,  # seconds the certificate step waits for DNS to point at the host
+    "grpc": {"enable": True, "listen": "127.0.0.1:50051", "basicAuth": False, "pathPrefix": ""},
     "jsonrpc": {"enable": False, "listen": "127.0.0.1:8545", "origins": [], "allowAnyOrigin": False,
                 "path": "/jsonrpc"},
     "http": {"enable": False, "listen": "127.0.0.1:8080", "basePath": "/http", "enableCors": False},
@@ -64,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "pactusConfig": {},
 }
 REQUIRED = ("domain", "host", "acmeEmail")
-OPTIONAL = ("hostIpv6", "sshHost", "sshHostKey", "cloudflareZoneId", "acmeCaBundle", "pactusService")
+OPTIONAL = ("hostIpv6", "sshHost", "sshHostKey", "cloudflareZoneId", "acmeCaBundle", "checkCaBundle", "pactusService")
 OBJECT_KEYS = ("grpc", "jsonrpc", "http", "html", "rateLimit", "maxBodySize", "pactusConfig")
 PLAIN_KEYS = REQUIRED + OPTIONAL + tuple(k for k in DEFAULTS if k not in OBJECT_KEYS)
 SSH_PRIVATE_KEY = "sshPrivateKey"
@@ -115,6 +117,7 @@ class GrpcApi:
     enable: bool
     listen: Listen
     basic_auth: bool  # Pactus checks the basicAuth credential itself (grpc.basic_auth)
+    path_prefix: str | None  # gRPC also under this path, as Pactus's GUI dials it
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ class Settings:
     acme_email: str
     acme_server: str
     acme_ca_bundle: str | None
+    check_ca_bundle: str | None  # on the machine running `pulumi up`: trusted by the endpoint check
+    precheck_timeout: int   # seconds to wait for the name and port 80 before asking for a certificate
     distro: str
     pactus_dir: str
     pactus_service: str | None
@@ -259,7 +264,9 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
     body_raw = _object("maxBodySize", values, problems)
     grpc = GrpcApi(enable=_bool("grpc.enable", grpc_raw["enable"], problems),
                    listen=listen("grpc.listen", grpc_raw["listen"]),
-                   basic_auth=_bool("grpc.basicAuth", grpc_raw["basicAuth"], problems))
+                   basic_auth=_bool("grpc.basicAuth", grpc_raw["basicAuth"], problems),
+                   path_prefix=_route("grpc.pathPrefix", grpc_raw["pathPrefix"], problems)
+                   if grpc_raw["pathPrefix"] != "" else None)
     if grpc.basic_auth and basic_auth is None:
         problems.add("grpc.basicAuth", True, "needs the credential: `pulumi config set --secret basicAuth "
                                              "\"$(htpasswd -nB <user>)\"`, or grpc.basicAuth false")
@@ -303,6 +310,8 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
         acme_email=get("acmeEmail", _email),
         acme_server=get("acmeServer", _acme_server),
         acme_ca_bundle=get("acmeCaBundle", _absolute_path),
+        check_ca_bundle=get("checkCaBundle", _local_file),
+        precheck_timeout=get("precheckTimeout", _whole(0, 3600, "a number of seconds")),
         distro=get("distro", _distro),
         pactus_dir=get("pactusDir", _absolute_path),
         pactus_service=get("pactusService", _unit),
@@ -355,10 +364,13 @@ def _check_apis(grpc: GrpcApi, jsonrpc: JsonRpcApi, http: HttpApi, problems: _Pr
             problems.add(f"{name}.listen", str(api.listen),
                          f"{seen[api.listen]} listens there too: give each API its own port")
         seen.setdefault(api.listen, name)
-    if jsonrpc.enable and http.enable and None not in (jsonrpc.path, http.base_path):
-        a, b = jsonrpc.path, http.base_path
-        if a == b or a.startswith(b + "/") or b.startswith(a + "/"):
-            problems.add("jsonrpc.path", a, f"overlaps http.basePath {b!r}: give each API its own path")
+    paths = [(key, path) for key, api, path in (("grpc.pathPrefix", grpc, grpc.path_prefix),
+                                                 ("jsonrpc.path", jsonrpc, jsonrpc.path),
+                                                 ("http.basePath", http, http.base_path)) if api.enable and path]
+    for index, (key, a) in enumerate(paths):
+        for other, b in paths[index + 1:]:
+            if a == b or a.startswith(b + "/") or b.startswith(a + "/"):
+                problems.add(key, a, f"overlaps {other} {b!r}: give each API its own path")
 
 
 def _str(key: str, value: Any, problems: _Problems) -> str | None:
@@ -604,6 +616,16 @@ def _ssh_host_key(key: str, value: Any, problems: _Problems) -> str | None:
                                  "e.g. ssh-ed25519 AAAAC3Nza...")
         return None
     return match.group(1)
+
+
+def _local_file(key: str, value: Any, problems: _Problems) -> str | None:
+    """A file on the machine that runs `pulumi up` (not on the host)."""
+    text = _str(key, value, problems)
+    if text is not None and os.path.isfile(text):
+        return text
+    if text is not None:
+        problems.add(key, value, "must be a PEM file on the machine that runs `pulumi up`; there is none there")
+    return None
 
 
 def _absolute_path(key: str, value: Any, problems: _Problems) -> str | None:

@@ -16,7 +16,7 @@ class NginxSite(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, connection: command.remote.ConnectionArgs, *,
                  path: str, install_script: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:NginxSite", name, None, opts)
-        remote_script(
+        self.step = remote_script(
             f"{name}-file",
             settings=settings,
             connection=connection,

@@ -22,7 +22,7 @@ class PactusConfig(pulumi.ComponentResource):
             script = basic_auth.apply(lambda line: pactus_config_script(settings, line))
         else:
             script = pactus_config_script(settings)
-        remote_script(
+        self.step = remote_script(
             f"{name}-config-toml",
             settings=settings,
             connection=connection,

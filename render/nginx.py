@@ -24,6 +24,7 @@ class Upstream:
 class GrpcRoute(Upstream):
     services: tuple[str, ...]
     denied: tuple[str, ...]
+    path_prefix: str | None
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
     if settings.grpc.enable:
         wallet = WALLET_GRPC_SERVICES if settings.expose_wallet else ()
         grpc = GrpcRoute(f"{prefix}_grpc", str(settings.grpc.listen), body.grpc, PUBLIC_GRPC_SERVICES + wallet,
-                         WALLET_GRPC_SERVICES if not settings.expose_wallet else ())
+                         WALLET_GRPC_SERVICES if not settings.expose_wallet else (), settings.grpc.path_prefix)
     if settings.jsonrpc.enable:
         jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path)
     if settings.http.enable:

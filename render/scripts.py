@@ -55,6 +55,8 @@ def certificate_script(settings: Settings) -> str:
         acme_server=settings.acme_server,
         acme_email=settings.acme_email,
         acme_ca_bundle=settings.acme_ca_bundle,
+        host=settings.host,
+        precheck_timeout=settings.precheck_timeout,
         webroot=ACME_WEBROOT,
         certificate=layout.certificate,
         renewal_conf=layout.renewal_conf,

@@ -24,6 +24,7 @@ from pulumi.runtime.mocks import MockMonitor
 SECRET_SIG = rpc._special_sig_key
 SECRET_MARK = rpc._special_secret_sig
 
+from components.endpoint_check import Endpoint, ServedCertificate
 from settings import Settings, parse_settings
 
 
@@ -160,21 +161,35 @@ class _RecordingMonitor(MockMonitor):
 
 def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY, basic_auth: str | None = None,
            cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK,
-           secret_keys: tuple[str, ...] = (), cloudflare_token_secret: bool = True) -> Deployment:
+           secret_keys: tuple[str, ...] = (), cloudflare_token_secret: bool = True, preview: bool = False) -> Deployment:
     """Runs the program once, in a fresh context and event loop, and returns what it registered.
     `secret_keys`: keys of `config` set as `pulumi config set --secret` would."""
     secrets = {"sshPrivateKey": ssh_key, "basicAuth": basic_auth}
     return contextvars.Context().run(_deploy, config, secrets, cloudflare_token, stack, secret_keys,
-                                     cloudflare_token_secret)
+                                     cloudflare_token_secret, preview)
 
 
-def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys, cloudflare_token_secret) -> Deployment:
+# The endpoints the program checked, and what the check says. Under mocks nothing is
+# deployed (tests/host's engine runs the commands after the program has run), so the
+# check is recorded here; tests/host calls the real one against the deployed node.
+CHECKED: list[Endpoint] = []
+SERVED = ServedCertificate(expires="2027-02-22T11:00:00+00:00", issuer="Let's Encrypt")
+
+
+def _record_check(endpoint: Endpoint) -> ServedCertificate:
+    CHECKED.append(endpoint)
+    return SERVED
+
+
+def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys, cloudflare_token_secret,
+            preview) -> Deployment:
     import program  # imported here so that a test sees the program as `pulumi up` runs it
+    program.check_endpoint = _record_check
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = _Mocks()
     monitor = _RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="pactus-secure", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project="pactus-secure", stack=stack, preview=preview, monitor=monitor)
     values = {f"pactus-secure:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     secret_keys = [f"pactus-secure:{key}" for key in config_secret_keys]
     for key, value in secrets.items():
@@ -188,7 +203,9 @@ def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys, cloudf
     pulumi.runtime.set_all_config(values, secret_keys)
 
     pulumi.runtime.test(program.main)()
-    stack_outputs = dict(pulumi.runtime.get_root_resource().outputs)  # what pulumi.export() was given
+    loop = asyncio.get_event_loop()
+    stack_outputs = {key: loop.run_until_complete(value.future()) if isinstance(value, pulumi.Output) else value
+                     for key, value in pulumi.runtime.get_root_resource().outputs.items()}  # what pulumi.export() got
     return Deployment(resources=monitor.registrations, outputs=stack_outputs)
 
 

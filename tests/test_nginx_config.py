@@ -257,3 +257,16 @@ def test_an_ipv6_client_counts_by_its_64(address, client):
             assert re.sub(r"\$(\w)", lambda m: match.group(m.group(1)), value) == client
             return
     assert client is None
+
+
+def test_grpc_under_a_path_prefix_strips_it_keeps_the_wallet_rule_and_answers_unknown_paths_in_grpc_terms(
+        tmp_path, throwaway_certificate):
+    settings = settings_of({**MINIMAL, "grpc": {"pathPrefix": "/grpc.v1"}, "jsonrpc": {"enable": True}})
+    text = render_tls_site(settings, http2_directive=False)
+    routed = location_block(text, "location ~ ^/grpc\\.v1/pactus\\.(Blockchain|Network|Transaction|Utils)/ {")
+    assert "rewrite ^/grpc\\.v1(/.*)$ $1 break;" in routed and "grpc_pass grpc://" in routed
+    assert "grpc-status 7" in location_block(text, "location ~ ^/grpc\\.v1/pactus\\.(Wallet)/ {")
+    assert "grpc-status 12" in location_block(text, "location /grpc.v1/ {")
+    assert "location ~ ^/pactus\\.(Blockchain|Network|Transaction|Utils)/ {" in text  # service paths still work
+    result = nginx_test(tmp_path, {"node1.example.com/tls": text}, throwaway_certificate)
+    assert result.returncode == 0, result.stderr

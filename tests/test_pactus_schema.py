@@ -15,24 +15,14 @@ NEW_IN_V1_16 = {"logger.filename": "string", "logger.max_size": "integer"}
 TYPES = {bool: "bool", int: "integer", float: "float", str: "string", list: "strings"}
 
 
-def types_in(config: dict, prefix: str = "") -> dict[str, str]:
-    """Each key of a config.toml with the schema's name for its value's type."""
+def flatten(table: dict, leaf, prefix: str = "") -> dict[str, str]:
+    """Each key path of a TOML table (section.sub.key) with `leaf` of its value."""
     keys = {}
-    for name, value in config.items():
+    for name, value in table.items():
         if isinstance(value, dict):
-            keys.update(types_in(value, f"{prefix}{name}."))
+            keys.update(flatten(value, leaf, f"{prefix}{name}."))
         else:
-            keys[f"{prefix}{name}"] = TYPES[type(value)]
-    return keys
-
-
-def schema_keys(schema: dict, prefix: str = "") -> dict[str, str]:
-    keys = {}
-    for name, value in schema.items():
-        if isinstance(value, dict):
-            keys.update(schema_keys(value, f"{prefix}{name}."))
-        else:
-            keys[f"{prefix}{name}"] = value
+            keys[f"{prefix}{name}"] = leaf(value)
     return keys
 
 
@@ -42,10 +32,10 @@ def test_the_schema_is_what_a_real_node_writes(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert (tmp_path / "node" / "config.toml").exists(), result.stdout + result.stderr
     written = tomllib.loads((tmp_path / "node" / "config.toml").read_text())
-    real = {key: kind for key, kind in types_in(written).items() if key.split(".")[0] not in MANAGED_SECTIONS}
+    real = {key: kind for key, kind in flatten(written, lambda value: TYPES[type(value)]).items() if key.split(".")[0] not in MANAGED_SECTIONS}
     levels = {key for key in real if key.startswith("logger.levels.")}
     assert levels and all(real.pop(key) == "string" for key in levels)  # the schema's "*" takes any logger name
-    schema = {key: kind for key, kind in schema_keys(dict(PACTUS_SCHEMA)).items() if key != "logger.levels.*"}
+    schema = {key: kind for key, kind in flatten(dict(PACTUS_SCHEMA), str).items() if key != "logger.levels.*"}
     assert {k: v for k, v in schema.items() if k not in NEW_IN_V1_16} == real
     assert {k: schema[k] for k in NEW_IN_V1_16} == NEW_IN_V1_16
     assert set(written) == set(PACTUS_SCHEMA) | set(MANAGED_SECTIONS)

@@ -5,7 +5,8 @@ import json
 import pulumi
 import pytest
 
-from tests.pulumi_mocks import (BASIC_AUTH, CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK,
+from components.endpoint_check import Endpoint, EndpointCheckFailed
+from tests.pulumi_mocks import (CHECKED, SERVED, BASIC_AUTH, CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK,
                                FLEET, deploy, fleet_stack, is_secret, openssh_key, secret_occurrences, unsecret)
 
 COMMAND = "command:remote:Command"
@@ -138,10 +139,28 @@ def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
         assert "delete" not in full.named(step).inputs, step
 
 
-def test_stack_outputs_name_the_endpoints(full, minimal):
+def test_stack_outputs_name_the_endpoints_and_the_certificate_served(full, minimal):
+    served = {"certificateExpiry": SERVED.expires, "certificateIssuer": SERVED.issuer}
     assert full.outputs == {"grpcTarget": "node1.example.com:443", "jsonrpcUrl": "https://node1.example.com/jsonrpc",
-                            "httpApiUrl": "https://node1.example.com/http/"}
-    assert minimal.outputs == {"grpcTarget": "node1.example.com:443"}
+                            "httpApiUrl": "https://node1.example.com/http/", **served}
+    assert minimal.outputs == {"grpcTarget": "node1.example.com:443", **served}
+
+
+def test_up_checks_every_enabled_api_as_a_user_would_and_preview_checks_nothing():
+    CHECKED.clear()
+    deploy({**FULL, "checkCaBundle": __file__}, basic_auth=BASIC_AUTH)
+    assert CHECKED == [Endpoint(domain="node1.example.com", grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
+                                guarded=True, ca_bundle=__file__)]
+    CHECKED.clear()
+    assert "certificateExpiry" not in deploy(FULL, preview=True).outputs and CHECKED == []
+
+
+def test_a_failed_endpoint_check_fails_the_up_with_what_came_back(monkeypatch):
+    def refused(endpoint):
+        raise EndpointCheckFailed("https://node1.example.com/jsonrpc: expected the node's answer, got HTTP 502")
+    monkeypatch.setattr("tests.pulumi_mocks._record_check", refused)
+    with pytest.raises(Exception, match="expected the node's answer, got HTTP 502"):
+        deploy(FULL)
 
 
 def inputs_by_name(deployment):
@@ -165,7 +184,7 @@ def test_an_unchanged_stack_changes_no_input(full):
     ({"acmeServer": "production"}, ["certificate-certbot"]),
     ({"html": {"enable": True}}, ["pactus-config-toml"]),
     ({"http": {"enable": False}}, ["pactus-config-toml", "tls-site-file"]),
-    ({"host": "203.0.113.11"}, ["dns-a"]),
+    ({"host": "203.0.113.11"}, ["certificate-certbot", "dns-a"]),  # the self-check names the host it expects
     ({"pactusService": ""}, ["pactus-config-toml"]),
 ])
 def test_a_change_reruns_only_the_steps_it_concerns(full, override, changed):

@@ -137,6 +137,8 @@ BAD_VALUES = [
     ({"grpc": {"enable": False}, "jsonrpc": {"enable": True}}, "grpc.enable = False", "through its gRPC server"),
     ({"sshHostKey": "AAAAC3NzaC1lZDI1NTE5AAAAIG"}, "sshHostKey", "ssh-keyscan -t ed25519"),
     ({"sshHostKey": "ssh-ed25519 AAAA C3Nz extra words"}, "sshHostKey", "ssh-keyscan -t ed25519"),
+    ({"grpc": {"pathPrefix": "grpc"}}, "grpc.pathPrefix", "absolute URL path"),
+    ({"grpc": {"pathPrefix": "/http"}, "http": {"enable": True}}, "grpc.pathPrefix", "overlaps http.basePath"),
     ({"domain": "node1.example.com\n"}, "domain", "control character"),
     ({"domain": " node1.example.com"}, "domain", "surrounding spaces"),
     ({"jsonrpc": {"enable": True, "path": "/rpc/.."}}, "jsonrpc.path", "not . or .. alone"),

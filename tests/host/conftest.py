@@ -51,6 +51,7 @@ class Machine:
     host_key: str           # sshd's public host key, as sshHostKey takes it
     client_key: str
     pebble_api_ca: Path     # trusted by certbot: pebble's own HTTPS API
+    pebble_log: Path        # every request pebble answered
     issuing_root: Path      # trusted by clients: the root pebble signs certificates under
     pactus_dir: Path
     original_config: str
@@ -225,7 +226,7 @@ UsePAM no
     processes.append(subprocess.Popen(
         ["pebble", "-config", str(work / "pebble.json"), "-dnsserver", "127.0.0.1:8053"],
         env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        stdout=(work / "pebble.log").open("w"), stderr=subprocess.STDOUT, text=True))
     wait_for_port(14000, processes[-1], "pebble")
     wait_for_port(15000, processes[-1], "pebble management")
     context = ssl.create_default_context(cafile=str(work / "pebble.pem"))
@@ -244,5 +245,5 @@ UsePAM no
     node.start()
     return Machine(ssh_port=ssh_port, host_key=(work / "host_key.pub").read_text().strip(),
                    client_key=(work / "client_key").read_text(),
-                   pebble_api_ca=work / "pebble.pem", issuing_root=work / "issuing-root.pem",
+                   pebble_api_ca=work / "pebble.pem", pebble_log=work / "pebble.log", issuing_root=work / "issuing-root.pem",
                    pactus_dir=pactus_dir, original_config=original, node=node)

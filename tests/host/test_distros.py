@@ -13,7 +13,9 @@ from tests.host.fake_root import FakeRoot
 from tests.pulumi_mocks import MINIMAL, settings_of
 
 pytestmark = pytest.mark.host
-SETTINGS = settings_of(MINIMAL)  # distro: auto, read from the fake's /etc/os-release
+# distro: auto, read from the fake's /etc/os-release. No HTTP-01 self-check: nothing serves
+# port 80 in a fake root (test_faults.py and test_real_host.py check it on this host).
+SETTINGS = settings_of({**MINIMAL, "precheckTimeout": "0"})
 
 CHANGES = (" install ", "pacman -S ", "systemctl enable ", "systemctl start ", "setsebool ", "--add-port=",
            "firewall-cmd --reload", "ufw allow ", "ufw --force enable")
@@ -136,7 +138,8 @@ PRIVATE_CA = "/etc/pactus-secure/acme-ca.pem"
 
 @pytest.mark.parametrize("distro, systemd", [("debian", True), ("rocky", True), ("arch", True), ("debian", False)])
 def test_scheduled_renewals_trust_the_private_acme_servers_ca_bundle(tmp_path, distro, systemd):
-    settings = settings_of({**MINIMAL, "acmeServer": "https://acme.internal.example/dir", "acmeCaBundle": PRIVATE_CA})
+    settings = settings_of({**MINIMAL, "acmeServer": "https://acme.internal.example/dir", "acmeCaBundle": PRIVATE_CA,
+                            "precheckTimeout": "0"})
     root = fake_root(tmp_path, distro, systemd)
     first = root.run(certificate_script(settings))
     assert first.returncode == 0, first.stderr

@@ -9,6 +9,7 @@ import asyncio
 import json
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
-from render.host_layout import HostLayout
+from render.host_layout import ACME_WEBROOT, HostLayout
 from render.pactus_config import render_managed_sections
 from render.scripts import pactus_config_script
 from tests.host.conftest import (CHALLTESTSRV, FAULTS_DOMAIN, UNVALIDATED_DOMAIN, forget_certificate, free_port,
@@ -256,3 +257,69 @@ def test_a_node_that_is_down_is_answered_as_unavailable_in_grpc_terms(machine, p
                 blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
     assert down.value.code() == grpc.StatusCode.UNAVAILABLE
     assert down.value.details() == "the Pactus node behind this proxy is unavailable"
+
+
+ELSEWHERE = "elsewhere.test"
+ELSEWHERE_ADDRESS = "10.213.0.2"
+
+
+@pytest.fixture
+def another_server(tmp_path):
+    """Another web server, as a wrong A record would name it: its own network namespace at
+    10.213.0.2, port 80 answering 404 for every path; elsewhere.test resolves to it."""
+    namespace, hosts = "pactus-secure-elsewhere", Path("/etc/hosts").read_text()
+    for command in (["ip", "netns", "add", namespace],
+                    ["ip", "link", "add", "pse-host", "type", "veth", "peer", "name", "pse-other"],
+                    ["ip", "link", "set", "pse-other", "netns", namespace],
+                    ["ip", "addr", "add", "10.213.0.1/30", "dev", "pse-host"], ["ip", "link", "set", "pse-host", "up"],
+                    ["ip", "-n", namespace, "addr", "add", f"{ELSEWHERE_ADDRESS}/30", "dev", "pse-other"],
+                    ["ip", "-n", namespace, "link", "set", "pse-other", "up"]):
+        subprocess.run(command, check=True)
+    server = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-m", "http.server", "80", "--bind",
+                               ELSEWHERE_ADDRESS, "--directory", str(tmp_path)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex((ELSEWHERE_ADDRESS, 80)) == 0:
+                    break
+            time.sleep(0.1)
+        Path("/etc/hosts").write_text(hosts + f"{ELSEWHERE_ADDRESS} {ELSEWHERE}\n")
+        yield
+    finally:
+        Path("/etc/hosts").write_text(hosts)
+        server.terminate()
+        server.wait()
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+        subprocess.run(["ip", "link", "del", "pse-host"], check=False, capture_output=True)
+
+
+def orders(machine) -> int:
+    """New-order requests pebble has answered: an ACME request costs one."""
+    return machine.pebble_log.read_text().count("/order-plz")
+
+
+@pytest.mark.parametrize("domain, expected", [
+    ("nowhere.test", "nowhere.test resolves to nothing (pactus-secure:host is 127.0.0.1); no address to ask "
+                     "on port 80. Fix"),
+    (ELSEWHERE, f"{ELSEWHERE} resolves to {ELSEWHERE_ADDRESS} (pactus-secure:host is 127.0.0.1); "
+                f"{ELSEWHERE_ADDRESS} answered HTTP/1.0 404 File not found. Fix"),
+])
+def test_no_certificate_is_asked_for_while_the_name_does_not_lead_to_this_host(machine, pactus_dir, another_server,
+                                                                                domain, expected):
+    before = orders(machine)
+    config = faults_config(machine, pactus_dir, domain=domain, precheckTimeout="6")
+    try:
+        started = time.monotonic()
+        with pytest.raises(RemoteCommandFailed) as refused:
+            up(Engine(), machine, config)
+        message = str(refused.value)
+        assert message.startswith(f"create of {domain.replace('.', '-')}-certificate-certbot")
+        assert "no certificate requested" in message and expected in message, message
+        assert "Fix the A record to point at 127.0.0.1" in message and "checked for 6s: precheckTimeout" in message
+        assert 6 <= time.monotonic() - started < 60  # it waited for DNS, then gave up
+        assert orders(machine) == before  # no ACME request made
+        assert not list(Path(ACME_WEBROOT, ".well-known/acme-challenge").glob("pactus-secure-precheck-*"))
+    finally:
+        new_node(domain)

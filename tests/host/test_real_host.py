@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import grp
 import hashlib
 import ipaddress
@@ -15,6 +16,7 @@ import json
 import subprocess
 import time
 import tomllib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import grpc
@@ -23,6 +25,7 @@ import pytest
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc, network_pb2, network_pb2_grpc, wallet_pb2, wallet_pb2_grpc
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
+from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import managed_sections
 from tests.host.conftest import (DOMAIN, HAND_EDITS_LOGGER, HAND_EDITS_PREFIX, HAND_EDITS_REWARD, ORIGIN,
@@ -98,6 +101,7 @@ def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(engine, ma
     assert "Pebble" in issuer and f"DNS:{DOMAIN}" in issuer
     certbot_run = next(r for r in engine.first_runs if r.name.endswith("certificate-certbot"))
     assert f"certificate for {DOMAIN} issued by {PEBBLE_DIRECTORY}" in certbot_run.output
+    assert f"HTTP-01 self-check passed: {DOMAIN} resolves to 127.0.0.1 and each serves" in certbot_run.output
 
 
 def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wallet_is_refused(engine, machine):
@@ -144,6 +148,68 @@ def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone
         assert preflight.headers.get_list("access-control-allow-origin") == [ORIGIN]
 
 
+def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(engine, machine):
+    endpoint = Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http", guarded=False,
+                        ca_bundle=str(machine.issuing_root))
+    served = check_endpoint(endpoint)
+    assert served.issuer.startswith("Pebble")
+    expires = datetime.fromisoformat(served.expires)
+    assert timedelta(days=89) < expires - datetime.now(timezone.utc) <= timedelta(days=90)
+    with pytest.raises(EndpointCheckFailed, match=f"expected a TLS certificate for {DOMAIN} that this machine trusts"):
+        check_endpoint(dataclasses.replace(endpoint, ca_bundle=None))  # pebble's root is in no system store
+    with pytest.raises(EndpointCheckFailed, match="/nothere/api/pactus/blockchain/get_blockchain_info: expected the "
+                                                  "node's answer, got HTTP 404"):
+        check_endpoint(dataclasses.replace(endpoint, http_base_path="/nothere"))
+    time.sleep(1)  # these calls count against the rate limit test 4 starts from
+
+
+class _PathPrefix(grpc.UnaryUnaryClientInterceptor):
+    """What Pactus's GUI does to reach https://host/<prefix>: the prefix before every method path."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(_CallDetails(self.prefix + details.method, details.timeout, details.metadata,
+                                         details.credentials, details.wait_for_ready, details.compression), request)
+
+
+@dataclasses.dataclass
+class _CallDetails(grpc.ClientCallDetails):
+    method: str
+    timeout: float | None
+    metadata: object
+    credentials: object
+    wait_for_ready: object
+    compression: object
+
+
+def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(engine, machine):
+    applied(machine, engine.up(deploy({**stack_config(machine), "grpc": {"pathPrefix": "/grpc"}},
+                                      ssh_key=machine.client_key, cloudflare_token=None)))
+    try:
+        with proxied_grpc(machine) as plain:
+            channel = grpc.intercept_channel(plain, _PathPrefix("/grpc"))
+            request = blockchain_pb2.GetBlockchainInfoRequest()
+            with direct_grpc(machine) as direct:
+                assert blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(request, timeout=10) == \
+                    blockchain_pb2_grpc.BlockchainStub(direct).GetBlockchainInfo(request, timeout=10)
+            with pytest.raises(grpc.RpcError) as wallet:
+                wallet_pb2_grpc.WalletStub(channel).GetTotalBalance(
+                    wallet_pb2.GetTotalBalanceRequest(wallet_name="default_wallet"), timeout=10)
+            assert wallet.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            unknown = channel.unary_unary("/pactus.Nothing/Here", request_serializer=lambda _: b"",
+                                          response_deserializer=bytes)
+            with pytest.raises(grpc.RpcError) as missing:
+                unknown(None, timeout=10)
+            assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED  # a gRPC answer, not an HTML page
+            # Service paths without the prefix keep working beside it.
+            assert blockchain_pb2_grpc.BlockchainStub(plain).GetBlockchainInfo(request, timeout=10).total_validators > 0
+    finally:
+        up(engine, machine)
+    time.sleep(1)  # these calls count against the rate limit test 4 starts from
+
+
 def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(engine, machine):
     url = f"https://{DOMAIN}{INFO_PATH}"
     time.sleep(2.1)  # the earlier tests' calls have left the client's allowance whole again (10 a second)
@@ -162,6 +228,13 @@ def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(eng
     assert all((upstream in line) == (status == 200) for line, status in zip(lines, statuses + [413]))
     assert "upstream=- " in lines[-1]
 
+    time.sleep(1.2)
+    batch = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "pactus.blockchain.get_blockchain_info", "params": {}}
+                        for i in range(1000)])  # one request, a thousand calls: beyond the body limit
+    with httpx.Client(verify=trusted(machine)) as https:
+        assert https.post(f"https://{DOMAIN}/jsonrpc", content=batch,
+                          headers={"Content-Type": "application/json"}).status_code == 413
+
     time.sleep(2.1)  # gRPC draws on the same allowance: a whole one again
     codes = []
     with proxied_grpc(machine) as channel:
@@ -174,6 +247,25 @@ def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(eng
                 codes.append(error.code())
     assert codes[:21] == [grpc.StatusCode.OK] * 21 and grpc.StatusCode.RESOURCE_EXHAUSTED in codes
     assert set(codes) == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(engine, machine, tmp_path):
+    """64 streams at once on one HTTP/2 connection: Nginx lets 32 be in progress. The rate
+    limit is off for this, or it would refuse most of them first."""
+    engine.up(deploy({**stack_config(machine), "rateLimit": {"enable": False}}, ssh_key=machine.client_key,
+                     cloudflare_token=None))
+    try:
+        error_log = Path("/var/log/nginx/error.log")
+        offset = error_log.stat().st_size
+        load = subprocess.run(["h2load", "-n", "256", "-c", "1", "-m", "64", f"https://{DOMAIN}{INFO_PATH}"],
+                              capture_output=True, text=True, timeout=60)
+        assert "256 total" in load.stdout, load.stdout + load.stderr
+        with error_log.open() as log:
+            log.seek(offset)
+            refused = log.read().count(f'limiting connections by zone "{LAYOUT.upstream_prefix}_connections"')
+        assert refused > 0, load.stdout
+    finally:
+        up(engine, machine)
 
 
 def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, machine):
@@ -335,6 +427,9 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
         assert refused.value.details() == "this node asks for a credential (basic auth)"
         assert stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10,
                                       metadata=[("authorization", authorization)]).total_validators > 0
+
+    assert check_endpoint(Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
+                                   guarded=True, ca_bundle=str(machine.issuing_root))).issuer.startswith("Pebble")
 
     call = '{"jsonrpc": "2.0", "id": 1, "method": "pactus.network.get_node_info", "params": {}}'
     direct = httpx.request("OPTIONS", machine.node.jsonrpc_url(), content=call,

@@ -1,0 +1,103 @@
+"""The node as a user meets it, checked once from where `pulumi up` runs: the tutorial's
+"open https://your-domain" done by the program.
+
+A TLS connection to domain:443 that verifies the chain and the name, then one call per
+enabled API. With `basicAuth`, an API that asks for the credential counts as answering:
+the program holds only the credential's hash.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import grpc
+
+GRPC_METHOD = "/pactus.Blockchain/GetBlockchainInfo"
+JSONRPC_CALL = {"jsonrpc": "2.0", "id": 1, "method": "pactus.blockchain.get_blockchain_info", "params": {}}
+
+
+class EndpointCheckFailed(Exception):
+    """What was expected of the public endpoint, and what came back."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    domain: str
+    grpc: bool
+    jsonrpc_path: str | None
+    http_base_path: str | None
+    guarded: bool               # basicAuth: a request without the credential is refused
+    ca_bundle: str | None       # trusted instead of the system store (a private ACME CA)
+    port: int = 443
+    timeout: float = 10
+
+
+@dataclass(frozen=True)
+class ServedCertificate:
+    expires: str                # ISO 8601, UTC
+    issuer: str
+
+
+def check_endpoint(endpoint: Endpoint) -> ServedCertificate:
+    certificate = _tls(endpoint)
+    if endpoint.grpc:
+        _grpc(endpoint)
+    if endpoint.jsonrpc_path:
+        _https(endpoint, endpoint.jsonrpc_path, json.dumps(JSONRPC_CALL).encode(), "result")
+    if endpoint.http_base_path:
+        _https(endpoint, f"{endpoint.http_base_path}/api/pactus/blockchain/get_blockchain_info", None, "lastBlockHash")
+    return certificate
+
+
+def _tls(endpoint: Endpoint) -> ServedCertificate:
+    context = ssl.create_default_context(cafile=endpoint.ca_bundle)
+    try:
+        with socket.create_connection((endpoint.domain, endpoint.port), endpoint.timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=endpoint.domain) as tls:
+            peer = tls.getpeercert()
+    except (OSError, ssl.SSLError) as error:
+        raise EndpointCheckFailed(f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
+                                  f"{endpoint.domain} that this machine trusts, got: {error}") from None
+    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(peer["notAfter"]), timezone.utc)
+    issuer = {key: value for field in peer["issuer"] for key, value in field}
+    return ServedCertificate(expires=expires.isoformat(), issuer=issuer.get("organizationName") or issuer.get("commonName", ""))
+
+
+def _grpc(endpoint: Endpoint) -> None:
+    roots = open(endpoint.ca_bundle, "rb").read() if endpoint.ca_bundle else None
+    with grpc.secure_channel(f"{endpoint.domain}:{endpoint.port}", grpc.ssl_channel_credentials(roots)) as channel:
+        call = channel.unary_unary(GRPC_METHOD, request_serializer=lambda _: b"", response_deserializer=bytes)
+        try:
+            call(None, timeout=endpoint.timeout)
+        except grpc.RpcError as error:
+            if endpoint.guarded and error.code() == grpc.StatusCode.UNAUTHENTICATED:
+                return
+            raise EndpointCheckFailed(f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
+                                      f"got {error.code().name}: {error.details()}") from None
+
+
+def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str) -> None:
+    url = f"https://{endpoint.domain}:{endpoint.port}{path}"
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    context = ssl.create_default_context(cafile=endpoint.ca_bundle)
+    try:
+        with urllib.request.urlopen(request, timeout=endpoint.timeout, context=context) as response:
+            text = response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        if endpoint.guarded and error.code == 401:
+            return
+        raise EndpointCheckFailed(f"{url}: expected the node's answer, got HTTP {error.code}") from None
+    except OSError as error:
+        raise EndpointCheckFailed(f"{url}: expected the node's answer, got: {error}") from None
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or expected_key not in answer:
+        raise EndpointCheckFailed(f"{url}: expected JSON with {expected_key!r}, got: {text[:200]}")
