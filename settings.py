@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     # Pactus's debug pages (and Go's profiler with enablePprof): never proxied, loopback only.
     "html": {"enable": False, "listen": "127.0.0.1:8090", "enablePprof": False},
     # Per client address, on every API; a burst beyond it is answered 429 (RESOURCE_EXHAUSTED on gRPC).
-    "rateLimit": {"enable": True, "requestsPerSecond": 10, "burst": 20},
+    "rateLimit": {"enable": True, "requestsPerSecond": 10, "burst": 20, "inProgress": 32},
     # Largest request body per route, in Nginx's size syntax; larger ones are answered 413. For JSON-RPC
     # it also bounds a batch: a few hundred calls at most per request (and per rate-limit token).
     "maxBodySize": {"grpc": "1m", "jsonrpc": "32k", "http": "64k"},
@@ -148,6 +148,7 @@ class RateLimit:
     enable: bool
     requests_per_second: int
     burst: int
+    in_progress: int        # requests in progress per client at once
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,9 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
             enable=_bool("rateLimit.enable", rate_raw["enable"], problems),
             requests_per_second=_whole(1, 10_000, "a number of requests per second")(
                 "rateLimit.requestsPerSecond", rate_raw["requestsPerSecond"], problems),
-            burst=_whole(0, 100_000, "a number of requests")("rateLimit.burst", rate_raw["burst"], problems)),
+            burst=_whole(0, 100_000, "a number of requests")("rateLimit.burst", rate_raw["burst"], problems),
+            in_progress=_whole(1, 10_000, "a number of requests")("rateLimit.inProgress", rate_raw["inProgress"],
+                                                                  problems)),
         max_body_size=BodySizes(**{api: _size(f"maxBodySize.{api}", body_raw[api], problems)
                                    for api in ("grpc", "jsonrpc", "http")}),
         firewall=get("firewall", _bool),

@@ -3,7 +3,7 @@
 Two counts:
 - from the registered resources (Pulumi mocks): how many remote commands a configuration
   registers, and how many of them a given change re-runs;
-- from this machine as the node (the real-host suite's sshd, pebble and stand-in node,
+- from this machine as the node (the real-host suite's sshd, pebble and Pactus node,
   commands carried out over real SSH by tests/host/engine.py): commands run, seconds
   (SSH connection included) and whether Nginx reloaded, for a fresh deploy, an unchanged
   redeploy, a redeploy that forgot its state, an origins change, a certificate renewal
@@ -28,12 +28,13 @@ from tests.host.engine import Engine  # noqa: E402
 from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, deploy  # noqa: E402
 
 COMMAND = "command:remote:Command"
+PINNED = {**FULL, "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey"}  # as a careful operator sets it
 CHANGES = {
     "jsonrpc.origins": {"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}},
     "acmeEmail": {"acmeEmail": "security@example.com"},
-    "exposeWallet": {"exposeWallet": "false"},
+    "html.enable": {"html": {"enable": True}},
     "rateLimit": {"rateLimit": {"requestsPerSecond": 50}},
-    "host (DNS only)": {"host": "203.0.113.11"},
+    "host": {"host": "203.0.113.11"},
     "domain": {"domain": "node9.example.com"},
 }
 
@@ -41,15 +42,16 @@ CHANGES = {
 def registered() -> None:
     print("## registered remote commands (mocks)")
     print(f"{'configuration':<34} {'commands':>8}")
-    for name, config, kwargs in (("minimal", MINIMAL, {}), ("full", FULL, {}),
-                                 ("full + firewall + basic auth", {**FULL, "firewall": "true"},
+    for name, config, kwargs in (("minimal", {**MINIMAL, "sshHostKey": PINNED["sshHostKey"]}, {}),
+                                 ("full", PINNED, {}),
+                                 ("full + firewall + basic auth", {**PINNED, "firewall": "true"},
                                   {"basic_auth": BASIC_AUTH})):
         print(f"{name:<34} {len(deploy(config, **kwargs).of_type(COMMAND)):>8}")
-    base = {r.name: json.dumps(r.inputs, sort_keys=True) for r in deploy(FULL).of_type(COMMAND)}
+    base = {r.name: json.dumps(r.inputs, sort_keys=True) for r in deploy(PINNED).of_type(COMMAND)}
     print(f"\n{'change (from full)':<34} {'re-run':>8}  which")
     for name, override in CHANGES.items():
         after = {r.name.split("-com-", 1)[1]: json.dumps(r.inputs, sort_keys=True)
-                 for r in deploy({**FULL, **override}).of_type(COMMAND)}
+                 for r in deploy({**PINNED, **override}).of_type(COMMAND)}
         before = {n.split("-com-", 1)[1]: v for n, v in base.items()}
         rerun = sorted(n for n in after if before.get(n) != after[n])
         print(f"{name:<34} {len(rerun):>8}  {', '.join(rerun) or '-'}")

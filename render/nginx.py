@@ -42,6 +42,8 @@ class RateLimitZone:
     zone: str
     requests_per_second: int
     burst: int
+    connections_zone: str
+    in_progress: int
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,9 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         grpc=grpc,
         jsonrpc=jsonrpc,
         http=http,
-        rate_limit=RateLimitZone(f"{prefix}_api", settings.rate_limit.requests_per_second,
-                                 settings.rate_limit.burst) if settings.rate_limit.enable else None,
-        connections_zone=f"{prefix}_connections",
+        rate_limit=RateLimitZone(f"{prefix}_api", settings.rate_limit.requests_per_second, settings.rate_limit.burst,
+                                 f"{prefix}_connections", settings.rate_limit.in_progress)
+        if settings.rate_limit.enable else None,
         client_key=f"{prefix}_client",
         options_with_body=f"{prefix}_options_with_body",
         grpc_gate=grpc_gate,

@@ -187,6 +187,7 @@ def test_requests_in_progress_are_limited_per_client_and_server_tokens_are_off()
     assert "limit_conn_zone $pactus_node1_example_com_client zone=pactus_node1_example_com_connections:10m;" in text
     assert "    limit_conn pactus_node1_example_com_connections 32;\n    limit_conn_status 429;" in text
     assert "    server_tokens off;\n" in text
+    assert "limit_conn" not in render_tls_site(settings_for(jsonrpc=True, guarded=False), http2_directive=False)
 
 
 def test_an_options_request_with_a_body_never_reaches_json_rpc_or_the_http_api():
