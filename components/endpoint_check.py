@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import grpc
 
@@ -70,7 +71,7 @@ def _tls(endpoint: Endpoint) -> ServedCertificate:
 
 
 def _grpc(endpoint: Endpoint) -> None:
-    roots = open(endpoint.ca_bundle, "rb").read() if endpoint.ca_bundle else None
+    roots = Path(endpoint.ca_bundle).read_bytes() if endpoint.ca_bundle else None
     with grpc.secure_channel(f"{endpoint.domain}:{endpoint.port}", grpc.ssl_channel_credentials(roots)) as channel:
         call = channel.unary_unary(GRPC_METHOD, request_serializer=lambda _: b"", response_deserializer=bytes)
         try:

@@ -16,7 +16,7 @@ import pytest
 
 from render import scripts
 from render.nginx import render_acme_http_site, render_tls_site
-from render.pactus_config import managed_sections
+from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import render
 from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, settings_of
 
@@ -178,6 +178,14 @@ def test_pactus_config_step_merges_backs_up_and_then_changes_nothing(pactus_dir)
     assert second.returncode == 0, second.stderr
     assert "up to date" in second.stdout
     assert sorted(p.name for p in pactus_dir.iterdir()) == sorted(["config.toml", backup.name])
+
+
+def test_a_node_without_config_toml_gets_the_managed_sections_alone(tmp_path):
+    settings = settings_of({**MINIMAL, "pactusDir": str(tmp_path)})
+    result = run_pactus_config(settings)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "config.toml").read_text() == render_managed_sections(settings)
+    assert stat.S_IMODE((tmp_path / "config.toml").stat().st_mode) == 0o600 and backups(tmp_path) == []
 
 
 def test_a_file_the_merge_cannot_handle_is_left_untouched_with_the_fix_named(pactus_dir):
