@@ -35,6 +35,7 @@ DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN)
 ORIGIN = "https://wallet.example.com"
 HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
 PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
+SERVER_GATEWAYS = ("10.77.12.1", "10.77.13.1")  # this machine, as tests/host/servers.py's servers see it
 CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
 
 
@@ -208,11 +209,12 @@ UsePAM no
 
     # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA.
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pebble",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-addext", f"subjectAltName=IP:127.0.0.1,DNS:localhost,{','.join(f'IP:{g}' for g in SERVER_GATEWAYS)}",
                     "-keyout", str(work / "pebble.key"), "-out", str(work / "pebble.pem")],
                    check=True, capture_output=True)
     (work / "pebble.json").write_text(json.dumps({"pebble": {
-        "listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+        # On every address: the real servers of test_servers.py reach it at their gateway.
+        "listenAddress": "0.0.0.0:14000", "managementListenAddress": "127.0.0.1:15000",
         "certificate": str(work / "pebble.pem"), "privateKey": str(work / "pebble.key"),
         "httpPort": 80, "tlsPort": 443, "externalAccountBindingRequired": False,
         # Let's Encrypt's certificate profile: 90 days, a revocation URL (testssl.sh rates both).

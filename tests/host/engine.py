@@ -91,7 +91,8 @@ class Engine:
             checking = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
             if connection.get("hostKey"):
                 with open(known_hosts, "w") as file:
-                    file.write(f"[{host}]:{port} {connection['hostKey']}\n")
+                    name = host if port == 22 else f"[{host}]:{port}"  # as ssh looks a host up
+                    file.write(f"{name} {connection['hostKey']}\n")
                 checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
             started = time.monotonic()
             result = subprocess.run(

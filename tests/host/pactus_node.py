@@ -47,13 +47,7 @@ class PactusNode:
         self.wait_answering()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout=20)
         self.process = None
 
     def restart(self) -> None:
@@ -113,6 +107,17 @@ class PactusNode:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"pactus-daemon did not answer within {timeout}s: {self.log.read_text()[-3000:]}")
+
+def terminate(process: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM, a wait for a clean exit, then SIGKILL."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 
 def _dial(listen: str) -> str:
     """Where a client on this machine reaches a listen address: a wildcard means loopback."""

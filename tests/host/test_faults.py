@@ -20,14 +20,10 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
 from render.host_layout import ACME_WEBROOT, HostLayout
-from render.pactus_config import render_managed_sections
-from render.scripts import pactus_config_script
 from tests.host.conftest import (CHALLTESTSRV, FAULTS_DOMAIN, UNVALIDATED_DOMAIN, forget_certificate, free_port,
                                  nginx_processes, pid_alive, this_host_as_the_node, trusted)
 from tests.host.engine import Engine, Interrupted, RemoteCommandFailed
-from tests.host.pactus_node import PactusNode
-from tests.host.systemd_standin import StandInSystemd
-from tests.pulumi_mocks import deploy, settings_of
+from tests.pulumi_mocks import deploy
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(FAULTS_DOMAIN)
@@ -176,51 +172,6 @@ def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_con
     assert Path(LAYOUT.tls_site).read_bytes() == live and serves_jsonrpc(machine)
     assert "tls-site-file" in ran(up(engine, machine, with_ipv6))
     assert "listen [::]:443" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
-
-
-def test_pactus_failing_to_restart_gets_the_previous_config_back(machine, tmp_path, pactus_dir):
-    PactusNode(pactus_dir, log=tmp_path / "init.log").init()
-    systemd = StandInSystemd(tmp_path / "systemd", "pactus.service", pactus_dir)
-    grpc_port, jsonrpc_port, taken_port, next_port, p2p_port = (free_port() for _ in range(5))
-
-    def settings(jsonrpc_port: int):
-        # Its own peer-to-peer port: the suite's main node holds testnet's.
-        return settings_of(faults_config(machine, pactus_dir, pactusService="pactus.service",
-                                         grpc={"listen": f"127.0.0.1:{grpc_port}"},
-                                         jsonrpc={"enable": True, "listen": f"127.0.0.1:{jsonrpc_port}"},
-                                         pactusConfig={"network": {"listen_addrs": [f"/ip4/127.0.0.1/tcp/{p2p_port}"]}}))
-
-    working = render_managed_sections(settings(jsonrpc_port))
-    (pactus_dir / "config.toml").write_text(working)
-    try:
-        assert systemd.systemctl("restart").returncode == 0 and wait_listening(jsonrpc_port)
-        with socket.socket() as squatter:  # something else holds the port the new config names
-            squatter.bind(("127.0.0.1", taken_port))
-            squatter.listen()
-            failed = systemd.run_as_root_with_systemd(pactus_config_script(settings(taken_port)))
-        assert failed.returncode != 0
-        assert ("pactus.service did not come up with the new config.toml; the previous one is restored and "
-                "pactus.service restarted with it") in failed.stderr
-        assert f"127.0.0.1:{taken_port}: bind: address already in use" in failed.stderr  # the daemon's own reason
-        assert (pactus_dir / "config.toml").read_text() == working
-        assert systemd.systemctl("is-active").returncode == 0 and wait_listening(jsonrpc_port)
-        assert systemd.calls().count("systemctl restart pactus.service") == 3
-
-        moved = systemd.run_as_root_with_systemd(pactus_config_script(settings(next_port)))
-        assert moved.returncode == 0, moved.stderr
-        assert "restarted pactus.service with the new config" in moved.stdout and wait_listening(next_port)
-    finally:
-        systemd.stop()
-
-
-def wait_listening(port: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.parametrize("target", ["refused", "silent"])

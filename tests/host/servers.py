@@ -1,0 +1,150 @@
+"""Real Debian servers for the suite: a debootstrapped root booted by systemd-nspawn with
+systemd as PID 1, in its own network namespace at 10.77.<n>.2 (this machine is .1 and
+routes it to Debian's mirror), sshd on port 22, a `deploy` user with passwordless sudo,
+and a testnet `pactus-daemon` run by `pactus.service` as the `pactus` user, who owns
+/home/pactus/pactus. Roots are cached per suite and package list; each run boots a fresh
+copy, so runs never see each other's state. See shared notes, real-server.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.host.pactus_node import MNEMONIC, WALLET_PASSWORD, terminate
+from tests.tools import tool
+
+CACHE = Path("/var/tmp/pactus-secure-roots")
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificates", "sudo", "iproute2", "curl")
+PACTUS_DIR = "/home/pactus/pactus"
+SUBNET = "10.77.0.0/16"
+
+PACTUS_UNIT = f"""[Unit]
+Description=Pactus node (testnet)
+After=network-online.target
+
+[Service]
+User=pactus
+ExecStart=/usr/local/bin/pactus-daemon start -w {PACTUS_DIR} -p {WALLET_PASSWORD}
+Restart=on-failure
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@dataclass
+class Server:
+    name: str           # the machine's name, and its host-side interface ve-<name>
+    suite: str          # bookworm (Debian 12) or trixie (Debian 13)
+    number: int         # its subnet: 10.77.<number>.0/24
+    root: Path
+    key: Path           # the deploy user's private key
+    process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"10.77.{self.number}.2"
+
+    @property
+    def gateway(self) -> str:
+        return f"10.77.{self.number}.1"
+
+    def ssh(self, command: str, *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run(["ssh", "-i", str(self.key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+                                 f"deploy@{self.address}", command], capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{self.name}: {command} exited {result.returncode}: {result.stdout}{result.stderr}")
+        return result
+
+    def boot(self) -> None:
+        self.process = subprocess.Popen(
+            ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(self.root), "-M", self.name,
+             "--network-veth", "-b"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        interface = f"ve-{self.name}"[:15]
+        _wait(lambda: subprocess.run(["ip", "link", "show", interface], capture_output=True).returncode == 0,
+              f"{interface} to appear")
+        subprocess.run(["ip", "addr", "add", f"{self.gateway}/24", "dev", interface], check=True)
+        subprocess.run(["ip", "link", "set", interface, "up"], check=True)
+        _wait(lambda: _port_open(self.address, 22), f"sshd on {self.name}", timeout=90)
+        _wait(lambda: self.ssh("systemctl is-system-running --wait", check=False).stdout.strip()
+              in ("running", "degraded"), f"{self.name} to finish booting", timeout=120)
+
+    def stop(self) -> None:
+        terminate(self.process, timeout=60)  # on SIGTERM nspawn shuts the container down cleanly
+        self.process = None
+
+
+def prepare(name: str, suite: str, number: int, work: Path, ssh_public_key: str, files: dict[str, str]) -> Server:
+    """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it."""
+    root = work / name
+    subprocess.run(["cp", "-a", "--reflink=auto", str(_cached_root(suite)), str(root)], check=True)
+    network = (f"[Match]\nName=host0\n\n[Network]\nAddress=10.77.{number}.2/24\nGateway=10.77.{number}.1\n")
+    for path, text in {"/etc/systemd/network/10-host0.network": network,  # before systemd's 80-container-host0 (DHCP)
+                       "/etc/systemd/system/pactus.service": PACTUS_UNIT,
+                       "/etc/sudoers.d/deploy": "deploy ALL=(ALL) NOPASSWD: ALL\n", **files}.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    (root / "etc/sudoers.d/deploy").chmod(0o440)
+    shutil.copy(tool("pactus-daemon"), root / "usr/local/bin/pactus-daemon")
+    setup = f"""set -e
+useradd -m -s /bin/bash deploy
+install -d -m 700 -o deploy -g deploy /home/deploy/.ssh
+printf '%s\\n' '{ssh_public_key}' > /home/deploy/.ssh/authorized_keys
+chown deploy:deploy /home/deploy/.ssh/authorized_keys
+useradd -m -s /usr/sbin/nologin pactus
+runuser -u pactus -- /usr/local/bin/pactus-daemon init -w {PACTUS_DIR} --testnet -p {WALLET_PASSWORD} \\
+  --val-num 1 --restore '{MNEMONIC}' >/dev/null
+test -f {PACTUS_DIR}/config.toml
+systemctl enable systemd-networkd pactus.service >/dev/null 2>&1
+"""
+    subprocess.run(["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(root), "bash", "-c", setup],
+                   check=True, capture_output=True, text=True)
+    return Server(name=name, suite=suite, number=number, root=root, key=work / "deploy_key")
+
+
+def route_to_the_mirror() -> None:
+    """Containers reach Debian's mirror through this machine (their packages come from it)."""
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+    rule = ["POSTROUTING", "-s", SUBNET, "!", "-d", SUBNET, "-j", "MASQUERADE"]
+    if subprocess.run(["iptables", "-t", "nat", "-C", *rule], capture_output=True).returncode != 0:
+        subprocess.run(["iptables", "-t", "nat", "-A", *rule], check=True)
+
+
+def stop_routing() -> None:
+    subprocess.run(["iptables", "-t", "nat", "-D", "POSTROUTING", "-s", SUBNET, "!", "-d", SUBNET, "-j", "MASQUERADE"],
+                   capture_output=True)
+
+
+def _cached_root(suite: str) -> Path:
+    key = hashlib.sha256(" ".join((suite, MIRROR, *PACKAGES)).encode()).hexdigest()[:12]
+    root = CACHE / f"{suite}-{key}"
+    if not (root / "usr/sbin/sshd").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(root), MIRROR],
+                       check=True, capture_output=True)
+    return root
+
+
+def _port_open(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((address, port)) == 0
+
+
+def _wait(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.5)

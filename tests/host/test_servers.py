@@ -1,0 +1,194 @@
+"""Real Debian 12 and 13 servers booted with systemd (tests/host/servers.py): what every
+real server does, which this machine (no systemd) cannot show. The deployment reaches
+them over SSH as `deploy` with sudo, as pulumi-command would (tests/host/engine.py: the
+real provider cannot be built here); pebble on this machine issues their certificates.
+
+The tests run in file order on one deployment per server.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import pytest
+from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
+
+from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
+from render.host_layout import HostLayout
+from tests.host import servers
+from tests.host.conftest import CHALLTESTSRV, SERVER_GATEWAYS
+from tests.host.engine import Engine, RemoteCommandFailed
+from tests.pulumi_mocks import deploy
+
+pytestmark = pytest.mark.host
+SUITES = {"bookworm": 12, "trixie": 13}  # Debian release: its subnet number
+PEBBLE_CA_ON_SERVER = "/etc/pactus-secure-test/pebble.pem"
+
+
+def domain(suite: str) -> str:
+    return f"{suite}.test"
+
+
+@pytest.fixture(scope="module")
+def fleet(machine, tmp_path_factory):
+    """Both servers booted, pebble's DNS pointing their names at them, and this machine too."""
+    work = tmp_path_factory.mktemp("servers")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "deploy_key")], check=True)
+    public_key = (work / "deploy_key.pub").read_text().strip()
+    hosts_before = Path("/etc/hosts").read_text()
+    booted = {}
+    servers.route_to_the_mirror()
+    try:
+        for suite, number in SUITES.items():
+            address = f"10.77.{number}.2"
+            booted[suite] = servers.prepare(
+                f"pst-{suite}", suite, number, work, public_key,
+                {"/etc/hostname": f"pst-{suite}\n",
+                 "/etc/hosts": f"127.0.0.1 localhost pst-{suite}\n{address} {domain(suite)}\n",
+                 PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text()})
+            challtestsrv("/add-a", {"host": domain(suite), "addresses": [address]})
+        with ThreadPoolExecutor(len(booted)) as pool:
+            list(pool.map(lambda server: server.boot(), booted.values()))
+        Path("/etc/hosts").write_text(hosts_before + "".join(
+            f"{server.address} {domain(suite)}\n" for suite, server in booted.items()))
+        yield {suite: (server, Engine()) for suite, server in booted.items()}
+    finally:
+        Path("/etc/hosts").write_text(hosts_before)
+        for server in booted.values():
+            server.stop()
+        servers.stop_routing()
+
+
+def challtestsrv(path: str, body: dict) -> None:
+    request = urllib.request.Request(f"{CHALLTESTSRV}{path}", data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(request).close()
+
+
+def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
+    return {
+        "domain": domain(suite), "host": server.address, "sshUser": "deploy",
+        "sshHostKey": (server.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().strip(),
+        "acmeEmail": "ops@example.com", "manageDns": "false",
+        "acmeServer": f"https://{server.gateway}:14000/dir", "acmeCaBundle": PEBBLE_CA_ON_SERVER,
+        "checkCaBundle": str(machine.issuing_root),
+        "pactusDir": servers.PACTUS_DIR, "pactusService": "pactus.service",
+        "jsonrpc": {"enable": True}, "http": {"enable": True}, **overrides,
+    }
+
+
+def up(fleet, suite: str, machine, **overrides):
+    server, engine = fleet[suite]
+    key = server.key.read_text()
+    return engine.up(deploy(stack(suite, server, machine, **overrides), ssh_key=key, cloudflare_token=None))
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_1_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd(fleet, machine, suite):
+    server, _ = fleet[suite]
+    assert server.gateway in SERVER_GATEWAYS  # where the suite's pebble answers it
+    runs = {run.name.split("-test-", 1)[1]: run for run in up(fleet, suite, machine)}
+    assert sorted(runs) == sorted(["host-packages", "http-site-file", "certificate-certbot", "tls-site-file",
+                                   "pactus-config-toml"])
+    assert "installed: nginx" in runs["host-packages"].output
+    assert "restarted pactus.service with the new config" in runs["pactus-config-toml"].output
+    for unit in ("nginx", "pactus", "certbot.timer"):
+        assert server.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
+    site = server.ssh(f"cat {HostLayout(domain(suite)).tls_site}").stdout
+    nginx_version = server.ssh("/usr/sbin/nginx -v 2>&1").stdout
+    modern = suite == "trixie"  # nginx 1.26 on Debian 13, 1.22 on Debian 12
+    assert ("http2 on;" in site) == modern and ("listen 443 ssl http2;" in site) != modern, nginx_version
+    served = check_endpoint(Endpoint(domain=domain(suite), grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
+                                     guarded=False, ca_bundle=str(machine.issuing_root)))
+    assert served.issuer.startswith("Pebble")
+    credentials = grpc.ssl_channel_credentials(machine.issuing_root.read_bytes())
+    with grpc.secure_channel(f"{domain(suite)}:443", credentials) as channel:
+        info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
+            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+    assert info.total_validators > 0
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_2_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(fleet, machine, suite):
+    server, _ = fleet[suite]
+    layout = HostLayout(domain(suite))
+    serial = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
+    assert "certbot.timer" in server.ssh("systemctl list-timers --all").stdout
+    # certbot.service as the timer starts it (with our CA drop-in), forced to renew now.
+    server.ssh("sudo mkdir -p /run/systemd/system/certbot.service.d && printf '[Service]\\nExecStart=\\n"
+               "ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew\\n' | "
+               "sudo tee /run/systemd/system/certbot.service.d/force.conf >/dev/null && sudo systemctl daemon-reload")
+    try:
+        server.ssh("sudo systemctl start certbot.service", timeout=180)
+    finally:
+        server.ssh("sudo rm -rf /run/systemd/system/certbot.service.d && sudo systemctl daemon-reload")
+    renewed = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
+    assert renewed != serial
+    # The deploy hook reloaded Nginx through systemd, and the new certificate is the one served.
+    assert "Reloaded nginx.service" in server.ssh("sudo journalctl -u nginx.service --no-pager").stdout
+    served = subprocess.run(f"openssl s_client -connect {server.address}:443 -servername {domain(suite)} </dev/null "
+                            "2>/dev/null | openssl x509 -noout -serial", shell=True, capture_output=True, text=True)
+    assert served.stdout == renewed
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_runs_again(fleet, machine, suite):
+    server, _ = fleet[suite]
+    before = server.ssh(f"sudo cat {servers.PACTUS_DIR}/config.toml").stdout
+    with pytest.raises(RemoteCommandFailed) as refused:  # port 22: sshd's, and below 1024 for the pactus user
+        up(fleet, suite, machine, jsonrpc={"enable": True, "listen": "127.0.0.1:22"})
+    message = str(refused.value)
+    assert "pactus.service did not come up with the new config.toml; the previous one is restored" in message
+    assert "could not start JSON-RPC server: listen tcp 127.0.0.1:22: bind:" in message, message  # the daemon's own
+    assert server.ssh(f"sudo cat {servers.PACTUS_DIR}/config.toml").stdout == before
+    for _ in range(20):
+        if server.ssh("systemctl is-active pactus", check=False).stdout.strip() == "active":
+            break
+        server.ssh("sleep 1")
+    assert server.ssh("systemctl is-active pactus").stdout.strip() == "active"
+    up(fleet, suite, machine)  # the stack as it was: nothing to change
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_4_the_nodes_directory_stays_the_pactus_users(fleet, suite):
+    server, _ = fleet[suite]
+    owners = server.ssh(f"sudo sh -c \"stat -c '%U %a %n' {servers.PACTUS_DIR} {servers.PACTUS_DIR}/config.toml "
+                        f"{servers.PACTUS_DIR}/config.toml.pactus-secure-backup-*\"").stdout.splitlines()
+    assert len(owners) >= 3 and all(line.startswith("pactus ") for line in owners), owners
+    assert owners[1].split()[1] == "600", owners  # as pactus-daemon init made it
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, suite):
+    server, _ = fleet[suite]
+    server.stop()
+    server.boot()
+    for unit in ("nginx", "pactus", "certbot.timer"):
+        assert server.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
+    endpoint = Endpoint(domain=domain(suite), grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
+                        guarded=False, ca_bundle=str(machine.issuing_root))
+    deadline = time.monotonic() + 60  # the node opens its APIs a moment after its unit is active
+    while True:
+        try:
+            check_endpoint(endpoint)
+            break
+        except EndpointCheckFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    assert up(fleet, suite, machine) == []
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_6_destroy_leaves_nothing_of_ours_served_and_nginx_running(fleet, suite):
+    server, engine = fleet[suite]
+    engine.destroy()
+    layout = HostLayout(domain(suite))
+    assert server.ssh(f"test -e {layout.tls_site} || test -e {layout.http_site}", check=False).returncode != 0
+    assert server.ssh("sudo /usr/sbin/nginx -t", check=False).returncode == 0
+    assert server.ssh("systemctl is-active nginx").stdout.strip() == "active"
