@@ -75,6 +75,12 @@ def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **ove
     }
 
 
+def challtestsrv(path: str, body: dict) -> None:
+    """pebble's DNS, told what to answer (its management API)."""
+    request = urllib.request.Request(f"{CHALLTESTSRV}{path}", data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(request).close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -209,7 +215,7 @@ UsePAM no
 
     # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA.
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pebble",
-                    "-addext", f"subjectAltName=IP:127.0.0.1,DNS:localhost,{','.join(f'IP:{g}' for g in SERVER_GATEWAYS)}",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost," + ",".join(f"IP:{g}" for g in SERVER_GATEWAYS),
                     "-keyout", str(work / "pebble.key"), "-out", str(work / "pebble.pem")],
                    check=True, capture_output=True)
     (work / "pebble.json").write_text(json.dumps({"pebble": {

@@ -6,7 +6,6 @@ suite's node.test.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
 from render.host_layout import ACME_WEBROOT, HostLayout
-from tests.host.conftest import (CHALLTESTSRV, FAULTS_DOMAIN, UNVALIDATED_DOMAIN, forget_certificate, free_port,
+from tests.host.conftest import (FAULTS_DOMAIN, UNVALIDATED_DOMAIN, challtestsrv, forget_certificate, free_port,
                                  nginx_processes, pid_alive, this_host_as_the_node, trusted)
 from tests.host.engine import Engine, Interrupted, RemoteCommandFailed
 from tests.pulumi_mocks import deploy
@@ -48,11 +47,6 @@ def up(engine: Engine, machine, config: dict, **kwargs):
 def ran(runs) -> list[str]:
     """Step names without the node's prefix (its domain, dashed)."""
     return [run.name.split("-test-", 1)[1] for run in runs]
-
-
-def challtestsrv(path: str, body: dict) -> None:
-    request = urllib.request.Request(f"{CHALLTESTSRV}{path}", data=json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(request).close()
 
 
 def new_node(domain: str = FAULTS_DOMAIN) -> None:

@@ -8,10 +8,8 @@ The tests run in file order on one deployment per server.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import HostLayout
 from tests.host import servers
-from tests.host.conftest import CHALLTESTSRV, SERVER_GATEWAYS
+from tests.host.conftest import SERVER_GATEWAYS, challtestsrv
 from tests.host.engine import Engine, RemoteCommandFailed
 from tests.pulumi_mocks import deploy
 
@@ -63,11 +61,6 @@ def fleet(machine, tmp_path_factory):
         for server in booted.values():
             server.stop()
         servers.stop_routing()
-
-
-def challtestsrv(path: str, body: dict) -> None:
-    request = urllib.request.Request(f"{CHALLTESTSRV}{path}", data=json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(request).close()
 
 
 def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
