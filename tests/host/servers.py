@@ -112,17 +112,23 @@ systemctl enable systemd-networkd pactus.service >/dev/null 2>&1
     return Server(name=name, suite=suite, number=number, root=root, key=work / "deploy_key")
 
 
-def route_to_the_mirror() -> None:
-    """Containers reach Debian's mirror through this machine (their packages come from it)."""
-    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
-    rule = ["POSTROUTING", "-s", SUBNET, "!", "-d", SUBNET, "-j", "MASQUERADE"]
-    if subprocess.run(["iptables", "-t", "nat", "-C", *rule], capture_output=True).returncode != 0:
-        subprocess.run(["iptables", "-t", "nat", "-A", *rule], check=True)
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+MASQUERADE = ["POSTROUTING", "-s", SUBNET, "!", "-d", SUBNET, "-j", "MASQUERADE"]
 
 
-def stop_routing() -> None:
-    subprocess.run(["iptables", "-t", "nat", "-D", "POSTROUTING", "-s", SUBNET, "!", "-d", SUBNET, "-j", "MASQUERADE"],
-                   capture_output=True)
+def route_to_the_mirror() -> str:
+    """Containers reach Debian's mirror through this machine (their packages come from it).
+    Returns how forwarding was set before, for stop_routing."""
+    forwarding = IP_FORWARD.read_text()
+    IP_FORWARD.write_text("1\n")
+    if subprocess.run(["iptables", "-t", "nat", "-C", *MASQUERADE], capture_output=True).returncode != 0:
+        subprocess.run(["iptables", "-t", "nat", "-A", *MASQUERADE], check=True)
+    return forwarding
+
+
+def stop_routing(forwarding: str) -> None:
+    subprocess.run(["iptables", "-t", "nat", "-D", *MASQUERADE], capture_output=True)
+    IP_FORWARD.write_text(forwarding)
 
 
 def _cached_root(suite: str) -> Path:

@@ -41,7 +41,7 @@ def fleet(machine, tmp_path_factory):
     public_key = (work / "deploy_key.pub").read_text().strip()
     hosts_before = Path("/etc/hosts").read_text()
     booted = {}
-    servers.route_to_the_mirror()
+    forwarding = servers.route_to_the_mirror()
     try:
         for suite, number in SUITES.items():
             address = f"10.77.{number}.2"
@@ -60,7 +60,7 @@ def fleet(machine, tmp_path_factory):
         Path("/etc/hosts").write_text(hosts_before)
         for server in booted.values():
             server.stop()
-        servers.stop_routing()
+        servers.stop_routing(forwarding)
 
 
 def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
