@@ -56,18 +56,23 @@ def check_endpoint(endpoint: Endpoint) -> ServedCertificate:
     return certificate
 
 
+def _trust(endpoint: Endpoint) -> ssl.SSLContext:
+    """The system's trust store, or the given CA bundle: chain and name verified."""
+    return ssl.create_default_context(cafile=endpoint.ca_bundle)
+
+
 def _tls(endpoint: Endpoint) -> ServedCertificate:
-    context = ssl.create_default_context(cafile=endpoint.ca_bundle)
     try:
         with socket.create_connection((endpoint.domain, endpoint.port), endpoint.timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=endpoint.domain) as tls:
+                _trust(endpoint).wrap_socket(raw, server_hostname=endpoint.domain) as tls:
             peer = tls.getpeercert()
     except (OSError, ssl.SSLError) as error:
         raise EndpointCheckFailed(f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
                                   f"{endpoint.domain} that this machine trusts, got: {error}") from None
     expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(peer["notAfter"]), timezone.utc)
     issuer = {key: value for field in peer["issuer"] for key, value in field}
-    return ServedCertificate(expires=expires.isoformat(), issuer=issuer.get("organizationName") or issuer.get("commonName", ""))
+    return ServedCertificate(expires=expires.isoformat(),
+                             issuer=issuer.get("organizationName") or issuer.get("commonName", ""))
 
 
 def _grpc(endpoint: Endpoint) -> None:
@@ -86,9 +91,8 @@ def _grpc(endpoint: Endpoint) -> None:
 def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str) -> None:
     url = f"https://{endpoint.domain}:{endpoint.port}{path}"
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    context = ssl.create_default_context(cafile=endpoint.ca_bundle)
     try:
-        with urllib.request.urlopen(request, timeout=endpoint.timeout, context=context) as response:
+        with urllib.request.urlopen(request, timeout=endpoint.timeout, context=_trust(endpoint)) as response:
             text = response.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
         if endpoint.guarded and error.code == 401:
