@@ -5,41 +5,52 @@ from __future__ import annotations
 import os
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
 from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
-from settings import (BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACE, OBJECT_KEYS, SECRET_KEYS, SSH_PRIVATE_KEY,
-                      SettingsError, parse_settings)
+from settings import BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACE, SSH_PRIVATE_KEY, SettingsError, parse_settings
+from settings.parse import object_keys
+from settings.secrets import NAMESPACED
 
 
-def read_settings():
+def read_settings() -> tuple:
     """Reads the stack config once; returns the Settings and the secrets as secret Outputs."""
     config = pulumi.Config(NAMESPACE)
-    # Every key set in the namespace, so that a misspelt one is reported, not ignored.
-    keys = {k.split(":", 1)[1] for k in {**get_config_env(), **CONFIG.get()} if k.startswith(f"{NAMESPACE}:")}
-    hidden = {key for key in keys if is_config_secret(f"{NAMESPACE}:{key}")}
+    keys = _keys_set()
+    hidden = {key for key in keys if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{key}")}
     # Secrets are read plain only to check their shape, then travel as secret Outputs.
-    secrets = {key: get_config(f"{NAMESPACE}:{key}") for key in SECRET_KEYS if key in hidden}
-    cloudflare_token = get_config(CLOUDFLARE_TOKEN) or os.environ.get("CLOUDFLARE_API_TOKEN")
-    if cloudflare_token:
-        secrets[CLOUDFLARE_TOKEN] = cloudflare_token
-    plain = {CLOUDFLARE_TOKEN} if get_config(CLOUDFLARE_TOKEN) and not is_config_secret(CLOUDFLARE_TOKEN) else set()
+    secrets = {key: config.get(key) for key in NAMESPACED if key in hidden}
+    cloudflare = pulumi.Config("cloudflare")
+    token = cloudflare.get("apiToken") or os.environ.get("CLOUDFLARE_API_TOKEN")
+    if token:
+        secrets[CLOUDFLARE_TOKEN.name] = token
+    plain = {CLOUDFLARE_TOKEN.name} if cloudflare.get("apiToken") and \
+        not pulumi.runtime.is_config_secret(CLOUDFLARE_TOKEN.name) else set()
     raw = {key: _read(config, key) for key in keys - set(secrets)}
     try:
-        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden,
-                                  plain_secrets=plain)
+        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden, plain_secrets=plain)
     except SettingsError as error:
         # RunError: Pulumi prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
+    basic_auth = secrets.get(BASIC_AUTH.name)
     return settings, NodeSecrets(
-        ssh_private_key=pulumi.Output.secret(secrets[SSH_PRIVATE_KEY]),
-        basic_auth=pulumi.Output.secret(secrets[BASIC_AUTH].strip()) if BASIC_AUTH in secrets else None,
+        ssh_private_key=pulumi.Output.secret(secrets[SSH_PRIVATE_KEY.name]),
+        basic_auth=pulumi.Output.secret(basic_auth.strip()) if basic_auth is not None else None,
     )
 
 
+def _keys_set() -> set[str]:
+    """Every key set in the namespace, so that a misspelt one is reported, not ignored. No
+    public API lists the keys of a stack's config, so this reads the SDK's own table."""
+    from pulumi.runtime.config import CONFIG
+    prefix = f"{NAMESPACE}:"
+    return {key.removeprefix(prefix) for key in {**pulumi.runtime.get_config_env(), **CONFIG.get()}
+            if key.startswith(prefix)}
+
+
 def _read(config: pulumi.Config, key: str):
-    if key in OBJECT_KEYS:
+    """An object key as the object, a scalar as the string the stack file holds."""
+    if key in object_keys():
         try:
             return config.get_object(key)
         except pulumi.ConfigTypeError:
@@ -53,7 +64,7 @@ def main() -> None:
         pulumi.log.warn(f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is "
                         "trusted with the SSH key and the node's secrets: `pulumi config set sshHostKey "
                         f"\"$(ssh-keyscan -t ed25519 {settings.ssh_host} | cut -d' ' -f2-)\"`")
-    node = SecureNode(settings.domain.replace(".", "-"), settings, secrets, check_endpoint)
+    node = SecureNode(settings, secrets, check_endpoint)
     for key, value in node.endpoints.items():
         if value is not None:
             pulumi.export(key, value)

@@ -1,33 +1,41 @@
-"""The node's A record at Cloudflare."""
+"""The node's address records at Cloudflare."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from settings import Settings
+
+@dataclass(frozen=True)
+class DnsRecordArgs:
+    zone_id: str
+    domain: str
+    addresses: Mapping[str, str]    # record type (A, AAAA) -> address
+    comment: str
+    aliases: Mapping[str, str] = field(default_factory=dict)  # record type -> its URN in an older layout
 
 
 class DnsRecord(pulumi.ComponentResource):
-    """`domain` -> `host` (A) and `hostIpv6` (AAAA), DNS only: Cloudflare's proxy would break
-    gRPC and ACME HTTP-01."""
+    """DNS only: Cloudflare's proxy would break gRPC and ACME HTTP-01."""
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: DnsRecordArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:DnsRecord", name, None, opts)
-        addresses = {"A": settings.host, "AAAA": settings.host_ipv6}
         records = {
             type_: cloudflare.DnsRecord(
                 f"{name}-{type_.lower()}",
-                zone_id=settings.cloudflare_zone_id,
-                name=settings.domain,
+                zone_id=args.zone_id,
+                name=args.domain,
                 type=type_,
                 content=address,
                 ttl=1,  # automatic
                 proxied=False,
-                comment=f"pactus-secure stack {settings.stack}: managed by Pulumi",
-                opts=pulumi.ResourceOptions(parent=self),
+                comment=args.comment,
+                opts=pulumi.ResourceOptions(parent=self, aliases=[args.aliases[type_]] if type_ in args.aliases else None),
             )
-            for type_, address in addresses.items() if address is not None
+            for type_, address in args.addresses.items()
         }
         self.hostname = records["A"].name
         self.register_outputs({"hostname": self.hostname, **{f"record{t}": r.id for t, r in records.items()}})

@@ -8,75 +8,79 @@ undo script brings its own input as a here-document inside the command string.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 import pulumi
 import pulumi_command as command
-
-from settings import Settings
 
 _UNDO_DELIMITER = "PACTUS_SECURE_END_OF_SCRIPT"
 
 
-def host_connection(settings: Settings, ssh_private_key: pulumi.Input[str]) -> command.remote.ConnectionArgs:
-    """An unreachable host fails the step after sshDialErrorLimit tries of sshPerDialTimeout seconds each;
-    with sshHostKey, a server that shows another key fails it at once."""
-    return command.remote.ConnectionArgs(
-        host=settings.ssh_host,
-        port=settings.ssh_port,
-        user=settings.ssh_user,
-        private_key=ssh_private_key,
-        host_key=settings.ssh_host_key,
-        dial_error_limit=settings.ssh_dial_error_limit,
-        per_dial_timeout=settings.ssh_per_dial_timeout,
+@dataclass(frozen=True)
+class Host:
+    """Where the steps run: the SSH connection, and the shell that reads a script as root."""
+    connection: command.remote.ConnectionArgs
+    shell: str
+
+
+def connect(*, address: str, port: int, user: str, private_key: pulumi.Input[str], host_key: str | None,
+            dial_error_limit: int, per_dial_timeout: int) -> Host:
+    """An unreachable host fails a step after dial_error_limit tries of per_dial_timeout seconds
+    each; with host_key, a server that shows another key fails it at once. A user other than
+    root runs the scripts through passwordless sudo."""
+    return Host(
+        connection=command.remote.ConnectionArgs(
+            host=address, port=port, user=user, private_key=private_key, host_key=host_key,
+            dial_error_limit=dial_error_limit, per_dial_timeout=per_dial_timeout),
+        shell="bash -s" if user == "root" else "sudo -n bash -s",
     )
 
 
-def step_options(component: pulumi.ComponentResource,
-                 opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
-    """A component's step waits for what the component waits for, stated on the step itself:
-    the engine does not hand a component's depends_on down to its children."""
-    return pulumi.ResourceOptions(parent=component, depends_on=opts.depends_on if opts else None)
+@dataclass(frozen=True)
+class Step:
+    """One script to run on the host, and how it is undone.
 
-
-def root_shell(settings: Settings) -> str:
-    """bash reading its script from stdin, as root: non-root users go through passwordless sudo."""
-    return "bash -s" if settings.ssh_user == "root" else "sudo -n bash -s"
-
-
-def remote_script(
-    name: str,
-    *,
-    settings: Settings,
-    connection: command.remote.ConnectionArgs,
-    script: pulumi.Input[str],
-    undo_script: str | None = None,
-    replace_on: list[str] | None = None,
-    carries_secret: bool = False,
-    opts: pulumi.ResourceOptions,
-) -> command.remote.Command:
-    """Runs `script` on create and whenever it changes; `undo_script` on destroy.
-
-    `replace_on`: values that name what the step owns (a file path); when one changes the
-    step is replaced, so the old one's undo script cleans up after it.
-    `carries_secret`: the script holds a secret, so it is stored as one, and the step's
-    output is neither logged nor kept in plain state.
+    `undo_script`: run on destroy, or after a replacement. `replace_on`: values naming what
+    the step owns (a file path); when one changes the step is replaced, so the old one's
+    undo script cleans up after it. `carries_secret`: the script holds a secret, so it is
+    stored as one, and the step's output is neither logged nor kept in plain state.
+    `aliases`: the URNs the step had in an older layout of the program.
     """
-    shell = root_shell(settings)
+    script: pulumi.Input[str]
+    undo_script: str | None = None
+    replace_on: tuple[str, ...] = ()
+    carries_secret: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+def run_step(name: str, host: Host, step: Step, *, parent: pulumi.ComponentResource,
+             after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
+    """Runs the step's script on create and whenever it changes; its undo script on destroy."""
     undo = None
-    if undo_script is not None:
-        if _UNDO_DELIMITER in undo_script:
+    if step.undo_script is not None:
+        if _UNDO_DELIMITER in step.undo_script:
             raise ValueError(f"an undo script may not contain {_UNDO_DELIMITER}")
-        undo = f"{shell} <<'{_UNDO_DELIMITER}'\n{undo_script}{_UNDO_DELIMITER}\n"
-    if carries_secret:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            additional_secret_outputs=["stdout", "stderr"]))
+        undo = f"{host.shell} <<'{_UNDO_DELIMITER}'\n{step.undo_script}{_UNDO_DELIMITER}\n"
     return command.remote.Command(
         name,
-        connection=connection,
-        create=shell,
-        stdin=pulumi.Output.secret(script) if carries_secret else script,
+        connection=host.connection,
+        create=host.shell,
+        stdin=pulumi.Output.secret(step.script) if step.carries_secret else step.script,
         delete=undo,
-        triggers=replace_on,
+        triggers=list(step.replace_on) or None,
         add_previous_output_in_env=False,
-        logging=command.remote.Logging.NONE if carries_secret else None,
-        opts=opts,
+        logging=command.remote.Logging.NONE if step.carries_secret else None,
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=list(after), aliases=list(step.aliases) or None,
+            additional_secret_outputs=["stdout", "stderr"] if step.carries_secret else None),
     )
+
+
+def waits_for(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """What a component waits for, to be stated on each of its steps: the engine does not
+    hand a component's depends_on down to its children."""
+    depends_on = opts.depends_on if opts else None
+    if depends_on is None:
+        return []
+    return list(depends_on) if isinstance(depends_on, (list, tuple)) else [depends_on]

@@ -1,4 +1,4 @@
-"""One Pactus node made reachable over HTTPS: the order of the steps lives here."""
+"""One Pactus node made reachable over HTTPS: its parts, what each is given, and their order."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from typing import Callable
 
 import pulumi
 
-from components.basic_auth import BasicAuth
-from components.certificate import Certificate
+from components import legacy, names
 from components.endpoint_check import Endpoint, ServedCertificate
-from components.firewall import Firewall
-from components.host_setup import HostSetup
-from components.nginx_site import NginxSite
-from components.pactus_config import PactusConfig
-from components.remote import host_connection
+from components.host_base import HostBase, HostBaseArgs
+from components.node_config import NodeConfig, NodeConfigArgs
+from components.proxy import Proxy, ProxyArgs
+from components.remote import Step, connect
 from render.host_layout import HostLayout
-from render.scripts import http_site_script, tls_site_script
+from render.scripts import (basic_auth_script, certificate_script, file_remove_script, firewall_ports,
+                            firewall_script, host_setup_script, http_site_script, pactus_config_script,
+                            site_remove_script, tls_site_script)
 from settings import Settings
 
 
@@ -28,45 +28,77 @@ class NodeSecrets:
 
 
 class SecureNode(pulumi.ComponentResource):
-    """DNS record -> packages -> (firewall) -> HTTP site -> certificate -> TLS site; the
-    htpasswd file before the TLS site that names it; config.toml alongside; then, on `up`,
-    `check` calls the public endpoint as a user would.
+    """DNS record -> host base -> proxy (HTTP site, certificate, credential, TLS site), with
+    config.toml alongside; then, on `up`, `check` calls the public endpoint as a user would.
+    Its name is fixed (components/names.py); the domain is a setting like any other."""
 
-    The certificate needs the name to resolve and port 80 to answer the challenge; the TLS
-    site names the certificate's files, so Nginx rejects it until they exist.
-    """
-
-    def __init__(self, name: str, settings: Settings, secrets: NodeSecrets,
-                 check: Callable[[Endpoint], ServedCertificate], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("pactus-secure:index:SecureNode", name, None, opts)
-        connection = host_connection(settings, secrets.ssh_private_key)
+    def __init__(self, settings: Settings, secrets: NodeSecrets, check: Callable[[Endpoint], ServedCertificate],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("pactus-secure:index:SecureNode", names.NODE, None,
+                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                             aliases=[legacy.node_alias(settings.domain)])))
+        host = connect(address=settings.ssh_host, port=settings.ssh_port, user=settings.ssh_user,
+                       private_key=secrets.ssh_private_key, host_key=settings.ssh_host_key,
+                       dial_error_limit=settings.ssh_dial_error_limit,
+                       per_dial_timeout=settings.ssh_per_dial_timeout)
         layout = HostLayout(settings.domain)
 
-        def after(*steps: pulumi.Resource | None) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, depends_on=[s for s in steps if s is not None])
+        def step(name: str, script: pulumi.Input[str], **how) -> Step:
+            return Step(script, aliases=(legacy.former_urn(name, legacy.COMMAND_TYPE, settings.domain),), **how)
+
+        def site(name: str, path: str, script: str) -> Step:
+            return step(name, script, undo_script=site_remove_script(settings, path), replace_on=(path,))
+
+        def after(*parts: pulumi.Resource | None) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=[p for p in parts if p is not None])
 
         dns = None
         if settings.manage_dns:
             # Imported only here: pulumi_cloudflare alone costs about 2 s and 120 MB to import.
-            from components.dns_record import DnsRecord
-            dns = DnsRecord(f"{name}-dns", settings, opts=after())
-        host = HostSetup(f"{name}-host", settings, connection, opts=after(dns))
-        firewall = Firewall(f"{name}-firewall", settings, connection, opts=after(host)) if settings.firewall else None
-        http_site = NginxSite(f"{name}-http-site", settings, connection, path=layout.http_site,
-                              install_script=http_site_script(settings), opts=after(host, firewall))
-        certificate = Certificate(f"{name}-certificate", settings, connection, opts=after(dns, http_site))
-        basic_auth = None
+            from components.dns_record import DnsRecord, DnsRecordArgs
+            addresses = {"A": settings.host, "AAAA": settings.host_ipv6}
+            dns = DnsRecord(names.DNS, DnsRecordArgs(
+                zone_id=settings.cloudflare_zone_id, domain=settings.domain,
+                addresses={t: a for t, a in addresses.items() if a is not None},
+                comment=f"pactus-secure stack {settings.stack}: managed by Pulumi",
+                aliases={t: legacy.former_urn(f"{names.DNS}-{t.lower()}", legacy.RECORD_TYPE, settings.domain)
+                         for t in addresses}), opts=after())
+        base = HostBase(names.HOST, HostBaseArgs(
+            host=host,
+            packages=step(names.PACKAGES, host_setup_script(settings)),
+            firewall=step(names.FIREWALL, firewall_script(settings)) if settings.firewall else None,
+            open_ports=tuple(firewall_ports(settings)),
+        ), opts=after(dns))
+        credential = None
         if settings.basic_auth and secrets.basic_auth is not None:
-            basic_auth = BasicAuth(f"{name}-basic-auth", settings, connection, secrets.basic_auth, opts=after(host))
-        tls_site = NginxSite(f"{name}-tls-site", settings, connection, path=layout.tls_site,
-                             install_script=tls_site_script(settings), opts=after(certificate, basic_auth))
-        pactus = PactusConfig(f"{name}-pactus", settings, connection, secrets.basic_auth, opts=after())
+            credential = step(names.CREDENTIAL, secrets.basic_auth.apply(lambda line: basic_auth_script(settings, line)),
+                              undo_script=file_remove_script(settings, layout.htpasswd),
+                              replace_on=(layout.htpasswd,), carries_secret=True)
+        proxy = Proxy(names.PROXY, ProxyArgs(
+            host=host,
+            http_site=site(names.HTTP_SITE, layout.http_site, http_site_script(settings)),
+            certificate=step(names.CERTIFICATE, certificate_script(settings)),
+            credential=credential,
+            tls_site=site(names.TLS_SITE, layout.tls_site, tls_site_script(settings)),
+            certificate_path=layout.certificate,
+            certificate_key_path=layout.certificate_key,
+        ), opts=after(dns, base))
+        # With grpc.basicAuth the file holds the credential's hash: the script is a secret.
+        config_script: pulumi.Input[str]
+        if settings.grpc.basic_auth and secrets.basic_auth is not None:
+            config_script = secrets.basic_auth.apply(lambda line: pactus_config_script(settings, line))
+        else:
+            config_script = pactus_config_script(settings)
+        pactus = NodeConfig(names.PACTUS, NodeConfigArgs(
+            host=host,
+            config_toml=step(names.CONFIG_TOML, config_script, carries_secret=settings.grpc.basic_auth),
+            path=f"{settings.pactus_dir}/config.toml",
+        ), opts=after())
 
-        base = f"https://{settings.domain}"
         self.endpoints = {
             "grpcTarget": f"{settings.domain}:443" if settings.grpc.enable else None,
-            "jsonrpcUrl": f"{base}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
-            "httpApiUrl": f"{base}{settings.http.base_path}/" if settings.http.enable else None,
+            "jsonrpcUrl": f"https://{settings.domain}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
+            "httpApiUrl": f"https://{settings.domain}{settings.http.base_path}/" if settings.http.enable else None,
         }
         if not pulumi.runtime.is_dry_run():
             # Once the TLS site serves and the node runs its new config: never during preview.
@@ -74,7 +106,7 @@ class SecureNode(pulumi.ComponentResource):
                                 jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
                                 http_base_path=settings.http.base_path if settings.http.enable else None,
                                 guarded=settings.basic_auth, ca_bundle=settings.check_ca_bundle)
-            served = pulumi.Output.all(tls_site.step.id, pactus.step.id).apply(lambda _: check(endpoint))
+            served = pulumi.Output.all(proxy.tls_site.id, pactus.step.id).apply(lambda _: check(endpoint))
             self.endpoints["certificateExpiry"] = served.apply(lambda certificate: certificate.expires)
             self.endpoints["certificateIssuer"] = served.apply(lambda certificate: certificate.issuer)
         self.register_outputs({k: v for k, v in self.endpoints.items() if v is not None})

@@ -8,48 +8,38 @@ operator left it. The API sections and [html] are always written, so no chain de
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 import tomlkit
 
-from settings import Settings
+from settings import MANAGED_SECTIONS, Listen, Settings
 
 
 def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[str, dict[str, Any]]:
-    """The sections the program writes: `pactusConfig`'s, then [grpc], [jsonrpc], [http] and [html].
+    """The sections the program writes: `pactusConfig`'s, then [grpc], [jsonrpc], [http] and [html],
+    each from the keys that settings/model.py gives a Pactus name.
 
     `basic_auth`: the htpasswd line of the basicAuth secret, written to grpc.basic_auth when
     grpc.basicAuth asks Pactus to check it."""
-    grpc: dict[str, Any] = {
-        "enable": settings.grpc.enable,
-        "enable_wallet": settings.expose_wallet,
-        "listen": str(settings.grpc.listen),
-        "basic_auth": "",
-    }
-    if settings.grpc.basic_auth:
-        if basic_auth is None:
-            raise ValueError("grpc.basicAuth is set but no basicAuth credential was given to render")
-        grpc["basic_auth"] = basic_auth
-    api = {
-        "grpc": grpc,
-        "jsonrpc": {
-            "enable": settings.jsonrpc.enable,
-            "listen": str(settings.jsonrpc.listen),
-            "origins": list(settings.jsonrpc.origins),
-        },
-        "http": {
-            "enable": settings.http.enable,
-            "listen": str(settings.http.listen),
-            "base_path": settings.http.base_path,
-            "enable_cors": settings.http.enable_cors,
-        },
-        "html": {
-            "enable": settings.html.enable,
-            "listen": str(settings.html.listen),
-            "enable_pprof": settings.html.enable_pprof,
-        },
-    }
+    if settings.grpc.basic_auth and basic_auth is None:
+        raise ValueError("grpc.basicAuth is set but no basicAuth credential was given to render")
+    api = {name: _in_pactus_terms(getattr(settings, name)) for name in MANAGED_SECTIONS}
+    grpc = api["grpc"]
+    api["grpc"] = {"enable": grpc.pop("enable"), "enable_wallet": settings.expose_wallet, **grpc,
+                   "basic_auth": basic_auth if settings.grpc.basic_auth else ""}
     return {**_plain(settings.pactus_config), **api}
+
+
+def _in_pactus_terms(section: Any) -> dict[str, Any]:
+    """A section's values under their config.toml names, as TOML holds them."""
+    values = {}
+    for field in dataclasses.fields(section):
+        name = field.metadata["setting"].pactus
+        if name is not None:
+            value = getattr(section, field.name)
+            values[name] = str(value) if isinstance(value, Listen) else _plain(value)
+    return values
 
 
 def render_managed_sections(settings: Settings, basic_auth: str | None = None) -> str:

@@ -61,6 +61,10 @@ def certificate_script(settings: Settings) -> str:
         certificate=layout.certificate,
         renewal_conf=layout.renewal_conf,
         renew_hook=RENEW_HOOK,
+        files=_host_files(renew_hook="renew-hook.sh", renewal_service="certbot-renew.service",
+                          renewal_timer="certbot-renew.timer", renewal_cron="certbot-renew.cron",
+                          renewal_ca_bundle="certbot-renew-ca-bundle.conf", ca_bundle=settings.acme_ca_bundle),
+        delimiter=HEREDOC_DELIMITER,
     )
 
 
@@ -121,6 +125,16 @@ def _site_install(settings: Settings, path: str, content: str, *,
         requires=requires,
         delimiter=HEREDOC_DELIMITER,
     )
+
+
+def host_file(name: str, **context: object) -> str:
+    """A file a script installs on the host, from templates/host-files."""
+    return render(f"host-files/{name}.j2", **context)
+
+
+def _host_files(ca_bundle: str | None, **names: str) -> dict[str, str]:
+    """Each file as the body of a here-document, by the shell function that prints it."""
+    return {function: _heredoc_body(host_file(name, ca_bundle=ca_bundle)) for function, name in names.items()}
 
 
 def _heredoc_body(content: str) -> str:

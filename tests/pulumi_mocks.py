@@ -99,6 +99,7 @@ class Registration:
     inputs: dict[str, Any]       # deserialised: secrets unwrapped
     wire_inputs: dict[str, Any]  # as sent to the engine: secrets wrapped in their marker
     secret_outputs: list[str]    # additional_secret_outputs
+    aliases: list[Any]           # URNs (or alias specs) the resource had before
 
 
 @dataclass
@@ -155,6 +156,7 @@ class _RecordingMonitor(MockMonitor):
                 inputs=rpc.deserialize_properties(request.object),
                 wire_inputs=json_format.MessageToDict(request.object),
                 secret_outputs=list(request.additionalSecretOutputs),
+                aliases=[alias.urn or json_format.MessageToDict(alias.spec) for alias in request.aliases],
             ))
         return response
 

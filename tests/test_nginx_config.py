@@ -10,9 +10,12 @@ import pytest
 
 from render.host_layout import HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
+from tests.cases import parse_case
+from tests.nginx_golden import CASES, case_settings, rendered
 from tests.pulumi_mocks import BASIC_AUTH, MINIMAL, SECRETS, settings_of
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CASE_NAMES = sorted(p.name for p in CASES.glob("*.case"))
 
 
 def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com", guarded=True):
@@ -111,131 +114,49 @@ def test_http2_directive_form_differs_only_in_how_http2_is_turned_on():
     assert [line for line in modern if line not in legacy] == ["    listen 443 ssl;", "    http2 on;"]
 
 
-def test_grpc_routes_match_service_paths_and_deny_the_wallet():
-    text = render_tls_site(settings_for(), http2_directive=False)
-    assert r"location ~ ^/pactus\.(Blockchain|Network|Transaction|Utils)/ {" in text
-    assert r"location ~ ^/pactus\.(Wallet)/ {" in text and "add_header grpc-status 7 always;" in text
-    assert "location /grpc" not in text
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_the_rendered_files_are_the_golden_ones(case):
+    parts = parse_case(CASES / case)
+    for name, text in rendered(parts).items():
+        assert text == parts[name], f"{case}: {name} differs; after a deliberate change: python -m tests.nginx_golden"
 
 
-def test_exposed_wallet_is_routed_like_the_other_services():
-    text = render_tls_site(settings_for(wallet=True), http2_directive=False)
-    assert r"location ~ ^/pactus\.(Blockchain|Network|Transaction|Utils|Wallet)/ {" in text
-    assert "grpc-status 7" not in text
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_each_golden_case_passes_nginx_t(tmp_path, throwaway_certificate, case):
+    parts = parse_case(CASES / case)
+    result = nginx_test(tmp_path, {"node1.example.com/http": parts["acme-http.conf"],
+                                   "node1.example.com/tls": parts["tls-proxy.conf"]}, throwaway_certificate)
+    assert result.returncode == 0 and "warn" not in result.stderr, result.stderr
 
 
-def test_upstream_failure_is_a_grpc_unavailable():
-    text = render_tls_site(settings_for(), http2_directive=False)
-    assert "error_page 502 503 504 = @grpc_unavailable;" in text
-    unavailable = text[text.index("location @grpc_unavailable"):]
-    assert "default_type application/grpc;" in unavailable and "grpc-status 14" in unavailable
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_security_holds_in_every_case(case):
+    """Counted over the whole file, so a route that lost its guard fails here as well as in its golden file."""
+    parts = parse_case(CASES / case)
+    settings, text = case_settings(parts), parts["tls-proxy.conf"]
+    http_apis = settings.jsonrpc.enable + settings.http.enable
+    grpc_routes = settings.grpc.enable * (1 + (settings.grpc.path_prefix is not None))
+    # TLS as Mozilla's intermediate profile, nothing said about the server.
+    for line in ("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_prefer_server_ciphers on;", "server_tokens off;", "gzip off;",
+                 'add_header Strict-Transport-Security "max-age=63072000" always;',
+                 'add_header X-Content-Type-Options "nosniff" always;'):
+        assert f"    {line}\n" in text, line
+    # The Wallet: refused (PERMISSION_DENIED) unless exposed, and exposed only behind the node's own check.
+    assert text.count(r"\.(Wallet)/ {") == (0 if settings.expose_wallet else grpc_routes)
+    assert not settings.expose_wallet or settings.grpc.basic_auth
+    # An OPTIONS request with a body never reaches JSON-RPC or the HTTP-API.
+    assert text.count("_options_with_body) {\n            return 400;") == http_apis
+    # The credential on every API: by Nginx, or on gRPC by the node.
+    guarded_routes = http_apis + (0 if settings.grpc.basic_auth else grpc_routes)
+    assert text.count("auth_basic_user_file ") == (guarded_routes if settings.basic_auth else 0)
+    # Every API route rate-limited per client, when limits are on.
+    assert text.count("limit_req zone=") == (http_apis + grpc_routes if settings.rate_limit.enable else 0)
 
 
-def test_only_enabled_apis_get_a_route():
-    only_grpc = render_tls_site(settings_for(), http2_directive=False)
-    assert "grpc_pass" in only_grpc and "location = /jsonrpc" not in only_grpc and "location /http/" not in only_grpc
-    with_http = render_tls_site(settings_for(http=True), http2_directive=False)
-    assert "location /http/ {" in with_http and "location = /jsonrpc" not in with_http
-    with_jsonrpc = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
-    assert "location = /jsonrpc {" in with_jsonrpc and "proxy_pass http://pactus_node1_example_com_jsonrpc/;" in with_jsonrpc
-    assert "location /http/" not in with_jsonrpc
-
-
-def test_custom_paths_and_listen_addresses_are_used():
-    settings = settings_of({**MINIMAL, "jsonrpc": {"enable": True, "path": "/rpc", "listen": "127.0.0.1:9545"},
-                            "http": {"enable": True, "basePath": "/api/v1", "listen": "[::1]:9080"}})
-    text = render_tls_site(settings, http2_directive=False)
-    assert "location = /rpc {" in text and "server 127.0.0.1:9545;" in text
-    assert "location /api/v1/ {" in text and "server [::1]:9080;" in text
-
-
-def test_tls_follows_the_mozilla_intermediate_profile_with_server_cipher_order():
-    text = render_tls_site(settings_for(), http2_directive=False)
-    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
-    assert "ssl_prefer_server_ciphers on;" in text and "gzip off;" in text
-    assert 'add_header X-Content-Type-Options "nosniff" always;' in text
-    assert 'add_header Strict-Transport-Security "max-age=63072000" always;' in text
-    assert "ssl_stapling" not in text and "ssl_dhparam" not in text
-    assert "ssl_certificate /etc/letsencrypt/live/node1.example.com/fullchain.pem;" in text
-
-
-def test_port_80_serves_the_acme_webroot_and_redirects_the_rest():
-    text = render_acme_http_site(settings_for())
-    assert "location ^~ /.well-known/acme-challenge/ {" in text
-    assert "return 301 https://node1.example.com$request_uri;" in text
-    assert "443" not in text and "ssl_certificate" not in text
-
-
-def location_block(text: str, opening: str) -> str:
-    start = text.index(opening)
-    return text[start:text.index("\n    }\n", start)]
-
-
-def test_every_api_is_rate_limited_per_client_and_grpc_hears_it_in_grpc_terms():
-    text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
-    assert "limit_req_zone $pactus_node1_example_com_client zone=pactus_node1_example_com_api:10m rate=10r/s;" in text
-    assert "limit_req_status 429;" in text
-    for opening in ("location = /jsonrpc {", "location /http/ {", "location ~ ^/pactus\\.(Blockchain"):
-        assert "limit_req zone=pactus_node1_example_com_api burst=20 nodelay;" in location_block(text, opening)
-    assert "error_page 429 = @grpc_exhausted;" in location_block(text, "location ~ ^/pactus\\.(Blockchain")
-    assert "add_header grpc-status 8 always;" in location_block(text, "location @grpc_exhausted")
-    assert "limit_req" not in render_tls_site(settings_for(jsonrpc=True, guarded=False), http2_directive=False)
-
-
-def test_requests_in_progress_are_limited_per_client_and_server_tokens_are_off():
-    text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
-    assert "limit_conn_zone $pactus_node1_example_com_client zone=pactus_node1_example_com_connections:10m;" in text
-    assert "    limit_conn pactus_node1_example_com_connections 32;\n    limit_conn_status 429;" in text
-    assert "    server_tokens off;\n" in text
-    assert "limit_conn" not in render_tls_site(settings_for(jsonrpc=True, guarded=False), http2_directive=False)
-
-
-def test_an_options_request_with_a_body_never_reaches_json_rpc_or_the_http_api():
-    text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
-    for opening in ("location = /jsonrpc {", "location /http/ {"):
-        assert "if ($pactus_node1_example_com_options_with_body) {\n            return 400;" in location_block(text, opening)
-
-
-def test_each_route_has_its_body_limit_and_timeouts():
-    text = render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
-    for opening, size, timeout in (("location ~ ^/pactus\\.(Blockchain", "1m", "grpc_read_timeout 60s;"),
-                                   ("location = /jsonrpc {", "32k", "proxy_read_timeout 60s;"),
-                                   ("location /http/ {", "64k", "proxy_read_timeout 60s;")):
-        block = location_block(text, opening)
-        assert f"client_max_body_size {size};" in block and timeout in block
-    assert "client_body_timeout 10s;" in text and "client_header_timeout 10s;" in text
-
-
-def test_basic_auth_guards_every_api_and_lets_cors_preflights_through():
-    text = render_tls_site(settings_for(jsonrpc=True, http=True, guarded=False), http2_directive=False)
-    for opening in ("location = /jsonrpc {", "location /http/ {"):
-        block = location_block(text, opening)
-        assert "limit_except OPTIONS {" in block
-        assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in block
-    grpc = location_block(text, "location ~ ^/pactus\\.(Blockchain")
-    assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in grpc
-    assert "error_page 401 = @grpc_unauthenticated;" in grpc
-    assert "add_header grpc-status 16 always;" in location_block(text, "location @grpc_unauthenticated")
-    assert "auth_basic" not in render_tls_site(settings_for(jsonrpc=True, http=True), http2_directive=False)
-
-
-def test_the_node_checking_the_credential_on_grpc_leaves_nginx_out_of_it():
-    settings = settings_of({**MINIMAL, "grpc": {"basicAuth": True}}, secrets={**SECRETS, "basicAuth": BASIC_AUTH})
-    text = render_tls_site(settings, http2_directive=False)
-    assert "auth_basic" not in location_block(text, "location ~ ^/pactus\\.(Blockchain")
-
-
-def test_with_ipv6_both_servers_listen_on_it_too_and_pass_nginx_t(tmp_path, throwaway_certificate):
-    settings = settings_of({**MINIMAL, "hostIpv6": "2a01:4f8:c0c:1234::1", "jsonrpc": {"enable": True}})
-    http_site, legacy, modern = (render_acme_http_site(settings), render_tls_site(settings, http2_directive=False),
-                                 render_tls_site(settings, http2_directive=True))
-    assert "    listen 80;\n    listen [::]:80;\n" in http_site
-    assert "    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n" in legacy
-    assert "    listen 443 ssl;\n    listen [::]:443 ssl;\n    http2 on;\n" in modern
-    result = nginx_test(tmp_path, {"node1.example.com/http": http_site, "node1.example.com/tls": legacy},
-                        throwaway_certificate)
-    assert result.returncode == 0, result.stderr
-    assert "[::]" not in render_tls_site(settings_for(), http2_directive=False)
+def test_port_80_serves_only_the_acme_webroot_and_redirects():
+    for case in CASE_NAMES:
+        text = parse_case(CASES / case)["acme-http.conf"]
+        assert "443" not in text and "ssl_certificate" not in text and "proxy_pass" not in text, case
 
 
 @pytest.mark.parametrize("address, client", [
@@ -258,16 +179,3 @@ def test_an_ipv6_client_counts_by_its_64(address, client):
             assert re.sub(r"\$(\w)", lambda m: match.group(m.group(1)), value) == client
             return
     assert client is None
-
-
-def test_grpc_under_a_path_prefix_strips_it_keeps_the_wallet_rule_and_answers_unknown_paths_in_grpc_terms(
-        tmp_path, throwaway_certificate):
-    settings = settings_of({**MINIMAL, "grpc": {"pathPrefix": "/grpc.v1"}, "jsonrpc": {"enable": True}})
-    text = render_tls_site(settings, http2_directive=False)
-    routed = location_block(text, "location ~ ^/grpc\\.v1/pactus\\.(Blockchain|Network|Transaction|Utils)/ {")
-    assert "rewrite ^/grpc\\.v1(/.*)$ $1 break;" in routed and "grpc_pass grpc://" in routed
-    assert "grpc-status 7" in location_block(text, "location ~ ^/grpc\\.v1/pactus\\.(Wallet)/ {")
-    assert "grpc-status 12" in location_block(text, "location /grpc.v1/ {")
-    assert "location ~ ^/pactus\\.(Blockchain|Network|Transaction|Utils)/ {" in text  # service paths still work
-    result = nginx_test(tmp_path, {"node1.example.com/tls": text}, throwaway_certificate)
-    assert result.returncode == 0, result.stderr

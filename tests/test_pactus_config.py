@@ -13,6 +13,7 @@ import pytest
 
 from render.pactus_config import managed_sections, render_managed_sections
 from render.scripts import MERGE_PROGRAM
+from tests.cases import parse_case
 from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, WALLET, settings_of
 
 CASES = Path(__file__).parent / "merge_cases"
@@ -37,17 +38,6 @@ enable = false
 '''
 # mawk is Debian's awk, gawk RedHat's and Arch's; busybox's is on minimal images.
 AWKS = [awk for awk in (["mawk"], ["gawk"], ["busybox", "awk"]) if shutil.which(awk[0])]
-
-
-def parse_case(path: Path) -> dict[str, str]:
-    parts, name = {}, "description"
-    for line in path.read_text().splitlines(keepends=True):
-        if line.startswith("=== "):
-            name = line[4:].strip()
-            parts[name] = ""
-        else:
-            parts[name] = parts.get(name, "") + line
-    return parts
 
 
 def merge(awk: list[str], managed: str, current: str, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -5,12 +5,16 @@ import json
 import pulumi
 import pytest
 
+from components import names as n
+from render.host_layout import HostLayout
+
 from components.endpoint_check import Endpoint, EndpointCheckFailed
 from tests.pulumi_mocks import (CHECKED, SERVED, BASIC_AUTH, CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK,
                                FLEET, deploy, fleet_stack, is_secret, openssh_key, secret_occurrences, unsecret)
 
 COMMAND = "command:remote:Command"
-STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
+LAYOUT = HostLayout("node1.example.com")
+STEPS = (n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML)  # without the optional ones
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +40,9 @@ def test_full_config_registers_the_whole_graph(full):
     types = sorted(r.type for r in full.resources)
     assert types == sorted([
         "pactus-secure:index:SecureNode", "pactus-secure:index:DnsRecord", "cloudflare:index/dnsRecord:DnsRecord",
-        "pactus-secure:index:HostSetup", "pactus-secure:index:NginxSite", "pactus-secure:index:NginxSite",
-        "pactus-secure:index:Certificate", "pactus-secure:index:PactusConfig", *[COMMAND] * 5,
+        "pactus-secure:index:HostBase", "pactus-secure:index:Proxy", "pactus-secure:index:NodeConfig", *[COMMAND] * 5,
     ])
-    assert sorted(r.name.removeprefix("node1-example-com-") for r in full.of_type(COMMAND)) == sorted(STEPS)
+    assert sorted(r.name for r in full.of_type(COMMAND)) == sorted(STEPS)
 
 
 def test_minimal_config_has_no_dns_record(minimal):
@@ -49,7 +52,7 @@ def test_minimal_config_has_no_dns_record(minimal):
 
 
 def test_every_resource_is_parented_to_its_component(full):
-    node = full.named("node1-example-com")
+    node = full.named(n.NODE)
     assert node.type == "pactus-secure:index:SecureNode" and node.parent.endswith(f"::pactus-secure-{STACK}")
     for resource in full.resources:
         if resource is node:
@@ -76,13 +79,13 @@ def test_ipv6_adds_an_aaaa_record_beside_the_a_record():
     assert sorted(records) == ["A", "AAAA"] and records["AAAA"].inputs["content"] == "2a01:4f8:c0c:1234::1"
     assert records["AAAA"].inputs["proxied"] is False and records["AAAA"].inputs["name"] == "node1.example.com"
     before, after = inputs_by_name(deploy(FULL)), inputs_by_name(deployment)
-    assert set(after) - set(before) == {"node1-example-com-dns-aaaa"}
-    assert sorted(n.removeprefix("node1-example-com-") for n in before if before[n] != after[n]) == [
-        "http-site-file", "tls-site-file"]
+    assert set(after) - set(before) == {n.DNS + "-aaaa"}
+    assert sorted(n for n in before if before[n] != after[n]) == [
+        n.HTTP_SITE, n.TLS_SITE]
 
 
 def test_steps_run_in_the_only_order_that_works(full):
-    dns = full.named("dns-a")
+    dns = full.named(n.DNS + "-a")
     host, http_site, certificate, tls_site, pactus = (full.named(step) for step in STEPS)
     assert full.depends_on(host, dns)
     assert full.depends_on(http_site, host)
@@ -114,28 +117,28 @@ def connection_of(deployment, step):
 
 
 def test_connection_uses_the_ssh_settings(full, minimal):
-    connection = connection_of(full, "host-packages")
+    connection = connection_of(full, n.PACKAGES)
     assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.5", 2222, "deploy")
     assert connection["privateKey"] == SSH_KEY
     assert (connection["dialErrorLimit"], connection["perDialTimeout"]) == (5, 10)
-    assert connection_of(minimal, "host-packages")["host"] == "203.0.113.10"
+    assert connection_of(minimal, n.PACKAGES)["host"] == "203.0.113.10"
 
 
 def test_each_step_carries_what_it_installs(full):
-    assert "certbot \"${args[@]}\"" in full.named("certificate-certbot").inputs["stdin"]
-    assert "grpc_pass grpc://" in full.named("tls-site-file").inputs["stdin"]
-    assert "/.well-known/acme-challenge/" in full.named("http-site-file").inputs["stdin"]
-    assert 'origins = ["https://wallet.example.com"]' in full.named("pactus-config-toml").inputs["stdin"]
+    assert "certbot \"${args[@]}\"" in full.named(n.CERTIFICATE).inputs["stdin"]
+    assert "grpc_pass grpc://" in full.named(n.TLS_SITE).inputs["stdin"]
+    assert "/.well-known/acme-challenge/" in full.named(n.HTTP_SITE).inputs["stdin"]
+    assert 'origins = ["https://wallet.example.com"]' in full.named(n.CONFIG_TOML).inputs["stdin"]
 
 
 def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
-    for step, path in (("http-site-file", "/etc/nginx/conf.d/pactus-secure-node1.example.com-http.conf"),
-                       ("tls-site-file", "/etc/nginx/conf.d/pactus-secure-node1.example.com-tls.conf")):
+    for step, path in ((n.HTTP_SITE, "/etc/nginx/conf.d/pactus-secure-node1.example.com-http.conf"),
+                       (n.TLS_SITE, "/etc/nginx/conf.d/pactus-secure-node1.example.com-tls.conf")):
         delete = full.named(step).inputs["delete"]
         assert delete.startswith("sudo -n bash -s <<'PACTUS_SECURE_END_OF_SCRIPT'\n")
         assert f"SITE={path}\n" in delete and delete.endswith("PACTUS_SECURE_END_OF_SCRIPT\n")
         assert full.named(step).inputs["triggers"] == [path]
-    for step in ("host-packages", "certificate-certbot", "pactus-config-toml"):
+    for step in (n.PACKAGES, n.CERTIFICATE, n.CONFIG_TOML):
         assert "delete" not in full.named(step).inputs, step
 
 
@@ -170,7 +173,7 @@ def inputs_by_name(deployment):
 def changed_between(before, after):
     one, two = inputs_by_name(before), inputs_by_name(after)
     assert one.keys() == two.keys()
-    return sorted(name.removeprefix("node1-example-com-") for name in one if one[name] != two[name])
+    return sorted(name for name in one if one[name] != two[name])
 
 
 def test_an_unchanged_stack_changes_no_input(full):
@@ -178,35 +181,49 @@ def test_an_unchanged_stack_changes_no_input(full):
 
 
 @pytest.mark.parametrize("override, changed", [
-    ({"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}}, ["pactus-config-toml"]),
-    ({"pactusConfig": {"logger": {"levels": {"sync": "warn"}}}}, ["pactus-config-toml"]),
-    ({"acmeEmail": "security@example.com"}, ["certificate-certbot"]),
-    ({"acmeServer": "production"}, ["certificate-certbot"]),
-    ({"html": {"enable": True}}, ["pactus-config-toml"]),
-    ({"http": {"enable": False}}, ["pactus-config-toml", "tls-site-file"]),
-    ({"host": "203.0.113.11"}, ["certificate-certbot", "dns-a"]),  # the self-check names the host it expects
-    ({"pactusService": ""}, ["pactus-config-toml"]),
+    ({"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}}, [n.CONFIG_TOML]),
+    ({"pactusConfig": {"logger": {"levels": {"sync": "warn"}}}}, [n.CONFIG_TOML]),
+    ({"acmeEmail": "security@example.com"}, [n.CERTIFICATE]),
+    ({"acmeServer": "production"}, [n.CERTIFICATE]),
+    ({"html": {"enable": True}}, [n.CONFIG_TOML]),
+    ({"http": {"enable": False}}, [n.CONFIG_TOML, n.TLS_SITE]),
+    ({"host": "203.0.113.11"}, [n.CERTIFICATE, n.DNS + "-a"]),  # the self-check names the host it expects
+    ({"pactusService": ""}, [n.CONFIG_TOML]),
 ])
 def test_a_change_reruns_only_the_steps_it_concerns(full, override, changed):
-    assert changed_between(full, deploy({**FULL, **override})) == changed
+    assert changed_between(full, deploy({**FULL, **override})) == sorted(changed)
 
 
-def test_a_new_domain_replaces_the_site_steps_so_the_old_files_are_removed(full):
+def test_a_new_domain_keeps_every_name_and_replaces_the_steps_that_own_its_files(full):
+    """The names are fixed, so the engine replaces exactly the steps whose triggers change:
+    the new site files are written, then the old ones' undo scripts remove them."""
     renamed = deploy({**FULL, "domain": "node9.example.com"})
-    tls = [r for r in renamed.of_type(COMMAND) if r.name.endswith("tls-site-file")][0]
-    assert tls.inputs["triggers"] == ["/etc/nginx/conf.d/pactus-secure-node9.example.com-tls.conf"]
-    assert tls.inputs["triggers"] != full.named("tls-site-file").inputs["triggers"]
+    assert changed_between(full, renamed) == sorted([n.DNS + "-a", n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE])
+    replaced = [c.name for c in renamed.of_type(COMMAND) if c.inputs.get("triggers") != full.named(c.name).inputs.get("triggers")]
+    assert sorted(replaced) == sorted([n.HTTP_SITE, n.TLS_SITE])
+    assert renamed.named(n.TLS_SITE).inputs["triggers"] == [HostLayout("node9.example.com").tls_site]
 
 
-@pytest.mark.parametrize("secret", [SSH_KEY, CLOUDFLARE_TOKEN, SSH_KEY.splitlines()[1]])
-def test_secrets_appear_only_inside_secret_inputs(full, secret):
-    for resource in full.resources:
-        assert all(secret_occurrences(resource.wire_inputs, secret)), resource.name
-    assert secret not in json.dumps(full.outputs)
+def test_a_stack_deployed_under_the_domain_named_layout_keeps_its_resources(guarded):
+    """Before names were fixed, the node was named after its domain and each step had a
+    component of its own; every resource names its URN from then as an alias."""
+    then = "urn:pulumi:mainnet-node1::pactus-secure::pactus-secure:index:SecureNode$pactus-secure:index:"
+    assert {r.name: r.aliases for r in guarded.resources if r.aliases} == {
+        n.NODE: [{"name": "node1-example-com", "parentUrn": ""}],  # under the same parent, the stack
+        n.DNS + "-a": [then + "DnsRecord$cloudflare:index/dnsRecord:DnsRecord::node1-example-com-dns-a",
+                       {"type": "cloudflare:index/record:Record", "parentUrn": ""}],  # the provider's own
+        n.PACKAGES: [then + "HostSetup$command:remote:Command::node1-example-com-host-packages"],
+        n.FIREWALL: [then + "Firewall$command:remote:Command::node1-example-com-firewall-rules"],
+        n.HTTP_SITE: [then + "NginxSite$command:remote:Command::node1-example-com-http-site-file"],
+        n.CERTIFICATE: [then + "Certificate$command:remote:Command::node1-example-com-certificate-certbot"],
+        n.CREDENTIAL: [then + "BasicAuth$command:remote:Command::node1-example-com-basic-auth-htpasswd"],
+        n.TLS_SITE: [then + "NginxSite$command:remote:Command::node1-example-com-tls-site-file"],
+        n.CONFIG_TOML: [then + "PactusConfig$command:remote:Command::node1-example-com-pactus-config-toml"],
+    }
 
 
 def test_the_ssh_key_reaches_the_connection_as_a_secret(full):
-    hits = secret_occurrences(full.named("host-packages").wire_inputs, SSH_KEY)
+    hits = secret_occurrences(full.named(n.PACKAGES).wire_inputs, SSH_KEY)
     assert hits and all(hits)
 
 
@@ -256,33 +273,34 @@ def test_a_bad_value_set_as_a_secret_is_named_but_not_shown():
 def test_an_unreachable_host_is_given_up_on_after_the_configured_tries():
     deployment = deploy({**MINIMAL, "sshDialErrorLimit": "2", "sshPerDialTimeout": "3"})
     for command in deployment.of_type(COMMAND):
-        connection = connection_of(deployment, command.name.removeprefix("node1-example-com-"))
+        connection = connection_of(deployment, command.name)
         assert (connection["dialErrorLimit"], connection["perDialTimeout"]) == (2, 3)
 
 
 def test_guarded_config_adds_firewall_and_basic_auth_steps_in_order(guarded):
-    steps = {r.name.removeprefix("node1-example-com-") for r in guarded.of_type(COMMAND)}
-    assert steps == set(STEPS) | {"firewall-rules", "basic-auth-htpasswd"}
+    steps = {r.name for r in guarded.of_type(COMMAND)}
+    assert steps == set(STEPS) | {n.FIREWALL, n.CREDENTIAL}
     host, http_site, certificate, tls_site, _ = (guarded.named(step) for step in STEPS)
-    firewall, htpasswd = guarded.named("firewall-rules"), guarded.named("basic-auth-htpasswd")
+    firewall, htpasswd = guarded.named(n.FIREWALL), guarded.named(n.CREDENTIAL)
     assert guarded.depends_on(firewall, host) and guarded.depends_on(http_site, firewall)
     assert guarded.depends_on(htpasswd, host) and guarded.depends_on(tls_site, htpasswd)
-    assert guarded.by_urn(firewall.parent).type == "pactus-secure:index:Firewall"
-    assert guarded.by_urn(htpasswd.parent).type == "pactus-secure:index:BasicAuth"
-    assert "auth_basic_user_file /etc/nginx/pactus-secure-node1.example.com.htpasswd;" in tls_site.inputs["stdin"]
+    assert guarded.by_urn(firewall.parent).type == "pactus-secure:index:HostBase"
+    assert guarded.by_urn(htpasswd.parent).type == "pactus-secure:index:Proxy"
+    assert f"auth_basic_user_file {LAYOUT.htpasswd};" in tls_site.inputs["stdin"]
     assert "ufw allow" in firewall.inputs["stdin"] and "PORTS=(80/tcp 443/tcp 2222/tcp 21888/tcp)" in firewall.inputs["stdin"]
-    assert "rm -f /etc/nginx/pactus-secure-node1.example.com.htpasswd" in htpasswd.inputs["delete"]
+    assert f"rm -f {LAYOUT.htpasswd}" in htpasswd.inputs["delete"]
 
 
 def test_basic_auth_reaches_nginx_and_pactus_only_as_secrets(guarded):
-    htpasswd = guarded.named("basic-auth-htpasswd")
+    htpasswd = guarded.named(n.CREDENTIAL)
     assert is_secret(htpasswd.wire_inputs["stdin"]) and BASIC_AUTH in unsecret(htpasswd.inputs["stdin"])
-    config = guarded.named("pactus-config-toml")
+    config = guarded.named(n.CONFIG_TOML)
     assert is_secret(config.wire_inputs["stdin"])
     assert f"basic_auth = \"{BASIC_AUTH}\"" in unsecret(config.inputs["stdin"])
 
 
-@pytest.mark.parametrize("secret", [SSH_KEY, CLOUDFLARE_TOKEN, BASIC_AUTH, BASIC_AUTH.split(":", 1)[1]])
+@pytest.mark.parametrize("secret", [SSH_KEY, SSH_KEY.splitlines()[1], CLOUDFLARE_TOKEN, BASIC_AUTH,
+                                    BASIC_AUTH.split(":", 1)[1]])
 def test_no_secret_appears_outside_a_secret_input(guarded, secret):
     """Every input of every registered resource, command strings and undo scripts included."""
     for resource in guarded.resources:
@@ -295,7 +313,7 @@ def test_no_secret_appears_outside_a_secret_input(guarded, secret):
 
 def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(guarded, full):
     carrying = {r.name for r in guarded.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])}
-    assert {name.removeprefix("node1-example-com-") for name in carrying} == {"basic-auth-htpasswd", "pactus-config-toml"}
+    assert {name for name in carrying} == {n.CREDENTIAL, n.CONFIG_TOML}
     for command in guarded.of_type(COMMAND):
         if command.name in carrying:
             assert command.inputs["logging"] == "none" and {"stdout", "stderr"} <= set(command.secret_outputs)
@@ -306,16 +324,16 @@ def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(guar
 
 def test_unsetting_basic_auth_drops_its_step_and_the_nginx_challenge(guarded):
     plain = deploy(FULL)
-    assert not [r for r in plain.resources if r.name.endswith("basic-auth-htpasswd")]
-    assert "auth_basic" not in plain.named("tls-site-file").inputs["stdin"]
-    assert 'basic_auth = ""' in plain.named("pactus-config-toml").inputs["stdin"]  # Pactus checks nothing
+    assert not [r for r in plain.resources if r.name.endswith(n.CREDENTIAL)]
+    assert "auth_basic" not in plain.named(n.TLS_SITE).inputs["stdin"]
+    assert 'basic_auth = ""' in plain.named(n.CONFIG_TOML).inputs["stdin"]  # Pactus checks nothing
 
 
 def test_nginx_basic_auth_alone_leaves_pactus_config_plain():
     deployment = deploy(FULL, basic_auth=BASIC_AUTH)
-    assert "auth_basic" in deployment.named("tls-site-file").inputs["stdin"]
-    assert 'basic_auth = ""' in deployment.named("pactus-config-toml").inputs["stdin"]
-    assert not is_secret(deployment.named("pactus-config-toml").wire_inputs["stdin"])
+    assert "auth_basic" in deployment.named(n.TLS_SITE).inputs["stdin"]
+    assert 'basic_auth = ""' in deployment.named(n.CONFIG_TOML).inputs["stdin"]
+    assert not is_secret(deployment.named(n.CONFIG_TOML).wire_inputs["stdin"])
 
 
 @pytest.mark.parametrize("config, kwargs, named", [

@@ -20,6 +20,7 @@ from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import render
 from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, settings_of
 
+ROOT = Path(__file__).resolve().parent.parent
 SHELLCHECK = shutil.which("shellcheck") or "shellcheck"  # .ci/run installs it
 NOBODY = pwd.getpwnam("nobody")
 
@@ -53,17 +54,28 @@ def all_scripts(settings):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_script_passes_shellcheck(tmp_path, variant):
+    """With the project's .shellcheckrc beside them, as shellcheck finds it next to a script."""
+    shutil.copy(ROOT / ".shellcheckrc", tmp_path)
     paths = []
     for name, text in all_scripts(VARIANTS[variant]).items():
         path = tmp_path / f"{name}.sh"
         path.write_text(text)
         paths.append(str(path))
-    result = subprocess.run([SHELLCHECK, "--severity=style", "--shell=bash", *paths], capture_output=True, text=True)
+    result = subprocess.run([SHELLCHECK, *paths], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_renewal_hook_passes_shellcheck_as_the_sh_script_it_is(tmp_path):
+    shutil.copy(ROOT / ".shellcheckrc", tmp_path)
+    hook = tmp_path / "renew-hook"
+    hook.write_text(scripts.host_file("renew-hook.sh"))
+    assert hook.read_text().startswith("#!/bin/sh\n")
+    result = subprocess.run([SHELLCHECK, str(hook)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_every_script_is_strict_and_says_what_it_does(variant):
+def test_every_script_is_strict_bash_run_through_its_main(variant):
     for name, text in all_scripts(VARIANTS[variant]).items():
         assert text.startswith("#!/usr/bin/env bash\n"), name
         assert "\nset -euo pipefail\n" in text, name
@@ -108,34 +120,62 @@ def test_content_that_would_end_its_heredoc_early_is_refused():
     assert scripts._heredoc_body("no newline at the end") == "no newline at the end\n"
 
 
-def write_if_changed(tmp_path: Path, producer: str, mode: str = "0644", owner: str = "root:root") -> subprocess.CompletedProcess:
-    library = render("scripts/lib/common.sh.j2") + render("scripts/lib/write_if_changed.sh.j2")
-    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{library}\nwrite_if_changed site.conf {mode} {owner} {producer}\n"
-                           'echo "WROTE=$WROTE"'], cwd=tmp_path, capture_output=True, text=True)
+def replace_file(tmp_path: Path, produce: str, mode: str = "0644", owner: str = "root:root",
+                 check: str = "", undo: str = "") -> subprocess.CompletedProcess:
+    """Runs the scripts' replace_file on site.conf in tmp_path; PRODUCE, CHECK and UNDO are shell bodies."""
+    library = render("scripts/lib/common.sh.j2") + render("scripts/lib/replace_file.sh.j2")
+    functions = f"produce() {{ {produce}; }}\ncheck() {{ {check or ':'}; }}\nundo() {{ {undo or ':'}; }}\n"
+    call = f"replace_file site.conf {mode} {owner} produce {'check' if check else ''} {'undo' if undo else ''}"
+    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{library}\n{functions}{call}\necho \"CHANGED=$CHANGED\""],
+                          cwd=tmp_path, capture_output=True, text=True)
 
 
-def test_write_if_changed_writes_once_then_leaves_the_file_alone(tmp_path):
-    assert "WROTE=yes" in write_if_changed(tmp_path, "echo server").stdout
+def test_replace_file_writes_once_then_leaves_the_file_alone(tmp_path):
+    assert "CHANGED=yes" in replace_file(tmp_path, "echo server").stdout
     assert (tmp_path / "site.conf").read_text() == "server\n"
-    again = write_if_changed(tmp_path, "echo server")
-    assert "WROTE=no" in again.stdout and "is up to date" in again.stdout
+    again = replace_file(tmp_path, "echo server", check="echo checked")
+    assert "CHANGED=no" in again.stdout and "is up to date" in again.stdout and "checked" not in again.stdout
 
 
-def test_write_if_changed_mends_mode_and_owner_of_a_file_with_the_right_content(tmp_path):
+def test_replace_file_mends_mode_and_owner_of_a_file_with_the_right_content(tmp_path):
     (tmp_path / "site.conf").write_text("secret\n")
     (tmp_path / "site.conf").chmod(0o666)
-    mended = write_if_changed(tmp_path, "echo secret", mode="0640", owner="root:nogroup")
-    assert "WROTE=no" in mended.stdout and "set mode 0640 and owner root:nogroup" in mended.stdout
+    mended = replace_file(tmp_path, "echo secret", mode="0640", owner="root:nogroup")
+    assert "CHANGED=no" in mended.stdout and "set mode and owner to 640 root:nogroup" in mended.stdout
     stat = (tmp_path / "site.conf").stat()
     assert oct(stat.st_mode & 0o777) == "0o640" and grp.getgrgid(stat.st_gid).gr_name == "nogroup"
-    assert "is up to date" in write_if_changed(tmp_path, "echo secret", mode="0640", owner="root:nogroup").stdout
+    assert "is up to date" in replace_file(tmp_path, "echo secret", mode="0640", owner="root:nogroup").stdout
 
 
-def test_a_failing_renderer_never_reaches_the_live_file(tmp_path):
+def test_a_failing_producer_never_reaches_the_live_file(tmp_path):
     (tmp_path / "site.conf").write_text("live\n")
-    result = write_if_changed(tmp_path, "bash -c 'echo half; exit 3'")
+    result = replace_file(tmp_path, "echo half; return 3")
     assert result.returncode != 0 and "could not produce site.conf" in result.stderr
     assert (tmp_path / "site.conf").read_text() == "live\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf"]
+
+
+def test_a_failed_check_puts_the_previous_file_back_then_undoes(tmp_path):
+    (tmp_path / "site.conf").write_text("live\n")
+    (tmp_path / "site.conf").chmod(0o600)
+    result = replace_file(tmp_path, "echo new", check='echo "sees $(cat site.conf)"; return 1',
+                          undo='echo "restarted with $(cat site.conf)"')
+    assert result.returncode != 0 and "CHANGED" not in result.stdout
+    assert "sees new; the previous site.conf is back and restarted with live" in result.stderr
+    assert (tmp_path / "site.conf").read_text() == "live\n" and (tmp_path / "site.conf").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf"]
+
+
+def test_a_failed_check_takes_a_new_file_away_when_there_was_none(tmp_path):
+    result = replace_file(tmp_path, "echo new", check="echo no; return 1")
+    assert result.returncode != 0 and "no; the new site.conf is removed again (there was none before)" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_passed_check_keeps_the_new_file_and_says_what_the_check_did(tmp_path):
+    (tmp_path / "site.conf").write_text("live\n")
+    result = replace_file(tmp_path, "echo new", check="echo reloaded")
+    assert result.returncode == 0 and "wrote site.conf\nreloaded\nCHANGED=yes" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf"]
 
 

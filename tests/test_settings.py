@@ -1,12 +1,11 @@
-"""The stack config: defaults, Pulumi.yaml agreeing with them, and one clear error per bad value."""
+"""The stack config: defaults, Pulumi.yaml and README made from its declarations, and one clear error per bad value."""
 
 from pathlib import Path
 
 import pytest
-import yaml
 
-from settings import (DEFAULTS, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError,
-                      parse_settings)
+from settings import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError, parse_settings
+from settings.docs import PULUMI_YAML, README, pulumi_yaml, readme_with_table
 from tests.pulumi_mocks import BASIC_AUTH, FLEET, FULL, MINIMAL, SECRETS, SSH_KEY, fleet_stack, openssh_key, settings_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,16 +50,22 @@ def test_domain_is_normalised():
     assert parse({**MINIMAL, "domain": "Node1.Example.COM."}).domain == "node1.example.com"
 
 
-def test_pulumi_yaml_declares_the_same_defaults_as_the_program():
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    for key, declaration in declared.items():
-        name = key.split(":", 1)[1]
-        if name in DEFAULTS:
-            assert declaration["default"] == DEFAULTS[name], name
-        elif "default" in declaration:
-            assert declaration["default"] == "", f"{name}: optional keys without a program default declare \"\""
-    scalar_defaults = {k for k, v in DEFAULTS.items() if not isinstance(v, dict)}
-    assert scalar_defaults <= {k.split(":", 1)[1] for k in declared}
+def test_pulumi_yaml_and_readme_say_what_the_declarations_say():
+    """Both are made from settings/model.py: `python -m settings.docs` after changing a key."""
+    assert PULUMI_YAML.read_text() == pulumi_yaml()
+    assert README.read_text() == readme_with_table(README.read_text())
+
+
+@pytest.mark.parametrize("override, key, only_problem", [
+    ({"grpc": {"listen": 50051}}, "grpc.listen", "must be a string"),
+    ({"host": 10}, "host", "must be a string"),
+    ({"hostIpv6": False}, "hostIpv6", "must be a string"),
+    ({"pactusDir": 7}, "pactusDir", "must be a string"),
+    ({"grpc": {"listen": "127.0.0.1:0"}}, "grpc.listen", "a port number from 1 to 65535"),
+])
+def test_a_wrong_value_is_one_problem_of_its_key(override, key, only_problem):
+    problems = [p for p in problems_of({**MINIMAL, **override}) if p.startswith(f"pactus-secure:{key} =")]
+    assert len(problems) == 1 and problems[0].endswith(only_problem), problems
 
 
 @pytest.mark.parametrize("stack", FLEET)

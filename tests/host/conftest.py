@@ -24,6 +24,7 @@ from typing import Iterator
 
 import pytest
 
+from render.host_layout import HostLayout
 from tests.host.pactus_node import PactusNode
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
@@ -127,8 +128,8 @@ def trusted(machine: Machine) -> ssl.SSLContext:
 
 
 def forget_certificate(domain: str) -> None:
-    for path in (f"/etc/letsencrypt/live/{domain}", f"/etc/letsencrypt/archive/{domain}",
-                 f"/etc/letsencrypt/renewal/{domain}.conf"):
+    layout = HostLayout(domain)
+    for path in (os.path.dirname(layout.certificate), f"/etc/letsencrypt/archive/{domain}", layout.renewal_conf):
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
@@ -144,8 +145,8 @@ def forget_test_certificates() -> None:
 
 def remove_test_sites() -> None:
     for domain in DOMAINS:
-        for path in [*Path("/etc/nginx/conf.d").glob(f"pactus-secure-{domain}-*"),
-                     Path(f"/etc/nginx/pactus-secure-{domain}.htpasswd")]:
+        layout = HostLayout(domain)
+        for path in (Path(layout.http_site), Path(layout.tls_site), Path(layout.htpasswd)):
             path.unlink(missing_ok=True)
 
 

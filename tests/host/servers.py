@@ -134,11 +134,14 @@ def stop_routing(forwarding: str) -> None:
 def _cached_root(suite: str) -> Path:
     key = hashlib.sha256(" ".join((suite, MIRROR, *PACKAGES)).encode()).hexdigest()[:12]
     root = CACHE / f"{suite}-{key}"
-    if not (root / "usr/sbin/sshd").exists():
-        shutil.rmtree(root, ignore_errors=True)
+    if not root.exists():
+        # Built aside and renamed when whole: an interrupted debootstrap never passes for a root.
+        partial = CACHE / f"{suite}-{key}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(root), MIRROR],
-                       check=True, capture_output=True)
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial),
+                        MIRROR], check=True, capture_output=True)
+        partial.rename(root)
     return root
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from render.host_layout import ACME_WEBROOT, RENEW_HOOK
 from render.scripts import certificate_script, firewall_script, host_setup_script
 from tests.host.fake_root import FakeRoot
 from tests.pulumi_mocks import MINIMAL, settings_of
@@ -59,7 +60,7 @@ def test_host_setup_does_each_familys_work_once(tmp_path, distro, systemd):
     first = root.run(host_setup_script(SETTINGS))
     assert first.returncode == 0, first.stderr
     assert changes(root.calls()) == EXPECTED_SETUP[distro, systemd]
-    assert root.file("/var/lib/pactus-secure/acme").is_dir()
+    assert root.file(ACME_WEBROOT).is_dir()
     nginx_conf = root.file("/etc/nginx/nginx.conf").read_text()
     assert nginx_conf.count("include /etc/nginx/conf.d/*.conf;") == 1
 
@@ -84,7 +85,8 @@ def test_an_nginx_conf_that_cannot_take_the_include_is_left_as_it_was(tmp_path):
     broken = "events {}\nhttp {\n    include /etc/nginx/no-such-file.conf;\n}\n"
     root.file("/etc/nginx/nginx.conf").write_text(broken)
     result = root.run(host_setup_script(SETTINGS))
-    assert result.returncode != 0 and "so it is back as it was" in result.stderr
+    assert result.returncode != 0 and "nginx -t rejected /etc/nginx/nginx.conf with conf.d included" in result.stderr
+    assert "the previous /etc/nginx/nginx.conf is back" in result.stderr
     assert root.file("/etc/nginx/nginx.conf").read_text() == broken
 
 
@@ -113,10 +115,9 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
     assert first.returncode == 0, first.stderr
     calls = root.calls()
     assert [call for call in calls if call.startswith("certbot ")] == [
-        "certbot certonly --webroot -w /var/lib/pactus-secure/acme -d node1.example.com --cert-name node1.example.com "
+        f"certbot certonly --webroot -w {ACME_WEBROOT} -d node1.example.com --cert-name node1.example.com "
         "--server https://acme-v02.api.letsencrypt.org/directory -m ops@example.com --agree-tos --non-interactive "
-        "--no-eff-email --keep-until-expiring --deploy-hook "
-        "/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx"]
+        f"--no-eff-email --keep-until-expiring --deploy-hook {RENEW_HOOK}"]
     scheduled = [call for call in changes(calls) if not call.startswith("certbot ")]
     assert scheduled == EXPECTED_RENEWAL[distro, systemd]
     if distro == "arch" and systemd:  # Arch's certbot ships no timer: the program's own
@@ -125,7 +126,7 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
         assert "systemctl daemon-reload" in calls
     if not systemd:
         assert "certbot -q renew" in root.file("/etc/cron.d/pactus-secure-certbot-renew").read_text()
-    assert root.file("/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx").stat().st_mode & 0o111
+    assert root.file(RENEW_HOOK).stat().st_mode & 0o111
 
     again = root.run(certificate_script(SETTINGS))
     assert again.returncode == 0, again.stderr

@@ -18,6 +18,7 @@ import pytest
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
+from components import names as n
 from render.host_layout import ACME_WEBROOT, HostLayout
 from tests.host.conftest import (FAULTS_DOMAIN, UNVALIDATED_DOMAIN, challtestsrv, forget_certificate, free_port,
                                  nginx_processes, pid_alive, this_host_as_the_node, trusted)
@@ -26,7 +27,7 @@ from tests.pulumi_mocks import deploy
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(FAULTS_DOMAIN)
-STEPS = ("host-packages", "http-site-file", "certificate-certbot", "tls-site-file", "pactus-config-toml")
+STEPS = (n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML)  # in order; no firewall, no credential
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def up(engine: Engine, machine, config: dict, **kwargs):
 
 def ran(runs) -> list[str]:
     """Step names without the node's prefix (its domain, dashed)."""
-    return [run.name.split("-test-", 1)[1] for run in runs]
+    return [run.name for run in runs]
 
 
 def new_node(domain: str = FAULTS_DOMAIN) -> None:
@@ -87,7 +88,7 @@ def test_a_deploy_interrupted_after_any_step_converges_on_the_next_up(machine, p
     with pytest.raises(Interrupted):
         up(engine, machine, config, interrupt_after=step)
     assert nginx_config_valid()
-    done = {name.removeprefix("faults-test-") for name in engine.state}
+    done = {name for name in engine.state}
     assert set(STEPS[:STEPS.index(step) + 1]) <= done
     assert sorted(ran(up(engine, machine, config))) == sorted(set(STEPS) - done)
     assert serves_jsonrpc(machine)
@@ -107,7 +108,7 @@ def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine
     finally:
         challtestsrv("/clear-servfail", {"host": f"{domain}."})
     message = str(refused.value)
-    assert message.startswith("create of refused-test-certificate-certbot")
+    assert message.startswith(f"create of {n.CERTIFICATE}")
     assert "The Certificate Authority reported these problems" in message  # certbot's own reason
     assert "could not resolve" in message and f"certbot got no certificate for {domain}" in message
     assert nginx_config_valid() and port_80_redirects(domain)
@@ -115,12 +116,12 @@ def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine
 
     with pytest.raises(RemoteCommandFailed) as unreachable:
         up(engine, machine, faults_config(machine, pactus_dir, domain, acmeServer="https://127.0.0.1:1/dir"))
-    assert str(unreachable.value).startswith("create of refused-test-certificate-certbot")
+    assert str(unreachable.value).startswith(f"create of {n.CERTIFICATE}")
     assert "Connection refused" in str(unreachable.value)
     assert nginx_config_valid() and port_80_redirects(domain)
 
     # Only what failed and what waits for it runs again (config.toml may have run beside them).
-    assert set(ran(up(engine, machine, config))) - {"pactus-config-toml"} == {"certificate-certbot", "tls-site-file"}
+    assert set(ran(up(engine, machine, config))) - {n.CONFIG_TOML} == {n.CERTIFICATE, n.TLS_SITE}
     assert serves_jsonrpc(machine, domain)
 
 
@@ -136,15 +137,16 @@ def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serv
         with pytest.raises(RemoteCommandFailed) as rejected:
             up(engine, machine, {**config, "http": {"enable": True}})
         message = str(rejected.value)
-        assert "create of faults-test-tls-site-file" in message
+        assert f"create of {n.TLS_SITE}" in message
         assert 'duplicate upstream "pactus_faults_test_http"' in message  # nginx's own words
-        assert "the previous file is back and nginx still serves it" in message
+        assert f"nginx -t rejected the new {LAYOUT.tls_site}" in message
+        assert f"the previous {LAYOUT.tls_site} is back" in message
         assert Path(LAYOUT.tls_site).read_bytes() == live
         assert [p.name for p in Path(LAYOUT.tls_site).parent.glob(Path(LAYOUT.tls_site).name + "?*")] == []
         assert nginx_processes()[0] == master and serves_jsonrpc(machine)
     finally:
         operator_file.unlink()
-    assert "tls-site-file" in ran(up(engine, machine, {**config, "http": {"enable": True}}))
+    assert n.TLS_SITE in ran(up(engine, machine, {**config, "http": {"enable": True}}))
     assert "location /http/ {" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
 
 
@@ -161,10 +163,10 @@ def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_con
         with pytest.raises(RemoteCommandFailed) as not_taken:
             up(engine, machine, with_ipv6)
     message = str(not_taken.value)
-    assert message.startswith("create of faults-test-tls-site-file") and "nginx -t" not in message
-    assert "nginx did not take up its new configuration" in message and "the previous one is back" in message
+    assert message.startswith(f"create of {n.TLS_SITE}") and "nginx -t" not in message
+    assert "nginx did not take up its new configuration" in message and f"the previous {LAYOUT.tls_site} is back" in message
     assert Path(LAYOUT.tls_site).read_bytes() == live and serves_jsonrpc(machine)
-    assert "tls-site-file" in ran(up(engine, machine, with_ipv6))
+    assert n.TLS_SITE in ran(up(engine, machine, with_ipv6))
     assert "listen [::]:443" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
 
 
@@ -179,7 +181,7 @@ def test_an_unreachable_host_fails_after_the_configured_tries(machine, pactus_di
     elapsed = time.monotonic() - started
     assert elapsed < tries * (timeout + 1) + 5, elapsed
     message = str(unreachable.value)
-    assert message.startswith("create of faults-test-")  # the first step to run, whichever it is
+    assert message.startswith(f"create of {n.NODE}-")  # the first step to run, whichever it is
     assert ("Connection refused" if target == "refused" else "203.0.113.1") in message
 
 
@@ -260,7 +262,7 @@ def test_no_certificate_is_asked_for_while_the_name_does_not_lead_to_this_host(m
         with pytest.raises(RemoteCommandFailed) as refused:
             up(Engine(), machine, config)
         message = str(refused.value)
-        assert message.startswith(f"create of {domain.replace('.', '-')}-certificate-certbot")
+        assert message.startswith(f"create of {n.CERTIFICATE}")
         assert "no certificate requested" in message and expected in message, message
         assert "Fix the A record to point at 127.0.0.1" in message and "checked for 6s: precheckTimeout" in message
         assert 6 <= time.monotonic() - started < 60  # it waited for DNS, then gave up

@@ -25,6 +25,7 @@ import pytest
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc, network_pb2, network_pb2_grpc, wallet_pb2, wallet_pb2_grpc
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
+from components import names as n
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import managed_sections
@@ -50,7 +51,7 @@ def up(engine, machine, **overrides):
 def applied(machine, runs):
     """Pactus reads config.toml only at start: restart it when the deploy wrote one, as the
     operator would (no pactusService on this machine), and check it took the file as it is."""
-    if any(run.name.endswith("pactus-config-toml") and "wrote" in run.output for run in runs):
+    if any(run.name.endswith(n.CONFIG_TOML) and "wrote" in run.output for run in runs):
         machine.node.restart()
         assert machine.node.rejected_configs() == []
     return runs
@@ -92,14 +93,14 @@ def engine(machine):
 
 
 def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(engine, machine):
-    ran = [run.name.removeprefix("node-test-") for run in engine.first_runs]
-    chain = [step for step in ran if step != "pactus-config-toml"]
-    assert sorted(ran) == sorted(chain + ["pactus-config-toml"])
-    assert chain == ["host-packages", "http-site-file", "certificate-certbot", "tls-site-file"]
+    ran = [run.name for run in engine.first_runs]
+    chain = [step for step in ran if step != n.CONFIG_TOML]
+    assert sorted(ran) == sorted(chain + [n.CONFIG_TOML])
+    assert chain == [n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE]
     issuer = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-ext", "subjectAltName", "-in", LAYOUT.certificate],
                             capture_output=True, text=True, check=True).stdout
     assert "Pebble" in issuer and f"DNS:{DOMAIN}" in issuer
-    certbot_run = next(r for r in engine.first_runs if r.name.endswith("certificate-certbot"))
+    certbot_run = next(r for r in engine.first_runs if r.name.endswith(n.CERTIFICATE))
     assert f"certificate for {DOMAIN} issued by {PEBBLE_DIRECTORY}" in certbot_run.output
     assert f"HTTP-01 self-check passed: {DOMAIN} resolves to 127.0.0.1 and each serves" in certbot_run.output
 
@@ -309,7 +310,7 @@ def loopback(address: str) -> bool:
 
 
 def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is(engine, machine):
-    settings = settings_of(stack_config(machine), stack="mainnet-node1")
+    settings = settings_of(stack_config(machine))
     text = (machine.pactus_dir / "config.toml").read_text()
     config, original = tomllib.loads(text), tomllib.loads(machine.original_config)
     managed = managed_sections(settings)
@@ -336,7 +337,7 @@ def test_8_redeploying_changes_nothing_and_an_origins_change_touches_only_config
     assert all("wrote" not in run.output and "reloaded" not in run.output for run in again), again
 
     changed = up(engine, machine, origins=("https://explorer.example.com",))
-    assert [run.name.removeprefix("node-test-") for run in changed] == ["pactus-config-toml"]
+    assert [run.name for run in changed] == [n.CONFIG_TOML]
     after = managed_files(machine)
     assert [path for path in files if after[path] != files[path]] == [str(machine.pactus_dir / "config.toml")]
     assert nginx_processes() == nginx
@@ -371,8 +372,7 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(e
                           check=True).stdout.strip()
     runs = applied(machine, engine.up(deploy({**stack_config(machine), "grpc": {"basicAuth": True}},
                                              ssh_key=machine.client_key, basic_auth=line, cloudflare_token=None)))
-    assert sorted(run.name.removeprefix("node-test-") for run in runs) == [
-        "basic-auth-htpasswd", "pactus-config-toml", "tls-site-file"]
+    assert sorted(run.name for run in runs) == sorted([n.CREDENTIAL, n.CONFIG_TOML, n.TLS_SITE])
     assert all(line not in run.output and password not in run.output for run in runs)
     htpasswd = Path(LAYOUT.htpasswd)
     stat = htpasswd.stat()
@@ -403,8 +403,8 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(e
         assert info.total_validators > 0
 
     runs = up(engine, machine)  # basicAuth unset again: the file goes after the site stops naming it
-    names = [run.name.removeprefix("node-test-") for run in runs]
-    assert names.index("tls-site-file") < names.index("basic-auth-htpasswd") and not htpasswd.exists()
+    names = [run.name for run in runs]
+    assert names.index(n.TLS_SITE) < names.index(n.CREDENTIAL) and not htpasswd.exists()
     with httpx.Client(verify=trusted(machine)) as https:
         assert https.get(f"https://{DOMAIN}{INFO_PATH}").status_code == 200
 
@@ -452,7 +452,7 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
 def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(engine, machine):
     master, _ = nginx_processes()
     runs = engine.destroy()
-    assert [run.name.removeprefix("node-test-") for run in runs] == ["tls-site-file", "http-site-file"]
+    assert [run.name for run in runs] == [n.TLS_SITE, n.HTTP_SITE]
     assert not Path(LAYOUT.tls_site).exists() and not Path(LAYOUT.http_site).exists()
     assert nginx_processes()[0] == master
     assert subprocess.run(["nginx", "-t"], capture_output=True).returncode == 0
