@@ -47,14 +47,15 @@ def registered() -> None:
                                  ("full + firewall + basic auth", {**PINNED, "firewall": "true"},
                                   {"basic_auth": BASIC_AUTH})):
         print(f"{name:<34} {len(deploy(config, **kwargs).of_type(COMMAND)):>8}")
-    base = {r.name: json.dumps(r.inputs, sort_keys=True) for r in deploy(PINNED).of_type(COMMAND)}
-    print(f"\n{'change (from full)':<34} {'re-run':>8}  which")
+    before = {r.name: r.inputs for r in deploy(PINNED).of_type(COMMAND)}
+    print(f"\n{'change (from full)':<34} {'re-run':>8}  which (replaced: its triggers changed)")
     for name, override in CHANGES.items():
-        after = {r.name.split("-com-", 1)[1]: json.dumps(r.inputs, sort_keys=True)
-                 for r in deploy({**PINNED, **override}).of_type(COMMAND)}
-        before = {n.split("-com-", 1)[1]: v for n, v in base.items()}
-        rerun = sorted(n for n in after if before.get(n) != after[n])
-        print(f"{name:<34} {len(rerun):>8}  {', '.join(rerun) or '-'}")
+        after = {r.name: r.inputs for r in deploy({**PINNED, **override}).of_type(COMMAND)}
+        rerun = sorted(step for step in after if json.dumps(before.get(step), sort_keys=True) !=
+                       json.dumps(after[step], sort_keys=True))
+        which = [f"{step} (replaced)" if before.get(step, {}).get("triggers") != after[step].get("triggers") else step
+                 for step in rerun]
+        print(f"{name:<34} {len(rerun):>8}  {', '.join(which) or '-'}")
 
 
 def measured() -> None:

@@ -4,6 +4,7 @@ it, then the rules between keys. Every problem of a config is reported at once, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 from typing import Any, Collection, Mapping, get_type_hints
 
@@ -18,15 +19,17 @@ _APIS = ("grpc", "jsonrpc", "http")
 _PATHS = {"grpc": "path_prefix", "jsonrpc": "path", "http": "base_path"}
 
 
+@functools.cache
 def keys(cls: type = Settings) -> dict[str, dataclasses.Field]:
     """The config keys of a settings class, by their config names."""
     return {camel(f.name): f for f in dataclasses.fields(cls) if "setting" in f.metadata}
 
 
-def object_keys() -> set[str]:
+@functools.cache
+def object_keys() -> frozenset[str]:
     """The keys whose values are objects (or lists): the stack file holds them as JSON."""
-    return {key for key, field in keys().items()
-            if field.metadata["setting"].check is None or isinstance(field.metadata["setting"].default, (dict, list))}
+    return frozenset(key for key, field in keys().items() if field.metadata["setting"].check is None
+                     or isinstance(field.metadata["setting"].default, (dict, list)))
 
 
 def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, str],
