@@ -33,7 +33,8 @@ class DnsRecord(pulumi.ComponentResource):
                 ttl=1,  # automatic
                 proxied=False,
                 comment=args.comment,
-                opts=pulumi.ResourceOptions(parent=self, aliases=[args.aliases[type_]] if type_ in args.aliases else None),
+                opts=pulumi.ResourceOptions(parent=self, aliases=[args.aliases[type_]] if type_ in args.aliases
+                                            else None),
             )
             for type_, address in args.addresses.items()
         }

@@ -71,7 +71,8 @@ class SecureNode(pulumi.ComponentResource):
         ), opts=after(dns))
         credential = None
         if settings.basic_auth and secrets.basic_auth is not None:
-            credential = step(names.CREDENTIAL, secrets.basic_auth.apply(lambda line: basic_auth_script(settings, line)),
+            htpasswd = secrets.basic_auth.apply(lambda line: basic_auth_script(settings, line))
+            credential = step(names.CREDENTIAL, htpasswd,
                               undo_script=file_remove_script(settings, layout.htpasswd),
                               replace_on=(layout.htpasswd,), carries_secret=True)
         proxy = Proxy(names.PROXY, ProxyArgs(

@@ -239,9 +239,9 @@ def port(key: str, value: Any, problems: Problems) -> int | None:
 
 
 def size(key: str, value: Any, problems: Problems) -> str | None:
-    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if _SIZE.fullmatch(text):
-        return text
+    given = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if _SIZE.fullmatch(given):
+        return given
     problems.add(key, value, "must be a size in Nginx's syntax: bytes, or a number with k or m, e.g. 256k")
     return None
 

@@ -88,12 +88,12 @@ class HtmlPages:
 class RateLimit:
     enable: bool = setting("limit each client (an IPv4 address, an IPv6 /64) on every API; beyond the limits, "
                            "429 (gRPC: RESOURCE_EXHAUSTED)", checks.boolean, True)
-    requests_per_second: int = setting("requests a second per client", checks.whole(1, 10_000, "a number of requests "
-                                                                                         "per second"), 10)
+    requests_per_second: int = setting("requests a second per client",
+                                       checks.whole(1, 10_000, "a number of requests per second"), 10)
     burst: int = setting("requests a client may send at once above the rate",
                          checks.whole(0, 100_000, "a number of requests"), 20)
-    in_progress: int = setting("requests in progress per client at once", checks.whole(1, 10_000, "a number of requests"),
-                               32)
+    in_progress: int = setting("requests in progress per client at once",
+                               checks.whole(1, 10_000, "a number of requests"), 32)
 
 
 @dataclass(frozen=True)

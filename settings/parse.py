@@ -58,7 +58,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str, secrets: Mapping[str, 
     settings = Settings(stack=stack, basic_auth=secrets.get(BASIC_AUTH.name) is not None,
                         **_read(Settings, values, "", problems))
     settings = dataclasses.replace(settings, ssh_host=settings.ssh_host or settings.host)
-    _check_rules(settings, values, secrets, problems)
+    _check_rules(settings, secrets, problems)
     if problems.items:
         raise SettingsError(problems.items)
     return settings
@@ -93,43 +93,39 @@ def _read(cls: type, given: Mapping[str, Any], prefix: str, problems: Problems) 
     return read
 
 
-def _check_rules(settings: Settings, values: Mapping[str, Any], secrets: Mapping[str, str],
-                 problems: Problems) -> None:
-    """The rules between keys; a key that already has a problem gets no second one."""
-    def add(key: str, value: Any, fix: str) -> None:
-        if not problems.has(key):
-            problems.add(key, value, fix)
-
+def _check_rules(settings: Settings, secrets: Mapping[str, str], problems: Problems) -> None:
+    """The rules between keys (a key that already has a problem gets no second one)."""
     if settings.manage_dns:
         if settings.cloudflare_zone_id is None:
-            add("cloudflareZoneId", None, "required while manageDns is true: the zone id from the domain's Cloudflare "
-                                          "overview page, or `pulumi config set manageDns false` if the A record is "
-                                          "managed elsewhere")
+            problems.add("cloudflareZoneId", None,
+                         "required while manageDns is true: the zone id from the domain's Cloudflare overview page, "
+                         "or `pulumi config set manageDns false` if the A record is managed elsewhere")
         if not secrets.get(CLOUDFLARE_TOKEN.name):
-            problems.add(CLOUDFLARE_TOKEN.name, None, "required while manageDns is true: `pulumi config set --secret "
-                                                      "cloudflare:apiToken <token with DNS edit on the zone>`",
-                         outside_namespace=True)
+            problems.add(CLOUDFLARE_TOKEN.name, None,
+                         "required while manageDns is true: `pulumi config set --secret cloudflare:apiToken "
+                         "<token with DNS edit on the zone>`", outside_namespace=True)
     apis = {"grpc": settings.grpc, "jsonrpc": settings.jsonrpc, "http": settings.http, "html": settings.html}
     for name, api in apis.items():
         if api.listen is not None and _is_private(api.listen) and settings.allow_private_listen is False:
-            add(f"{name}.listen", str(api.listen), "is a private address: keep Pactus on loopback (127.0.0.1 or "
-                                                   "[::1]), or set allowPrivateListen true if only this host's "
-                                                   "private network reaches it")
+            problems.add(f"{name}.listen", str(api.listen),
+                         "is a private address: keep Pactus on loopback (127.0.0.1 or [::1]), or set "
+                         "allowPrivateListen true if only this host's private network reaches it")
     if settings.jsonrpc.origins and "*" in settings.jsonrpc.origins and settings.jsonrpc.allow_any_origin is False:
-        add("jsonrpc.origins", "*", "lets any web page call the node from its visitors' browsers: list the origins, "
-                                    "or set jsonrpc.allowAnyOrigin true to mean it")
+        problems.add("jsonrpc.origins", "*", "lets any web page call the node from its visitors' browsers: list the "
+                                             "origins, or set jsonrpc.allowAnyOrigin true to mean it")
     if settings.grpc.basic_auth and not settings.basic_auth:
-        add("grpc.basicAuth", True, "needs the credential: `pulumi config set --secret basicAuth "
-                                    "\"$(htpasswd -nB <user>)\"`, or grpc.basicAuth false")
+        problems.add("grpc.basicAuth", True, "needs the credential: `pulumi config set --secret basicAuth "
+                                             "\"$(htpasswd -nB <user>)\"`, or grpc.basicAuth false")
 
     enabled = {name: apis[name] for name in _APIS if apis[name].enable}
     if not enabled and not any(problems.has(f"{name}.enable") for name in _APIS):
-        add("grpc.enable", False, "no API is enabled, so there is nothing to proxy: enable at least one of grpc, "
-                                  "jsonrpc, http")
+        problems.add("grpc.enable", False, "no API is enabled, so there is nothing to proxy: enable at least one of "
+                                           "grpc, jsonrpc, http")
     seen: dict[Listen, str] = {}
     for name, api in enabled.items():
         if api.listen in seen:
-            add(f"{name}.listen", str(api.listen), f"{seen[api.listen]} listens there too: give each API its own port")
+            problems.add(f"{name}.listen", str(api.listen),
+                         f"{seen[api.listen]} listens there too: give each API its own port")
         elif api.listen is not None:
             seen[api.listen] = name
     paths = [(f"{name}.{camel(_PATHS[name])}", getattr(api, _PATHS[name])) for name, api in enabled.items()]
@@ -137,16 +133,19 @@ def _check_rules(settings: Settings, values: Mapping[str, Any], secrets: Mapping
     for index, (key, a) in enumerate(paths):
         for other, b in paths[index + 1:]:
             if a == b or a.startswith(b + "/") or b.startswith(a + "/"):
-                add(key, a, f"overlaps {other} {b!r}: give each API its own path")
+                problems.add(key, a, f"overlaps {other} {b!r}: give each API its own path")
 
     if settings.expose_wallet and not settings.grpc.enable:
-        add("exposeWallet", True, "the Wallet service is served by gRPC: set grpc.enable true, or exposeWallet false")
+        problems.add("exposeWallet", True, "the Wallet service is served by gRPC: set grpc.enable true, "
+                                           "or exposeWallet false")
     elif settings.expose_wallet and not (settings.grpc.basic_auth and settings.basic_auth):
-        add("exposeWallet", True, "would let anyone create, restore and spend from the node's wallets: it needs the "
-                                  "credential, checked by the node on gRPC and by Nginx on JSON-RPC and the HTTP-API: "
-                                  "set basicAuth (--secret) and grpc.basicAuth true, or exposeWallet false")
+        problems.add("exposeWallet", True,
+                     "would let anyone create, restore and spend from the node's wallets: it needs the credential, "
+                     "checked by the node on gRPC and by Nginx on JSON-RPC and the HTTP-API: set basicAuth (--secret) "
+                     "and grpc.basicAuth true, or exposeWallet false")
     if settings.grpc.enable is False and (settings.jsonrpc.enable or settings.http.enable):
-        add("grpc.enable", False, "JSON-RPC and the HTTP-API reach Pactus through its gRPC server: keep grpc.enable true")
+        problems.add("grpc.enable", False, "JSON-RPC and the HTTP-API reach Pactus through its gRPC server: keep "
+                                           "grpc.enable true")
 
 
 def _is_private(listen: Listen) -> bool:
