@@ -18,6 +18,7 @@ from settings import Settings
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5
+PACTUS_STARTUP_TIMEOUT = 120  # seconds a restarted node may take to open its APIs
 _MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")
 MERGE_PROGRAM = TEMPLATES / "scripts" / "lib" / "merge-config-toml.awk"
 
@@ -79,6 +80,9 @@ def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> s
         content=_heredoc_body(render_managed_sections(settings, basic_auth)),
         merge_program=_heredoc_body(MERGE_PROGRAM.read_text()),
         owner_only=settings.grpc.basic_auth,
+        api_ports=[api.listen.port for api in (settings.grpc, settings.jsonrpc, settings.http, settings.html)
+                   if api.enable],
+        startup_timeout=PACTUS_STARTUP_TIMEOUT,
         backups_kept=CONFIG_BACKUPS_KEPT,
         delimiter=HEREDOC_DELIMITER,
     )

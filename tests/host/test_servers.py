@@ -135,7 +135,7 @@ def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_r
     with pytest.raises(RemoteCommandFailed) as refused:  # port 22: sshd's, and below 1024 for the pactus user
         up(fleet, suite, machine, jsonrpc={"enable": True, "listen": "127.0.0.1:22"})
     message = str(refused.value)
-    assert "pactus.service did not come up with the new config.toml: " in message
+    assert "pactus.service did not come up with the new config.toml (it stopped): " in message
     assert f"the previous {servers.PACTUS_DIR}/config.toml is back and pactus.service restarted with it" in message
     assert "could not start JSON-RPC server: listen tcp 127.0.0.1:22: bind:" in message, message  # the daemon's own
     assert server.ssh(f"sudo cat {servers.PACTUS_DIR}/config.toml").stdout == before
