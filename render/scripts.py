@@ -14,7 +14,7 @@ from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
-from settings import Settings
+from settings import MANAGED_SECTIONS, Settings
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5
@@ -80,8 +80,7 @@ def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> s
         content=_heredoc_body(render_managed_sections(settings, basic_auth)),
         merge_program=_heredoc_body(MERGE_PROGRAM.read_text()),
         owner_only=settings.grpc.basic_auth,
-        api_ports=[api.listen.port for api in (settings.grpc, settings.jsonrpc, settings.http, settings.html)
-                   if api.enable],
+        api_ports=[api.listen.port for api in (getattr(settings, name) for name in MANAGED_SECTIONS) if api.enable],
         startup_timeout=PACTUS_STARTUP_TIMEOUT,
         backups_kept=CONFIG_BACKUPS_KEPT,
         delimiter=HEREDOC_DELIMITER,

@@ -9,14 +9,14 @@ import ipaddress
 from typing import Any, Collection, Mapping, get_type_hints
 
 from settings import checks
+from settings.checks import MANAGED_SECTIONS
 from settings.model import REQUIRED, Settings, camel
 from settings.problems import Problems, SettingsError
 from settings.secrets import (BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACED, SSH_PRIVATE_KEY, check_basic_auth,
                               check_ssh_private_key)
 from settings.types import Listen
 
-_APIS = ("grpc", "jsonrpc", "http")
-_PATHS = {"grpc": "path_prefix", "jsonrpc": "path", "http": "base_path"}
+_PATHS = {"grpc": "path_prefix", "jsonrpc": "path", "http": "base_path"}  # the proxied APIs' public paths
 
 
 @functools.cache
@@ -104,7 +104,7 @@ def _check_rules(settings: Settings, secrets: Mapping[str, str], problems: Probl
             problems.add(CLOUDFLARE_TOKEN.name, None,
                          "required while manageDns is true: `pulumi config set --secret cloudflare:apiToken "
                          "<token with DNS edit on the zone>`", outside_namespace=True)
-    apis = {"grpc": settings.grpc, "jsonrpc": settings.jsonrpc, "http": settings.http, "html": settings.html}
+    apis = {name: getattr(settings, name) for name in MANAGED_SECTIONS}
     for name, api in apis.items():
         if api.listen is not None and _is_private(api.listen) and settings.allow_private_listen is False:
             problems.add(f"{name}.listen", str(api.listen),
@@ -117,8 +117,8 @@ def _check_rules(settings: Settings, secrets: Mapping[str, str], problems: Probl
         problems.add("grpc.basicAuth", True, "needs the credential: `pulumi config set --secret basicAuth "
                                              "\"$(htpasswd -nB <user>)\"`, or grpc.basicAuth false")
 
-    enabled = {name: apis[name] for name in _APIS if apis[name].enable}
-    if not enabled and not any(problems.has(f"{name}.enable") for name in _APIS):
+    enabled = {name: apis[name] for name in _PATHS if apis[name].enable}
+    if not enabled and not any(problems.has(f"{name}.enable") for name in _PATHS):
         problems.add("grpc.enable", False, "no API is enabled, so there is nothing to proxy: enable at least one of "
                                            "grpc, jsonrpc, http")
     seen: dict[Listen, str] = {}

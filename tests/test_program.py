@@ -199,7 +199,8 @@ def test_a_new_domain_keeps_every_name_and_replaces_the_steps_that_own_its_files
     the new site files are written, then the old ones' undo scripts remove them."""
     renamed = deploy({**FULL, "domain": "node9.example.com"})
     assert changed_between(full, renamed) == sorted([n.DNS + "-a", n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE])
-    replaced = [c.name for c in renamed.of_type(COMMAND) if c.inputs.get("triggers") != full.named(c.name).inputs.get("triggers")]
+    replaced = [c.name for c in renamed.of_type(COMMAND)
+                if c.inputs.get("triggers") != full.named(c.name).inputs.get("triggers")]
     assert sorted(replaced) == sorted([n.HTTP_SITE, n.TLS_SITE])
     assert renamed.named(n.TLS_SITE).inputs["triggers"] == [HostLayout("node9.example.com").tls_site]
 
@@ -313,7 +314,7 @@ def test_no_secret_appears_outside_a_secret_input(guarded, secret):
 
 def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(guarded, full):
     carrying = {r.name for r in guarded.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])}
-    assert {name for name in carrying} == {n.CREDENTIAL, n.CONFIG_TOML}
+    assert carrying == {n.CREDENTIAL, n.CONFIG_TOML}
     for command in guarded.of_type(COMMAND):
         if command.name in carrying:
             assert command.inputs["logging"] == "none" and {"stdout", "stderr"} <= set(command.secret_outputs)

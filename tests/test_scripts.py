@@ -172,6 +172,39 @@ def test_a_failed_check_takes_a_new_file_away_when_there_was_none(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("before", ["live\n", None])
+def test_a_file_a_cut_off_run_left_unchecked_is_checked_though_unchanged_and_put_back(tmp_path, before):
+    """The run swapped in "new" and was cut off before its check; the next one renders "new" too."""
+    (tmp_path / "site.conf").write_text("new\n")
+    if before is None:
+        (tmp_path / "site.conf.pactus-secure-none").touch()
+    else:
+        (tmp_path / "site.conf.pactus-secure-previous").write_text(before)
+    result = replace_file(tmp_path, "echo new", check="echo rejected; return 1")
+    assert result.returncode != 0 and "did not finish checking it: checking it now" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if before is None else ["site.conf"])
+    if before is not None:
+        assert (tmp_path / "site.conf").read_text() == before
+
+
+def test_a_file_a_cut_off_run_left_unchecked_stays_once_its_check_passes(tmp_path):
+    (tmp_path / "site.conf").write_text("new\n")
+    (tmp_path / "site.conf.pactus-secure-previous").write_text("live\n")
+    result = replace_file(tmp_path, "echo new", check="echo reloaded")
+    assert result.returncode == 0 and "reloaded\nCHANGED=yes" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf"]
+    again = replace_file(tmp_path, "echo new", check="echo reloaded")
+    assert "CHANGED=no" in again.stdout and "reloaded" not in again.stdout
+
+
+def test_the_file_before_an_unfinished_change_is_the_one_kept(tmp_path):
+    """A second change while the first is unchecked: a failed check goes back to the last checked file."""
+    (tmp_path / "site.conf").write_text("first\n")
+    (tmp_path / "site.conf.pactus-secure-previous").write_text("live\n")
+    result = replace_file(tmp_path, "echo second", check="return 1")
+    assert result.returncode != 0 and (tmp_path / "site.conf").read_text() == "live\n"
+
+
 def test_a_passed_check_keeps_the_new_file_and_says_what_the_check_did(tmp_path):
     (tmp_path / "site.conf").write_text("live\n")
     result = replace_file(tmp_path, "echo new", check="echo reloaded")

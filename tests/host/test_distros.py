@@ -73,7 +73,8 @@ def test_host_setup_does_each_familys_work_once(tmp_path, distro, systemd):
 def test_arch_nginx_conf_gets_conf_d_inside_its_http_block_and_still_passes_nginx_t(tmp_path):
     root = fake_root(tmp_path, "arch", True)
     result = root.run(host_setup_script(SETTINGS))
-    assert "added 'include /etc/nginx/conf.d/*.conf;' to the http block of /etc/nginx/nginx.conf" in result.stdout
+    assert "wrote /etc/nginx/nginx.conf" in result.stdout
+    assert "/etc/nginx/nginx.conf includes 'include /etc/nginx/conf.d/*.conf;' in its http block" in result.stdout
     lines = root.file("/etc/nginx/nginx.conf").read_text().splitlines()
     assert lines[lines.index("http {") + 1] == "    include /etc/nginx/conf.d/*.conf;"
     assert any(call.startswith("nginx -t") for call in root.calls())  # checked by the real nginx

@@ -20,10 +20,11 @@ from pactus_jsonrpc.client import PactusOpenRPCClient
 
 from components import names as n
 from render.host_layout import ACME_WEBROOT, HostLayout
+from render.nginx import render_tls_site
 from tests.host.conftest import (FAULTS_DOMAIN, UNVALIDATED_DOMAIN, challtestsrv, forget_certificate, free_port,
                                  nginx_processes, pid_alive, this_host_as_the_node, trusted)
 from tests.host.engine import Engine, Interrupted, RemoteCommandFailed
-from tests.pulumi_mocks import deploy
+from tests.pulumi_mocks import STACK, deploy, settings_of
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(FAULTS_DOMAIN)
@@ -46,7 +47,6 @@ def up(engine: Engine, machine, config: dict, **kwargs):
 
 
 def ran(runs) -> list[str]:
-    """Step names without the node's prefix (its domain, dashed)."""
     return [run.name for run in runs]
 
 
@@ -148,6 +148,30 @@ def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serv
         operator_file.unlink()
     assert n.TLS_SITE in ran(up(engine, machine, {**config, "http": {"enable": True}}))
     assert "location /http/ {" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
+
+
+def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_back(machine, pactus_dir):
+    """A run swapped in the new TLS site and was cut off before `nginx -t`: the file is already
+    what the next run renders, so only the kept previous file tells that it was never checked."""
+    engine, config = Engine(), faults_config(machine, pactus_dir)
+    up(engine, machine, config)
+    live = Path(LAYOUT.tls_site).read_bytes()
+    unchecked = {**config, "http": {"enable": True}}
+    operator_file = Path("/etc/nginx/conf.d/zz-operator-upstreams.conf")
+    operator_file.write_text("upstream pactus_faults_test_http { server 127.0.0.1:9; }\n")
+    try:
+        Path(LAYOUT.tls_site + ".pactus-secure-previous").write_bytes(live)
+        Path(LAYOUT.tls_site).write_text(render_tls_site(settings_of(unchecked, stack=STACK), http2_directive=False))
+        with pytest.raises(RemoteCommandFailed) as rejected:
+            up(Engine(), machine, unchecked)  # the engine lost the step with the run
+        message = str(rejected.value)
+        assert "was written by a run that did not finish checking it: checking it now" in message
+        assert 'duplicate upstream "pactus_faults_test_http"' in message
+        assert Path(LAYOUT.tls_site).read_bytes() == live
+        assert [p.name for p in Path(LAYOUT.tls_site).parent.glob(Path(LAYOUT.tls_site).name + "?*")] == []
+        assert serves_jsonrpc(machine)
+    finally:
+        operator_file.unlink()
 
 
 def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_converges(machine, pactus_dir):
