@@ -32,9 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from render.host_layout import HostLayout  # noqa: E402
-from tests.host.conftest import DOMAIN, this_host_as_the_node, this_machine_as_a_node, wait_for_port  # noqa: E402
-from tests.host.engine import Engine  # noqa: E402
-from tests.pulumi_mocks import deploy  # noqa: E402
+from testbed.stack import Project  # noqa: E402
+from tests.host.conftest import (DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node,  # noqa: E402
+                                 wait_for_port)
 
 CADDY_PORT = 8443
 GRPC_METHOD = "/pactus.Blockchain/GetBlockchainInfo"
@@ -109,11 +109,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))
     (work / "machine").mkdir()
     with this_machine_as_a_node(work / "machine") as machine:
-        engine = Engine()
-        engine.up(deploy(this_host_as_the_node(machine, DOMAIN, machine.pactus_dir, jsonrpc={"enable": True},
-                                               http={"enable": True}, rateLimit={"enable": False}),
-                         ssh_key=machine.client_key, cloudflare_token=None))
-        machine.node.restart()
+        listens = machine.node.loopback_listens()  # where the running node answers: the check passes at once
+        stack = node_stack(Project(work / "pulumi"), "bench", this_host_as_the_node(
+            machine, DOMAIN, machine.pactus_dir, grpc={"listen": listens["grpc"]},
+            jsonrpc={"enable": True, "listen": listens["jsonrpc"]}, http={"enable": True, "listen": listens["http"]},
+            rateLimit={"enable": False}), machine)
+        stack.up()
+        machine.node.restart()  # on the config.toml the up wrote: its APIs on loopback
         layout = HostLayout(DOMAIN)
         (work / "Caddyfile").write_text(CADDYFILE.format(domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate,
                                                          key=layout.certificate_key))
@@ -127,11 +129,11 @@ def main() -> None:
             jsonrpc_body.write_bytes(JSONRPC_BODY)
             apis = {
                 "gRPC unary": (grpc_body, ["content-type: application/grpc", "te: trailers"], False,
-                               {"direct": f"http://127.0.0.1:50051{GRPC_METHOD}",
+                               {"direct": f"http://{machine.node.grpc_target()}{GRPC_METHOD}",
                                 "nginx": f"https://{DOMAIN}{GRPC_METHOD}",
                                 "caddy": f"https://{DOMAIN}:{CADDY_PORT}{GRPC_METHOD}"}),
                 "JSON-RPC": (jsonrpc_body, ["content-type: application/json"], True,
-                             {"direct": "http://127.0.0.1:8545/", "nginx": f"https://{DOMAIN}/jsonrpc",
+                             {"direct": machine.node.jsonrpc_url(), "nginx": f"https://{DOMAIN}/jsonrpc",
                               "caddy": f"https://{DOMAIN}:{CADDY_PORT}/jsonrpc"}),
             }
             print(f"# data path: {os.cpu_count()} CPUs, {seconds:g} s per run, medians of {runs} runs; "
@@ -154,7 +156,7 @@ def main() -> None:
         finally:
             caddy.send_signal(signal.SIGTERM)
             caddy.wait(timeout=10)
-            engine.destroy()
+            stack.destroy()
             time.sleep(0.1)
 
 

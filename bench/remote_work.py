@@ -1,20 +1,16 @@
-"""Remote work per operation: what each `pulumi up` asks of the host.
+"""Remote work per operation, through the real Pulumi CLI and pulumi-command's provider:
+wall time and remote commands (SSH sessions sshd accepted) of each operation, on this
+machine as the node (the real-host suite's sshd, pebble and pactus-daemon). Needs root,
+tools/build's binaries and about two minutes.
 
-Two counts:
-- from the registered resources (Pulumi mocks): how many remote commands a configuration
-  registers, and how many of them a given change re-runs;
-- from this machine as the node (the real-host suite's sshd, pebble and Pactus node,
-  commands carried out over real SSH by tests/host/engine.py): commands run, seconds
-  (SSH connection included) and whether Nginx reloaded, for a fresh deploy, an unchanged
-  redeploy, a redeploy that forgot its state, an origins change, a certificate renewal
-  and a destroy. Needs root; about a minute.
+The floor is the engine's own cost, measured in the same run with the same CLI: a program
+that declares 10 `remote.Command` resources with constant inputs, our program's count.
 
     sudo venv/bin/python bench/remote_work.py
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -23,73 +19,83 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.host.conftest import DOMAIN, nginx_processes, this_host_as_the_node, this_machine_as_a_node  # noqa: E402
-from tests.host.engine import Engine  # noqa: E402
-from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, deploy  # noqa: E402
+from testbed.stack import Project  # noqa: E402
+from tests.host.conftest import (DOMAIN, nginx_processes, node_stack, this_host_as_the_node,  # noqa: E402
+                                 this_machine_as_a_node)
 
-COMMAND = "command:remote:Command"
-PINNED = {**FULL, "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey"}  # as a careful operator sets it
-CHANGES = {
-    "jsonrpc.origins": {"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}},
-    "acmeEmail": {"acmeEmail": "security@example.com"},
-    "html.enable": {"html": {"enable": True}},
-    "rateLimit": {"rateLimit": {"requestsPerSecond": 50}},
-    "host": {"host": "203.0.113.11"},
-    "domain": {"domain": "node9.example.com"},
-}
+FLOOR_PROGRAM = '''"""The engine's floor: 10 remote commands with constant inputs."""
+import pulumi
+import pulumi_command as command
 
-
-def registered() -> None:
-    print("## registered remote commands (mocks)")
-    print(f"{'configuration':<34} {'commands':>8}")
-    for name, config, kwargs in (("minimal", {**MINIMAL, "sshHostKey": PINNED["sshHostKey"]}, {}),
-                                 ("full", PINNED, {}),
-                                 ("full + firewall + basic auth", {**PINNED, "firewall": "true"},
-                                  {"basic_auth": BASIC_AUTH})):
-        print(f"{name:<34} {len(deploy(config, **kwargs).of_type(COMMAND)):>8}")
-    before = {r.name: r.inputs for r in deploy(PINNED).of_type(COMMAND)}
-    print(f"\n{'change (from full)':<34} {'re-run':>8}  which (replaced: its triggers changed)")
-    for name, override in CHANGES.items():
-        after = {r.name: r.inputs for r in deploy({**PINNED, **override}).of_type(COMMAND)}
-        rerun = sorted(step for step in after if json.dumps(before.get(step), sort_keys=True) !=
-                       json.dumps(after[step], sort_keys=True))
-        which = [f"{step} (replaced)" if before.get(step, {}).get("triggers") != after[step].get("triggers") else step
-                 for step in rerun]
-        print(f"{name:<34} {len(rerun):>8}  {', '.join(which) or '-'}")
+config = pulumi.Config()
+connection = command.remote.ConnectionArgs(
+    host="127.0.0.1", port=config.require_int("port"), user="root",
+    private_key=config.require_secret("key"), host_key=config.require("hostKey"))
+for index in range(10):
+    command.remote.Command(f"step-{index}", connection=connection, create="true", add_previous_output_in_env=False)
+'''
 
 
-def measured() -> None:
-    print("\n## on this machine as the node (real SSH)")
-    print(f"{'operation':<28} {'commands':>8} {'seconds':>8} {'nginx reloaded':>15}")
-    with this_machine_as_a_node(Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))) as machine:
-        def config(origins=("https://wallet.example.com",)):
-            return deploy(this_host_as_the_node(machine, DOMAIN, machine.pactus_dir,
-                                                jsonrpc={"enable": True, "origins": list(origins)},
-                                                http={"enable": True}),
-                          ssh_key=machine.client_key, cloudflare_token=None)
+def floor_project(work: Path, home: Path) -> Project:
+    source = work / "floor-source"
+    source.mkdir()
+    (source / "Pulumi.yaml").write_text(
+        "name: floor\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: venv\n")
+    (source / "__main__.py").write_text(FLOOR_PROGRAM)
+    return Project(work / "floor", home=home, source=source)
 
-        def row(name, operation):
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))
+    (work / "machine").mkdir()
+    with this_machine_as_a_node(work / "machine") as machine:
+        project = Project(work / "program")
+
+        listens = machine.node.loopback_listens()  # where the running node answers: no restart needed
+
+        def config(domain=DOMAIN, origins=("https://wallet.example.com",)):
+            return this_host_as_the_node(machine, domain, machine.pactus_dir, grpc={"listen": listens["grpc"]},
+                                         http={"enable": True, "listen": listens["http"]},
+                                         jsonrpc={"enable": True, "listen": listens["jsonrpc"],
+                                                  "origins": list(origins)})
+
+        print("# remote work through the real CLI; remote commands = SSH sessions sshd accepted")
+        print(f"{'operation':<30} {'seconds':>8} {'commands':>9} {'nginx reloaded':>15}")
+        results: dict[str, float] = {}
+
+        def row(name: str, operation) -> None:
             before = nginx_processes() if Path("/run/nginx.pid").exists() else None
-            started = time.monotonic()
-            runs = operation()
-            elapsed = time.monotonic() - started
+            sessions, started = machine.ssh_sessions(), time.monotonic()
+            operation()
+            results[name] = elapsed = time.monotonic() - started
             reloaded = before is None or nginx_processes() != before
-            count = len(runs) if isinstance(runs, list) else "-"  # not a deployment: no step runs
-            print(f"{name:<28} {count:>8} {elapsed:8.2f} {'yes' if reloaded else 'no':>15}")
+            print(f"{name:<30} {elapsed:8.2f} {machine.ssh_sessions() - sessions:>9} "
+                  f"{'yes' if reloaded else 'no':>15}", flush=True)
 
-        engine = Engine()
-        row("fresh deploy", lambda: engine.up(config()))
-        row("unchanged redeploy", lambda: engine.up(config()))
-        row("redeploy, state forgotten", lambda: Engine().up(config()))
-        row("origins change", lambda: engine.up(config(origins=("https://explorer.example.com",))))
-        row("certificate renewal", lambda: subprocess.run(
-            ["certbot", "renew", "--force-renewal", "--cert-name", DOMAIN, "--non-interactive",
-             "--no-random-sleep-on-renew"], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                                 "REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)},
-            check=True, capture_output=True))
-        row("destroy", engine.destroy)
+        stack = node_stack(project, "bench", config(), machine)
+        row("preview (fresh stack)", stack.preview)
+        row("fresh up", stack.up)
+        row("no-op up", stack.up)
+        stack.configure(config(origins=("https://explorer.example.com",)))
+        row("origins change", stack.up)
+        stack.configure(config(domain="renamed.test"))
+        row("domain change (preview)", stack.preview)
+        stack.configure(config())
+        row("destroy", stack.destroy)
+
+        floor = floor_project(work, project.home)
+        floor_stack = floor.stack("floor", {"floor:port": str(machine.ssh_port), "floor:hostKey": machine.host_key},
+                                  {"floor:key": machine.client_key})
+        row("floor: fresh up (10 commands)", floor_stack.up)
+        row("floor: no-op up", floor_stack.up)
+        floor_stack.destroy()
+        print(f"\nno-op up / floor's no-op up: {results['no-op up'] / results['floor: no-op up']:.2f}x "
+              "(manageDns false)")
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import pulumi_cloudflare"], check=True)
+        print(f"importing pulumi_cloudflare, which manageDns true adds to every run: "
+              f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)")
 
 
 if __name__ == "__main__":
-    registered()
-    measured()
+    main()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import pulumi
@@ -15,7 +15,6 @@ class DnsRecordArgs:
     domain: str
     addresses: Mapping[str, str]    # record type (A, AAAA) -> address
     comment: str
-    aliases: Mapping[str, str] = field(default_factory=dict)  # record type -> its URN in an older layout
 
 
 class DnsRecord(pulumi.ComponentResource):
@@ -33,8 +32,7 @@ class DnsRecord(pulumi.ComponentResource):
                 ttl=1,  # automatic
                 proxied=False,
                 comment=args.comment,
-                opts=pulumi.ResourceOptions(parent=self, aliases=[args.aliases[type_]] if type_ in args.aliases
-                                            else None),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for type_, address in args.addresses.items()
         }

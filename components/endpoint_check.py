@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ class EndpointCheckFailed(Exception):
     """What was expected of the public endpoint, and what came back."""
 
 
+class CertificateNotTrusted(EndpointCheckFailed):
+    """The TLS handshake failed: nothing was asked of the node yet."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     domain: str
@@ -37,6 +42,7 @@ class Endpoint:
     ca_bundle: str | None       # trusted instead of the system store (a private ACME CA)
     port: int = 443
     timeout: float = 10
+    rate_limited_tries: int = 10
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,23 @@ class ServedCertificate:
     issuer: str
 
 
+class _RateLimited(Exception):
+    """The proxy's per-client rate limit answered (429, RESOURCE_EXHAUSTED): ask again shortly."""
+
+
 def check_endpoint(endpoint: Endpoint) -> ServedCertificate:
+    """Each call is asked again, a second apart, while the proxy's rate limit refuses it: the
+    machine running `pulumi up` may have spent its allowance just before."""
+    for attempt in range(1, endpoint.rate_limited_tries + 1):
+        try:
+            return _check(endpoint)
+        except _RateLimited as limited:
+            if attempt == endpoint.rate_limited_tries:
+                raise EndpointCheckFailed(str(limited)) from None
+            time.sleep(1)
+
+
+def _check(endpoint: Endpoint) -> ServedCertificate:
     certificate = _tls(endpoint)
     if endpoint.grpc:
         _grpc(endpoint)
@@ -67,7 +89,7 @@ def _tls(endpoint: Endpoint) -> ServedCertificate:
                 _trust(endpoint).wrap_socket(raw, server_hostname=endpoint.domain) as tls:
             peer = tls.getpeercert()
     except (OSError, ssl.SSLError) as error:
-        raise EndpointCheckFailed(f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
+        raise CertificateNotTrusted(f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
                                   f"{endpoint.domain} that this machine trusts, got: {error}") from None
     expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(peer["notAfter"]), timezone.utc)
     issuer = {key: value for field in peer["issuer"] for key, value in field}
@@ -84,7 +106,8 @@ def _grpc(endpoint: Endpoint) -> None:
         except grpc.RpcError as error:
             if endpoint.guarded and error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 return
-            raise EndpointCheckFailed(f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
+            failed = _RateLimited if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else EndpointCheckFailed
+            raise failed(f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
                                       f"got {error.code().name}: {error.details()}") from None
 
 
@@ -97,7 +120,7 @@ def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str)
     except urllib.error.HTTPError as error:
         if endpoint.guarded and error.code == 401:
             return
-        raise EndpointCheckFailed(f"{url}: expected the node's answer, got HTTP {error.code}") from None
+        raise (_RateLimited if error.code == 429 else EndpointCheckFailed)(f"{url}: expected the node's answer, got HTTP {error.code}") from None
     except OSError as error:
         raise EndpointCheckFailed(f"{url}: expected the node's answer, got: {error}") from None
     try:

@@ -45,13 +45,11 @@ class Step:
     the step owns (a file path); when one changes the step is replaced, so the old one's
     undo script cleans up after it. `carries_secret`: the script holds a secret, so it is
     stored as one, and the step's output is neither logged nor kept in plain state.
-    `aliases`: the URNs the step had in an older layout of the program.
     """
     script: pulumi.Input[str]
     undo_script: str | None = None
     replace_on: tuple[str, ...] = ()
     carries_secret: bool = False
-    aliases: tuple[str, ...] = ()
 
 
 def run_step(name: str, host: Host, step: Step, *, parent: pulumi.ComponentResource,
@@ -72,7 +70,7 @@ def run_step(name: str, host: Host, step: Step, *, parent: pulumi.ComponentResou
         add_previous_output_in_env=False,
         logging=command.remote.Logging.NONE if step.carries_secret else None,
         opts=pulumi.ResourceOptions(
-            parent=parent, depends_on=list(after), aliases=list(step.aliases) or None,
+            parent=parent, depends_on=list(after),
             additional_secret_outputs=["stdout", "stderr"] if step.carries_secret else None),
     )
 

@@ -7,14 +7,14 @@ from typing import Callable
 
 import pulumi
 
-from components import legacy, names
-from components.endpoint_check import Endpoint, ServedCertificate
+from components import names
+from components.endpoint_check import CertificateNotTrusted, Endpoint, EndpointCheckFailed, ServedCertificate
 from components.host_base import HostBase, HostBaseArgs
 from components.node_config import NodeConfig, NodeConfigArgs
 from components.proxy import Proxy, ProxyArgs
 from components.remote import Step, connect
 from render.host_layout import HostLayout
-from render.scripts import (basic_auth_script, certificate_script, file_remove_script, firewall_ports,
+from render.scripts import (RESTART_YOURSELF, basic_auth_script, certificate_script, file_remove_script, firewall_ports,
                             firewall_script, host_setup_script, http_site_script, pactus_config_script,
                             site_remove_script, tls_site_script)
 from settings import Settings
@@ -34,20 +34,15 @@ class SecureNode(pulumi.ComponentResource):
 
     def __init__(self, settings: Settings, secrets: NodeSecrets, check: Callable[[Endpoint], ServedCertificate],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("pactus-secure:index:SecureNode", names.NODE, None,
-                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                             aliases=[legacy.node_alias(settings.domain)])))
+        super().__init__("pactus-secure:index:SecureNode", names.NODE, None, opts)
         host = connect(address=settings.ssh_host, port=settings.ssh_port, user=settings.ssh_user,
                        private_key=secrets.ssh_private_key, host_key=settings.ssh_host_key,
                        dial_error_limit=settings.ssh_dial_error_limit,
                        per_dial_timeout=settings.ssh_per_dial_timeout)
         layout = HostLayout(settings.domain)
 
-        def step(name: str, script: pulumi.Input[str], **how) -> Step:
-            return Step(script, aliases=(legacy.former_urn(name, legacy.COMMAND_TYPE, settings.domain),), **how)
-
-        def site(name: str, path: str, script: str) -> Step:
-            return step(name, script, undo_script=site_remove_script(settings, path), replace_on=(path,))
+        def site(path: str, script: str) -> Step:
+            return Step(script, undo_script=site_remove_script(settings, path), replace_on=(path,))
 
         def after(*parts: pulumi.Resource | None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[p for p in parts if p is not None])
@@ -60,27 +55,25 @@ class SecureNode(pulumi.ComponentResource):
             dns = DnsRecord(names.DNS, DnsRecordArgs(
                 zone_id=settings.cloudflare_zone_id, domain=settings.domain,
                 addresses={t: a for t, a in addresses.items() if a is not None},
-                comment=f"pactus-secure stack {settings.stack}: managed by Pulumi",
-                aliases={t: legacy.former_urn(f"{names.DNS}-{t.lower()}", legacy.RECORD_TYPE, settings.domain)
-                         for t in addresses}), opts=after())
+                comment=f"pactus-secure stack {settings.stack}: managed by Pulumi"), opts=after())
         base = HostBase(names.HOST, HostBaseArgs(
             host=host,
-            packages=step(names.PACKAGES, host_setup_script(settings)),
-            firewall=step(names.FIREWALL, firewall_script(settings)) if settings.firewall else None,
+            packages=Step(host_setup_script(settings)),
+            firewall=Step(firewall_script(settings)) if settings.firewall else None,
             open_ports=tuple(firewall_ports(settings)),
         ), opts=after(dns))
         credential = None
         if settings.basic_auth and secrets.basic_auth is not None:
             htpasswd = secrets.basic_auth.apply(lambda line: basic_auth_script(settings, line))
-            credential = step(names.CREDENTIAL, htpasswd,
+            credential = Step(htpasswd,
                               undo_script=file_remove_script(settings, layout.htpasswd),
                               replace_on=(layout.htpasswd,), carries_secret=True)
         proxy = Proxy(names.PROXY, ProxyArgs(
             host=host,
-            http_site=site(names.HTTP_SITE, layout.http_site, http_site_script(settings)),
-            certificate=step(names.CERTIFICATE, certificate_script(settings)),
+            http_site=site(layout.http_site, http_site_script(settings)),
+            certificate=Step(certificate_script(settings)),
             credential=credential,
-            tls_site=site(names.TLS_SITE, layout.tls_site, tls_site_script(settings)),
+            tls_site=site(layout.tls_site, tls_site_script(settings)),
             certificate_path=layout.certificate,
             certificate_key_path=layout.certificate_key,
         ), opts=after(dns, base))
@@ -92,7 +85,7 @@ class SecureNode(pulumi.ComponentResource):
             config_script = pactus_config_script(settings)
         pactus = NodeConfig(names.PACTUS, NodeConfigArgs(
             host=host,
-            config_toml=step(names.CONFIG_TOML, config_script, carries_secret=settings.grpc.basic_auth),
+            config_toml=Step(config_script, carries_secret=settings.grpc.basic_auth),
             path=f"{settings.pactus_dir}/config.toml",
         ), opts=after())
 
@@ -107,7 +100,28 @@ class SecureNode(pulumi.ComponentResource):
                                 jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
                                 http_base_path=settings.http.base_path if settings.http.enable else None,
                                 guarded=settings.basic_auth, ca_bundle=settings.check_ca_bundle)
-            served = pulumi.Output.all(proxy.tls_site.id, pactus.step.id).apply(lambda _: check(endpoint))
+            # A boolean made from the step's output, which is secret when the file carries a credential.
+            unapplied = pulumi.Output.unsecret(pactus.step.stdout.apply(
+                lambda printed: settings.pactus_service is None and RESTART_YOURSELF in (printed or "")))
+            served = pulumi.Output.all(proxy.tls_site.id, unapplied).apply(
+                lambda values: _check_deployed(check, endpoint, config_unapplied=values[1]))
             self.endpoints["certificateExpiry"] = served.apply(lambda certificate: certificate.expires)
             self.endpoints["certificateIssuer"] = served.apply(lambda certificate: certificate.issuer)
         self.register_outputs({k: v for k, v in self.endpoints.items() if v is not None})
+
+
+def _check_deployed(check: Callable[[Endpoint], ServedCertificate], endpoint: Endpoint, *,
+                    config_unapplied: bool) -> ServedCertificate:
+    """The check fails the `up` as a RunError: Pulumi prints its message alone, no traceback.
+    When the config.toml step wrote the file and nothing restarts the node, the node may
+    still run its previous file: when the node's answer is wrong, that is the likely cause,
+    and the message leads with it."""
+    try:
+        return check(endpoint)
+    except EndpointCheckFailed as failed:
+        cause = ""
+        if config_unapplied and not isinstance(failed, CertificateNotTrusted):
+            cause = ("config.toml changed and pactusService is not set, so nobody restarted the node: it may "
+                     "still run its previous config.toml. Restart Pactus yourself, then run pulumi up again, or "
+                     "set pactus-secure:pactusService to the node's systemd unit. ")
+        raise pulumi.RunError(f"the endpoint check failed: {cause}{failed}") from None

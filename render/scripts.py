@@ -69,6 +69,11 @@ def certificate_script(settings: Settings) -> str:
     )
 
 
+# What the config.toml step prints when it wrote the file and no pactusService restarts the
+# node: the endpoint check reads it to name the cause when the node still runs the old file.
+RESTART_YOURSELF = "Pactus reads config.toml only at start: restart the node to apply it"
+
+
 def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> str:
     """`basic_auth`: the secret htpasswd line, when grpc.basicAuth puts it in config.toml."""
     return render(
@@ -84,6 +89,7 @@ def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> s
         startup_timeout=PACTUS_STARTUP_TIMEOUT,
         backups_kept=CONFIG_BACKUPS_KEPT,
         delimiter=HEREDOC_DELIMITER,
+        restart_yourself=RESTART_YOURSELF,
     )
 
 

@@ -1,4 +1,4 @@
-"""The Pulumi engine's stand-in for unit tests: the program runs in-process under mocks.
+"""Pulumi mocks for the unit tests: the program runs in-process, with no engine and no host.
 
 `deploy(config)` runs program.main() with a stack config (the strings `pulumi config set`
 would store) and returns every resource it registered, with parent, dependencies and
@@ -99,7 +99,6 @@ class Registration:
     inputs: dict[str, Any]       # deserialised: secrets unwrapped
     wire_inputs: dict[str, Any]  # as sent to the engine: secrets wrapped in their marker
     secret_outputs: list[str]    # additional_secret_outputs
-    aliases: list[Any]           # URNs (or alias specs) the resource had before
 
 
 @dataclass
@@ -156,7 +155,6 @@ class _RecordingMonitor(MockMonitor):
                 inputs=rpc.deserialize_properties(request.object),
                 wire_inputs=json_format.MessageToDict(request.object),
                 secret_outputs=list(request.additionalSecretOutputs),
-                aliases=[alias.urn or json_format.MessageToDict(alias.spec) for alias in request.aliases],
             ))
         return response
 
@@ -172,8 +170,7 @@ def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY, basic_auth:
 
 
 # The endpoints the program checked, and what the check says. Under mocks nothing is
-# deployed (tests/host's engine runs the commands after the program has run), so the
-# check is recorded here; tests/host calls the real one against the deployed node.
+# deployed, so the check is recorded here; tests/host runs the real one through the engine.
 CHECKED: list[Endpoint] = []
 SERVED = ServedCertificate(expires="2027-02-22T11:00:00+00:00", issuer="Let's Encrypt")
 

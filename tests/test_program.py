@@ -205,24 +205,6 @@ def test_a_new_domain_keeps_every_name_and_replaces_the_steps_that_own_its_files
     assert renamed.named(n.TLS_SITE).inputs["triggers"] == [HostLayout("node9.example.com").tls_site]
 
 
-def test_a_stack_deployed_under_the_domain_named_layout_keeps_its_resources(guarded):
-    """Before names were fixed, the node was named after its domain and each step had a
-    component of its own; every resource names its URN from then as an alias."""
-    then = "urn:pulumi:mainnet-node1::pactus-secure::pactus-secure:index:SecureNode$pactus-secure:index:"
-    assert {r.name: r.aliases for r in guarded.resources if r.aliases} == {
-        n.NODE: [{"name": "node1-example-com", "parentUrn": ""}],  # under the same parent, the stack
-        n.DNS + "-a": [then + "DnsRecord$cloudflare:index/dnsRecord:DnsRecord::node1-example-com-dns-a",
-                       {"type": "cloudflare:index/record:Record", "parentUrn": ""}],  # the provider's own
-        n.PACKAGES: [then + "HostSetup$command:remote:Command::node1-example-com-host-packages"],
-        n.FIREWALL: [then + "Firewall$command:remote:Command::node1-example-com-firewall-rules"],
-        n.HTTP_SITE: [then + "NginxSite$command:remote:Command::node1-example-com-http-site-file"],
-        n.CERTIFICATE: [then + "Certificate$command:remote:Command::node1-example-com-certificate-certbot"],
-        n.CREDENTIAL: [then + "BasicAuth$command:remote:Command::node1-example-com-basic-auth-htpasswd"],
-        n.TLS_SITE: [then + "NginxSite$command:remote:Command::node1-example-com-tls-site-file"],
-        n.CONFIG_TOML: [then + "PactusConfig$command:remote:Command::node1-example-com-pactus-config-toml"],
-    }
-
-
 def test_the_ssh_key_reaches_the_connection_as_a_secret(full):
     hits = secret_occurrences(full.named(n.PACKAGES).wire_inputs, SSH_KEY)
     assert hits and all(hits)

@@ -14,5 +14,5 @@ TOOLS_BIN = Path(__file__).resolve().parents[1] / "tools" / "bin"
 def tool(name: str) -> str:
     path = TOOLS_BIN / name
     if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is missing: run tools/build (it builds the Pulumi CLI and pactus-daemon from Go modules)")
+        pytest.fail(f"{path} is missing: run tools/build (it builds the Pulumi CLI, its Python language host, pulumi-command's provider and pactus-daemon)")
     return str(path)

@@ -25,6 +25,7 @@ from typing import Iterator
 import pytest
 
 from render.host_layout import HostLayout
+from testbed.stack import Project, Stack, ToolMissing
 from tests.host.pactus_node import PactusNode
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
@@ -58,6 +59,11 @@ class Machine:
     pactus_dir: Path
     original_config: str
     node: PactusNode
+    sshd_log: Path          # sshd's log: one "Accepted publickey" line per SSH session
+
+    def ssh_sessions(self) -> int:
+        """SSH sessions sshd has accepted so far: each remote command the provider runs opens one."""
+        return self.sshd_log.read_text().count("Accepted publickey")
 
 
 def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **overrides) -> dict:
@@ -71,6 +77,7 @@ def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **ove
         "manageDns": "false",
         "acmeServer": PEBBLE_DIRECTORY,
         "acmeCaBundle": str(machine.pebble_api_ca),
+        "checkCaBundle": str(machine.issuing_root),
         "pactusDir": str(pactus_dir),
         **overrides,
     }
@@ -151,6 +158,24 @@ def remove_test_sites() -> None:
 
 
 @pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Project:
+    """A copy of this project for the real engine, with its own file backend and PULUMI_HOME."""
+    try:
+        return Project(tmp_path_factory.mktemp("pulumi"))
+    except ToolMissing as missing:
+        pytest.fail(str(missing))
+
+
+def node_stack(project: Project, name: str, config: dict, machine: Machine, *, basic_auth: str | None = None,
+               key: str | None = None) -> Stack:
+    """A stack of the project with this config, the SSH key (and credential) set as secrets."""
+    secrets = {"sshPrivateKey": key or machine.client_key}
+    if basic_auth is not None:
+        secrets["basicAuth"] = basic_auth
+    return project.stack(name, config, secrets)
+
+
+@pytest.fixture(scope="session")
 def machine(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("the real-host suite runs the program's scripts as they run on a server: run it as root "
@@ -211,7 +236,7 @@ UsePAM no
     os.makedirs("/run/sshd", exist_ok=True)
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     processes.append(subprocess.Popen([sshd, "-D", "-e", "-f", str(work / "sshd_config")],
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                                      stdout=(work / "sshd.log").open("w"), stderr=subprocess.STDOUT, text=True))
     wait_for_port(ssh_port, processes[-1], "sshd")
 
     # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA.
@@ -255,4 +280,4 @@ UsePAM no
     return Machine(ssh_port=ssh_port, host_key=(work / "host_key.pub").read_text().strip(),
                    client_key=(work / "client_key").read_text(),
                    pebble_api_ca=work / "pebble.pem", pebble_log=work / "pebble.log", issuing_root=work / "issuing-root.pem",
-                   pactus_dir=pactus_dir, original_config=original, node=node)
+                   pactus_dir=pactus_dir, original_config=original, node=node, sshd_log=work / "sshd.log")

@@ -71,6 +71,12 @@ class PactusNode:
     def jsonrpc_url(self) -> str:
         return f"http://{_dial(self.config().get('jsonrpc', {}).get('listen', '127.0.0.1:8545'))}/"
 
+    def loopback_listens(self) -> dict[str, str]:
+        """Where each API of the running node answers on loopback, as a stack's `listen` names it."""
+        config = self.config()
+        return {api: _dial(config.get(api, {}).get("listen", default)) for api, default in
+                (("grpc", "127.0.0.1:50051"), ("jsonrpc", "127.0.0.1:8545"), ("http", "127.0.0.1:8080"))}
+
     def blockchain_info(self) -> dict:
         """GetBlockchainInfo asked of the node directly, on loopback, over its HTTP-API."""
         with urllib.request.urlopen(f"{self.http_api_base()}/api/pactus/blockchain/get_blockchain_info",

@@ -1,7 +1,9 @@
-"""End to end on a real host: DNS name to API call, through what the program deploys, to a
-real Pactus node (pactus-daemon, testnet) that restarts on each new config.toml.
+"""End to end on a real host, through the real engine: DNS name to API call, through what
+`pulumi up` deploys with pulumi-command's provider, to a real Pactus node (pactus-daemon,
+testnet) that the operator restarts on each new config.toml (no pactusService here).
 
-The tests run in file order on one deployment: deploy, use, redeploy, renew, destroy.
+One deployment is made in setup and destroyed by the last test; a test that changes it
+puts it back as it found it.
 """
 
 from __future__ import annotations
@@ -29,32 +31,39 @@ from components import names as n
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import managed_sections
+from testbed.stack import Project, Result, Stack, StackFailed
 from tests.host.conftest import (DOMAIN, HAND_EDITS_LOGGER, HAND_EDITS_PREFIX, HAND_EDITS_REWARD, ORIGIN,
-                                 PEBBLE_DIRECTORY, nginx_processes, this_host_as_the_node, trusted)
-from tests.host.engine import Engine
-from tests.pulumi_mocks import deploy, settings_of
+                                 PEBBLE_DIRECTORY, node_stack, nginx_processes, this_host_as_the_node, trusted)
+from tests.pulumi_mocks import settings_of
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(DOMAIN)
+RESTART_HINT = "pactusService is not set, so nobody restarted the node"
 
 
-def stack_config(machine, origins=(ORIGIN,)):
+def stack_config(machine, origins=(ORIGIN,), **overrides):
     return this_host_as_the_node(machine, DOMAIN, machine.pactus_dir,
-                                 jsonrpc={"enable": True, "origins": list(origins)}, http={"enable": True})
+                                 jsonrpc={"enable": True, "origins": list(origins)}, http={"enable": True},
+                                 **overrides)
 
 
-def up(engine, machine, **overrides):
-    return applied(machine, engine.up(deploy(stack_config(machine, **overrides), ssh_key=machine.client_key,
-                                             cloudflare_token=None)))
-
-
-def applied(machine, runs):
-    """Pactus reads config.toml only at start: restart it when the deploy wrote one, as the
-    operator would (no pactusService on this machine), and check it took the file as it is."""
-    if any(run.name.endswith(n.CONFIG_TOML) and "wrote" in run.output for run in runs):
+def up(stack: Stack, machine, config: dict | None = None) -> Result:
+    """`pulumi up`, then what an operator without pactusService does: restart the node when the
+    up wrote a config.toml, and when the up says the node runs an old one, `pulumi up` again."""
+    if config is not None:
+        stack.configure(config)
+    try:
+        result = stack.up()
+    except StackFailed as failed:
+        if RESTART_HINT not in failed.output:
+            raise
         machine.node.restart()
-        assert machine.node.rejected_configs() == []
-    return runs
+        again = stack.up()  # it also does what the failed one left (deletes come last)
+        return dataclasses.replace(again, steps=failed.result.steps + again.steps)
+    if n.CONFIG_TOML in result.ran():  # its output may be secret: restart whenever it ran
+        machine.node.restart()
+    assert machine.node.rejected_configs() == []  # the daemon took the file as it is
+    return result
 
 
 def direct_grpc(machine):
@@ -84,28 +93,52 @@ def managed_files(machine) -> dict[str, str]:
     return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths}
 
 
+@dataclasses.dataclass
+class Deployed:
+    stack: Stack
+    first_up: StackFailed    # the first `up`, on a node still running the config.toml init wrote
+    after_restart: Result    # the `up` after the operator restarted the node
+    sessions: int            # SSH sessions of the first up
+
+
 @pytest.fixture(scope="module")
-def engine(machine):
-    engine = Engine()
-    runs = up(engine, machine)  # and the node restarted on the new config.toml
-    engine.first_runs = runs
-    return engine
+def node(project, machine):
+    stack = node_stack(project, "node", stack_config(machine), machine)
+    before = machine.ssh_sessions()
+    with pytest.raises(StackFailed) as first:
+        stack.up()
+    sessions = machine.ssh_sessions() - before
+    machine.node.restart()
+    deployed = Deployed(stack, first.value, stack.up(), sessions)
+    yield deployed
+    stack.destroy()  # test_11 destroyed it already; a second destroy has nothing to do
 
 
-def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(engine, machine):
-    ran = [run.name for run in engine.first_runs]
+def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(node, machine):
+    ran = node.first_up.result.ran()
+    assert sorted(ran) == sorted([n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML])
     chain = [step for step in ran if step != n.CONFIG_TOML]
-    assert sorted(ran) == sorted(chain + [n.CONFIG_TOML])
     assert chain == [n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE]
+    assert node.sessions == 5  # one SSH session a step, nothing else
     issuer = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-ext", "subjectAltName", "-in", LAYOUT.certificate],
                             capture_output=True, text=True, check=True).stdout
     assert "Pebble" in issuer and f"DNS:{DOMAIN}" in issuer
-    certbot_run = next(r for r in engine.first_runs if r.name.endswith(n.CERTIFICATE))
+    certbot_run = node.first_up.result.step(n.CERTIFICATE)
     assert f"certificate for {DOMAIN} issued by {PEBBLE_DIRECTORY}" in certbot_run.output
     assert f"HTTP-01 self-check passed: {DOMAIN} resolves to 127.0.0.1 and each serves" in certbot_run.output
 
 
-def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wallet_is_refused(engine, machine):
+def test_1b_an_up_that_wrote_config_toml_without_pactus_service_says_to_restart_the_node(node):
+    """The first up's endpoint check met the node on the config.toml init wrote (gRPC on
+    [::]:50052): it fails naming the cause and the fix, with no Python traceback."""
+    output = node.first_up.output
+    assert RESTART_HINT in output and "Restart Pactus yourself, then run pulumi up again" in output
+    assert "or set pactus-secure:pactusService" in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert node.after_restart.steps == [] and node.after_restart.outputs["certificateIssuer"].startswith("Pebble")
+
+
+def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wallet_is_refused(node, machine):
     request = blockchain_pb2.GetBlockchainInfoRequest()
     with proxied_grpc(machine) as proxied, direct_grpc(machine) as direct:
         info = blockchain_pb2_grpc.BlockchainStub(proxied).GetBlockchainInfo(request, timeout=10)
@@ -126,7 +159,7 @@ def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wal
 INFO_PATH = "/http/api/pactus/blockchain/get_blockchain_info"
 
 
-def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone(engine, machine):
+def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone(node, machine):
     client = PactusOpenRPCClient({}, f"https://{DOMAIN}/jsonrpc", verify=trusted(machine))
     info = asyncio.run(client.pactus.blockchain.get_blockchain_info())
     direct = PactusOpenRPCClient({}, machine.node.jsonrpc_url())
@@ -149,7 +182,7 @@ def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone
         assert preflight.headers.get_list("access-control-allow-origin") == [ORIGIN]
 
 
-def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(engine, machine):
+def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(node, machine):
     endpoint = Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http", guarded=False,
                         ca_bundle=str(machine.issuing_root))
     served = check_endpoint(endpoint)
@@ -185,9 +218,8 @@ class _CallDetails(grpc.ClientCallDetails):
     compression: object
 
 
-def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(engine, machine):
-    applied(machine, engine.up(deploy({**stack_config(machine), "grpc": {"pathPrefix": "/grpc"}},
-                                      ssh_key=machine.client_key, cloudflare_token=None)))
+def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(node, machine):
+    up(node.stack, machine, {**stack_config(machine), "grpc": {"pathPrefix": "/grpc"}})
     try:
         with proxied_grpc(machine) as plain:
             channel = grpc.intercept_channel(plain, _PathPrefix("/grpc"))
@@ -207,11 +239,11 @@ def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(engine, machine):
             # Service paths without the prefix keep working beside it.
             assert blockchain_pb2_grpc.BlockchainStub(plain).GetBlockchainInfo(request, timeout=10).total_validators > 0
     finally:
-        up(engine, machine)
+        up(node.stack, machine, stack_config(machine))
     time.sleep(1)  # these calls count against the rate limit test 4 starts from
 
 
-def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(engine, machine):
+def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(node, machine):
     url = f"https://{DOMAIN}{INFO_PATH}"
     time.sleep(2.1)  # the earlier tests' calls have left the client's allowance whole again (10 a second)
     offset = Path(LAYOUT.access_log).stat().st_size
@@ -250,11 +282,10 @@ def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(eng
     assert set(codes) == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
-def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(engine, machine, tmp_path):
+def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(node, machine, tmp_path):
     """64 streams at once on one HTTP/2 connection: Nginx lets 32 be in progress. The rate a
     second is raised as high as it goes for this, or it would refuse most of them first."""
-    engine.up(deploy({**stack_config(machine), "rateLimit": {"requestsPerSecond": 10_000, "burst": 100_000}},
-                     ssh_key=machine.client_key, cloudflare_token=None))
+    up(node.stack, machine, {**stack_config(machine), "rateLimit": {"requestsPerSecond": 10_000, "burst": 100_000}})
     try:
         error_log = Path("/var/log/nginx/error.log")
         offset = error_log.stat().st_size
@@ -266,10 +297,10 @@ def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(engine,
             refused = log.read().count(f'limiting connections by zone "{LAYOUT.upstream_prefix}_connections"')
         assert refused > 0, load.stdout
     finally:
-        up(engine, machine)
+        up(node.stack, machine, stack_config(machine))
 
 
-def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, machine):
+def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(node, machine):
     probe = Path(ACME_WEBROOT) / ".well-known/acme-challenge/pactus-secure-probe"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text("token-from-the-webroot")
@@ -284,7 +315,7 @@ def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(engine, mac
         probe.unlink()
 
 
-def test_6_only_80_and_443_are_open_to_the_world_and_tls_passes_testssl(engine, machine, tmp_path):
+def test_6_only_80_and_443_are_open_to_the_world_and_tls_passes_testssl(node, machine, tmp_path):
     listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
     nginx = {line.split()[3] for line in listening if '"nginx"' in line}
     assert {address.rsplit(":", 1)[1] for address in nginx} == {"80", "443"}
@@ -309,7 +340,7 @@ def loopback(address: str) -> bool:
     return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
-def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is(engine, machine):
+def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is(node, machine):
     settings = settings_of(stack_config(machine))
     text = (machine.pactus_dir / "config.toml").read_text()
     config, original = tomllib.loads(text), tomllib.loads(machine.original_config)
@@ -326,24 +357,64 @@ def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is
     assert len(listens) == 4 and all(listen.startswith(("127.0.0.1:", "[::1]:")) for listen in listens)
 
 
-def test_8_redeploying_changes_nothing_and_an_origins_change_touches_only_config_toml(engine, machine):
-    files, nginx = managed_files(machine), nginx_processes()
-
-    assert up(engine, machine) == []  # unchanged inputs: the engine runs nothing
-
-    again = up(Engine(), machine)  # a forgetful engine runs every script again: they must change nothing
-    assert len(again) == 5
+def test_8_after_up_preview_shows_no_change_and_a_second_up_runs_no_remote_command(node, machine):
+    files, nginx, sessions = managed_files(machine), nginx_processes(), machine.ssh_sessions()
+    preview = node.stack.preview()
+    assert set(preview.changes) == {"same"} and set(preview.planned.values()) == {"same"}
+    again = up(node.stack, machine)
+    assert again.steps == [] and machine.ssh_sessions() == sessions
     assert managed_files(machine) == files and nginx_processes() == nginx
-    assert all("wrote" not in run.output and "reloaded" not in run.output for run in again), again
-
-    changed = up(engine, machine, origins=("https://explorer.example.com",))
-    assert [run.name for run in changed] == [n.CONFIG_TOML]
-    after = managed_files(machine)
-    assert [path for path in files if after[path] != files[path]] == [str(machine.pactus_dir / "config.toml")]
-    assert nginx_processes() == nginx
 
 
-def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(engine, machine):
+def test_8b_every_script_run_again_on_the_deployed_host_changes_nothing(node, project, machine, tmp_path):
+    """The same stack in a second backend knows none of the steps, so every script runs
+    again: none may write, reload or restart anything. Its state is then dropped, not
+    destroyed (destroy would remove the first stack's sites)."""
+    files, nginx = managed_files(machine), nginx_processes()
+    again = node_stack(Project(tmp_path, home=project.home), node.stack.name, stack_config(machine), machine)
+    try:
+        result = again.up()
+    finally:
+        again.remove()
+    assert sorted(result.ran()) == sorted([n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML])
+    assert all("wrote" not in step.output and "reloaded" not in step.output for step in result.steps), result.steps
+    assert managed_files(machine) == files and nginx_processes() == nginx
+
+
+def test_8c_an_origins_change_previews_and_applies_as_one_update_of_config_toml(node, machine):
+    files, nginx = managed_files(machine), nginx_processes()
+    changed_config = stack_config(machine, origins=("https://explorer.example.com",))
+    node.stack.configure(changed_config)
+    try:
+        preview = node.stack.preview()
+        assert {name: op for name, op in preview.planned.items() if op != "same"} == {n.CONFIG_TOML: "update"}
+        sessions = machine.ssh_sessions()
+        changed = up(node.stack, machine)
+        assert [(step.name, step.op) for step in changed.steps] == [(n.CONFIG_TOML, "update")]
+        assert machine.ssh_sessions() == sessions + 1
+        after = managed_files(machine)
+        assert [path for path in files if after[path] != files[path]] == [str(machine.pactus_dir / "config.toml")]
+        assert nginx_processes() == nginx
+    finally:
+        up(node.stack, machine, stack_config(machine))
+
+
+def test_8d_a_domain_change_previews_as_readme_says(node, machine):
+    """README's "a new domain": the certificate step runs for the new name and the two site
+    steps are replaced (their triggers name their files); nothing else. Previewed only."""
+    node.stack.configure(this_host_as_the_node(machine, "renamed.test", machine.pactus_dir,
+                                               jsonrpc={"enable": True, "origins": [ORIGIN]}, http={"enable": True}))
+    try:
+        sessions = machine.ssh_sessions()
+        preview = node.stack.preview()
+        assert machine.ssh_sessions() == sessions
+    finally:
+        node.stack.configure(stack_config(machine))
+    changes = {name: op for name, op in preview.planned.items() if op != "same"}
+    assert changes == {n.CERTIFICATE: "update", n.HTTP_SITE: "replace", n.TLS_SITE: "replace"}
+
+
+def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
     master, workers = nginx_processes()
     serial_before = _serial()
     # As cron runs it here (no systemd): with the environment our cron file gives it, nothing else.
@@ -366,14 +437,17 @@ def _serial() -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
-def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(engine, machine):
+def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(node, machine):
     user, password = "operator", "correct horse battery staple"
     line = subprocess.run(["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True,
                           check=True).stdout.strip()
-    runs = applied(machine, engine.up(deploy({**stack_config(machine), "grpc": {"basicAuth": True}},
-                                             ssh_key=machine.client_key, basic_auth=line, cloudflare_token=None)))
-    assert sorted(run.name for run in runs) == sorted([n.CREDENTIAL, n.CONFIG_TOML, n.TLS_SITE])
-    assert all(line not in run.output and password not in run.output for run in runs)
+    node.stack.configure({**stack_config(machine), "grpc": {"basicAuth": True}},
+                         secrets={"sshPrivateKey": machine.client_key, "basicAuth": line})
+    runs = up(node.stack, machine)
+    assert sorted(runs.ran()) == sorted([n.CREDENTIAL, n.CONFIG_TOML, n.TLS_SITE])
+    assert line not in runs.output and password not in runs.output
+    assert all(line not in run.output and password not in run.output for run in runs.steps)
+    assert_no_plain_secret_in_state(node.stack, machine, line)
     htpasswd = Path(LAYOUT.htpasswd)
     stat = htpasswd.stat()
     assert htpasswd.read_text() == line + "\n" and oct(stat.st_mode & 0o777) == "0o640"
@@ -402,22 +476,23 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(e
                                       metadata=[("authorization", authorization)])
         assert info.total_validators > 0
 
-    runs = up(engine, machine)  # basicAuth unset again: the file goes after the site stops naming it
-    names = [run.name for run in runs]
+    node.stack.configure(stack_config(machine), secrets={"sshPrivateKey": machine.client_key})
+    runs = up(node.stack, machine)  # basicAuth unset again: the file goes after the site stops naming it
+    names = runs.ran()
     assert names.index(n.TLS_SITE) < names.index(n.CREDENTIAL) and not htpasswd.exists()
     with httpx.Client(verify=trusted(machine)) as https:
         assert https.get(f"https://{DOMAIN}{INFO_PATH}").status_code == 200
 
 
-def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a_call(engine, machine):
+def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a_call(node, machine):
     """Without grpc.basicAuth, Nginx asks gRPC clients for the credential and answers UNAUTHENTICATED.
     Pactus runs the JSON-RPC call in an OPTIONS request's body (checked here against the daemon
     directly), and OPTIONS passes without a credential for CORS preflights: Nginx refuses it."""
     user, password = "operator", "correct horse battery staple"
     line = subprocess.run(["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True,
                           check=True).stdout.strip()
-    applied(machine, engine.up(deploy(stack_config(machine), ssh_key=machine.client_key, basic_auth=line,
-                                      cloudflare_token=None)))
+    node.stack.configure(stack_config(machine), secrets={"sshPrivateKey": machine.client_key, "basicAuth": line})
+    up(node.stack, machine)
     authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     with proxied_grpc(machine) as channel:
         stub = blockchain_pb2_grpc.BlockchainStub(channel)
@@ -446,14 +521,37 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
     smuggled_line, preflight_line = access_log_since(offset, 2)
     assert "upstream=- " in smuggled_line and "upstream=- " not in preflight_line
 
-    up(engine, machine)  # and back to no credential
+    node.stack.configure(stack_config(machine), secrets={"sshPrivateKey": machine.client_key})
+    up(node.stack, machine)  # and back to no credential
 
 
-def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(engine, machine):
+def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(node, machine):
     master, _ = nginx_processes()
-    runs = engine.destroy()
-    assert [run.name for run in runs] == [n.TLS_SITE, n.HTTP_SITE]
+    sessions = machine.ssh_sessions()
+    result = node.stack.destroy()
+    assert machine.ssh_sessions() == sessions + 2  # only the two sites have an undo script
+    sites = [name for name in result.ran() if name in (n.TLS_SITE, n.HTTP_SITE)]
+    assert sites == [n.TLS_SITE, n.HTTP_SITE]
     assert not Path(LAYOUT.tls_site).exists() and not Path(LAYOUT.http_site).exists()
     assert nginx_processes()[0] == master
     assert subprocess.run(["nginx", "-t"], capture_output=True).returncode == 0
     assert Path(LAYOUT.certificate).exists() and (machine.pactus_dir / "config.toml").exists()
+
+
+def assert_no_plain_secret_in_state(stack: Stack, machine, basic_auth: str) -> None:
+    """`pulumi stack export`: the SSH key, the credential line and a config.toml carrying its
+    hash (grpc.basic_auth) appear only encrypted."""
+    state = stack.export()
+    key_lines = [line for line in machine.client_key.splitlines() if line and not line.startswith("-----")]
+    hash_part = basic_auth.split(":", 1)[1]
+    for secret in (*key_lines, basic_auth, hash_part):
+        assert _places(state, secret) == []
+
+
+def _places(value, text: str, path: str = "") -> list[str]:
+    """Where in a JSON document a string holding `text` sits."""
+    if isinstance(value, dict):
+        return [hit for key, item in value.items() for hit in _places(item, text, f"{path}/{key}")]
+    if isinstance(value, list):
+        return [hit for index, item in enumerate(value) for hit in _places(item, text, f"{path}/{index}")]
+    return [path] if isinstance(value, str) and text in value else []

@@ -1,9 +1,9 @@
 """Real Debian 12 and 13 servers booted with systemd (tests/host/servers.py): what every
-real server does, which this machine (no systemd) cannot show. The deployment reaches
-them over SSH as `deploy` with sudo, as pulumi-command would (tests/host/engine.py: the
-real provider cannot be built here); pebble on this machine issues their certificates.
+real server does, which this machine (no systemd) cannot show. The real engine deploys
+to them (a stack each) through pulumi-command over SSH as `deploy` with sudo; pebble on
+this machine issues their certificates.
 
-The tests run in file order on one deployment per server.
+The tests run in file order on one deployment per server; the last destroys it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from components import names as n
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import HostLayout
 from tests.host import servers
-from tests.host.conftest import challtestsrv
-from tests.host.engine import Engine, RemoteCommandFailed
-from tests.pulumi_mocks import deploy
+from testbed.stack import Project, StackFailed
+from tests.host.conftest import challtestsrv, node_stack
 
 pytestmark = pytest.mark.host
 SUITES = {"bookworm": 12, "trixie": 13}  # Debian release: its subnet number
@@ -35,7 +34,7 @@ def domain(suite: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fleet(machine, tmp_path_factory):
+def fleet(machine, project, tmp_path_factory):
     """Both servers booted, pebble's DNS pointing their names at them, and this machine too."""
     work = tmp_path_factory.mktemp("servers")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "deploy_key")], check=True)
@@ -56,7 +55,9 @@ def fleet(machine, tmp_path_factory):
             list(pool.map(lambda server: server.boot(), booted.values()))
         Path("/etc/hosts").write_text(hosts_before + "".join(
             f"{server.address} {domain(suite)}\n" for suite, server in booted.items()))
-        yield {suite: (server, Engine()) for suite, server in booted.items()}
+        yield {suite: (server, node_stack(project, suite, stack(suite, server, machine), machine,
+                                          key=server.key.read_text()))
+               for suite, server in booted.items()}
     finally:
         Path("/etc/hosts").write_text(hosts_before)
         for server in booted.values():
@@ -77,15 +78,15 @@ def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
 
 
 def up(fleet, suite: str, machine, **overrides):
-    server, engine = fleet[suite]
-    key = server.key.read_text()
-    return engine.up(deploy(stack(suite, server, machine, **overrides), ssh_key=key, cloudflare_token=None))
+    server, deployed = fleet[suite]
+    deployed.configure(stack(suite, server, machine, **overrides))
+    return deployed.up()
 
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_1_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd(fleet, machine, suite):
     server, _ = fleet[suite]
-    runs = {run.name: run for run in up(fleet, suite, machine)}
+    runs = {run.name: run for run in up(fleet, suite, machine).steps}
     assert sorted(runs) == sorted([n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML])
     assert "installed: nginx" in runs[n.PACKAGES].output
     assert "restarted pactus.service with the new config" in runs[n.CONFIG_TOML].output
@@ -132,9 +133,10 @@ def test_2_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(
 def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_runs_again(fleet, machine, suite):
     server, _ = fleet[suite]
     before = server.ssh(f"sudo cat {servers.PACTUS_DIR}/config.toml").stdout
-    with pytest.raises(RemoteCommandFailed) as refused:  # port 22: sshd's, and below 1024 for the pactus user
+    with pytest.raises(StackFailed) as refused:  # port 22: sshd's, and below 1024 for the pactus user
         up(fleet, suite, machine, jsonrpc={"enable": True, "listen": "127.0.0.1:22"})
-    message = str(refused.value)
+    message = refused.value.output
+    assert f"command:remote:Command ({n.CONFIG_TOML}):" in message and "Traceback" not in message
     assert "pactus.service did not come up with the new config.toml (it stopped): " in message
     assert f"the previous {servers.PACTUS_DIR}/config.toml is back and pactus.service restarted with it" in message
     assert "could not start JSON-RPC server: listen tcp 127.0.0.1:22: bind:" in message, message  # the daemon's own
@@ -144,7 +146,7 @@ def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_r
             break
         server.ssh("sleep 1")
     assert server.ssh("systemctl is-active pactus").stdout.strip() == "active"
-    up(fleet, suite, machine)  # the stack as it was: nothing to change
+    assert up(fleet, suite, machine).steps == []  # the stack as it was: nothing to change
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -157,7 +159,7 @@ def test_4_the_nodes_directory_stays_the_pactus_users(fleet, suite):
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, suite):
+def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, project, suite, tmp_path):
     server, _ = fleet[suite]
     server.stop()
     server.boot()
@@ -174,17 +176,23 @@ def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, suite)
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
-    # Every script run again (a state-forgetting engine): after the reboot none has anything to do.
-    key = server.key.read_text()
-    again = Engine().up(deploy(stack(suite, server, machine), ssh_key=key, cloudflare_token=None))
-    assert len(again) == 5 and not [run.name for run in again if "wrote" in run.output or "reloaded" in run.output
-                                    or "restarted" in run.output or "issued" in run.output]
+    assert up(fleet, suite, machine).steps == []
+    # Every script run again (the same stack in a backend that knows none of its steps): after
+    # the reboot none has anything to do. That state is dropped, not destroyed.
+    again = node_stack(Project(tmp_path, home=project.home), suite, stack(suite, server, machine), machine,
+                       key=server.key.read_text())
+    try:
+        runs = again.up().steps
+    finally:
+        again.remove()
+    assert len(runs) == 5 and not [run.name for run in runs if "wrote" in run.output or "reloaded" in run.output
+                                   or "restarted" in run.output or "issued" in run.output]
 
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_6_destroy_leaves_nothing_of_ours_served_and_nginx_running(fleet, suite):
-    server, engine = fleet[suite]
-    engine.destroy()
+    server, deployed = fleet[suite]
+    deployed.destroy()
     layout = HostLayout(domain(suite))
     assert server.ssh(f"test -e {layout.tls_site} || test -e {layout.http_site}", check=False).returncode != 0
     assert server.ssh("sudo /usr/sbin/nginx -t", check=False).returncode == 0
