@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
+import sys
 
 import pulumi
 
@@ -58,12 +61,29 @@ def _read(config: pulumi.Config, key: str):
     return config.get(key)
 
 
+def _stop_quietly(signum, frame) -> None:
+    """The language host sends SIGINT when the run ends, and a failed step ends it while this
+    program still waits for what depends on that step. The engine has already reported the
+    failure: leave without a KeyboardInterrupt traceback, which would bury it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def unpinned_host_key_warning(settings) -> str:
+    """Preview's warning without sshHostKey, with the command that fetches it. The operator may
+    paste that command: every value in it is quoted."""
+    keyscan = f"ssh-keyscan -t ed25519 -p {settings.ssh_port} -- {shlex.quote(settings.ssh_host)} | cut -d' ' -f2-"
+    return (f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is trusted with "
+            f"the SSH key and the node's secrets: `pulumi config set sshHostKey \"$({keyscan})\"`, then check it "
+            "against the server's console")
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, _stop_quietly)
     settings, secrets = read_settings()
     if settings.ssh_host_key is None:
-        pulumi.log.warn(f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is "
-                        "trusted with the SSH key and the node's secrets: `pulumi config set sshHostKey "
-                        f"\"$(ssh-keyscan -t ed25519 {settings.ssh_host} | cut -d' ' -f2-)\"`")
+        pulumi.log.warn(unpinned_host_key_warning(settings))
     node = SecureNode(settings, secrets, check_endpoint)
     for key, value in node.endpoints.items():
         if value is not None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from settings.checks import PROGRAM_DIR
+
 NGINX_CONF_DIR = "/etc/nginx/conf.d"
-ACME_WEBROOT = "/var/lib/pactus-secure/acme"
+ACME_WEBROOT = f"{PROGRAM_DIR}/acme"
 RENEW_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx"
 
 

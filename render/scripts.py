@@ -7,19 +7,17 @@ delivers both and nothing is half-copied.
 
 from __future__ import annotations
 
-import re
-
 from render.distros import families_for
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
 from settings import MANAGED_SECTIONS, Settings
+from settings.checks import MULTIADDR_PORT
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5
 PACTUS_STARTUP_TIMEOUT = 120  # seconds a restarted node may take to open its APIs
-_MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")
 MERGE_PROGRAM = TEMPLATES / "scripts" / "lib" / "merge-config-toml.awk"
 
 
@@ -113,7 +111,7 @@ def firewall_ports(settings: Settings) -> list[str]:
     """What the firewall lets in: SSH, HTTP (ACME), HTTPS, and the node's peer-to-peer port(s):
     p2pPort, or the ports of pactusConfig's [network] listen_addrs (UDP too where one says so)."""
     listen_addrs = settings.pactus_config.get("network", {}).get("listen_addrs") or []
-    p2p = {f"{port}/{proto}" for proto, port in (_MULTIADDR_PORT.findall(" ".join(listen_addrs)))}
+    p2p = {f"{port}/{proto}" for proto, port in (MULTIADDR_PORT.findall(" ".join(listen_addrs)))}
     ports = {f"{settings.ssh_port}/tcp", "80/tcp", "443/tcp"} | (p2p or {f"{settings.p2p_port}/tcp"})
     return sorted(ports, key=lambda p: (int(p.split("/")[0]), p))
 

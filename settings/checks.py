@@ -4,9 +4,12 @@ another key; rules between keys live in settings/parse.py."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -35,7 +38,7 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
 _ROUTE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
-_UNIT = re.compile(r"^[A-Za-z0-9:_.@-]+$")
+_UNIT = re.compile(r"^(?!-)[A-Za-z0-9:_.@-]+$")  # never an option: systemctl would take -H... as one
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SIZE = re.compile(r"^[1-9][0-9]{0,5}[km]?$")
 _RESERVED_ROUTES = ("/pactus.", "/.well-known")
@@ -43,6 +46,7 @@ _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _HOST_KEY = re.compile(r"(?:[^\s]+ )?((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2})"
                        r"(?: [^\s]+)?")
 _LONGEST = 1024
+MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")  # in a libp2p address: (protocol, port)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
@@ -76,8 +80,9 @@ def hostname(key: str, value: Any, problems: Problems) -> str | None:
     if given is None:
         return None
     name = given.lower().rstrip(".")
-    if _is_ip(name):
-        problems.add(key, value, "must be a DNS name, not an IP address: certificates are issued for names")
+    if _is_ip(name) or _is_numeric_address(name):
+        problems.add(key, value, "must be a DNS name, not an IP address (127.1 and 0x7f.0.0.1 are ones too, to "
+                                 "the host's resolver): certificates are issued for names")
     elif "*" in name:
         problems.add(key, value, "must be one name, not a wildcard: HTTP-01 validation cannot issue wildcards")
     elif not name.isascii():
@@ -93,12 +98,20 @@ def hostname(key: str, value: Any, problems: Problems) -> str | None:
 
 def ssh_host(key: str, value: Any, problems: Problems) -> str | None:
     given = text(key, value, problems)
+    if given is not None and "%" in given:
+        problems.add(key, value, _SCOPE_ID)
+        return None
     if given is not None and _is_ip(given):
         return given
     return hostname(key, value, problems) if given is not None else None
 
 
+_SCOPE_ID = ("has an IPv6 scope id (`%...`), which means nothing outside one machine's link: give an address "
+             "without it, or a name")
+
+
 def ipv4(key: str, value: Any, problems: Problems) -> str | None:
+    """Any IPv4 address; parse_settings accepts a non-public one only with allowPrivateHost."""
     given = text(key, value, problems)
     if given is None:
         return None
@@ -110,18 +123,19 @@ def ipv4(key: str, value: Any, problems: Problems) -> str | None:
 
 
 def ipv6(key: str, value: Any, problems: Problems) -> str | None:
+    """Any IPv6 address; parse_settings accepts a non-global one only with allowPrivateHost."""
     given = text(key, value, problems)
     if given is None:
         return None
-    try:
-        address = ipaddress.IPv6Address(given.strip("[]"))
-    except (ipaddress.AddressValueError, ValueError):
-        address = None
-    if address is None or not address.is_global:
-        problems.add(key, value, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1 "
-                                 "(global: not link-local, private or documentation), or unset for IPv4 only")
+    if "%" in given:
+        problems.add(key, value, _SCOPE_ID)
         return None
-    return str(address)
+    try:
+        return str(ipaddress.IPv6Address(given.strip("[]")))
+    except (ipaddress.AddressValueError, ValueError):
+        problems.add(key, value, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1, "
+                                 "or unset for IPv4 only")
+        return None
 
 
 def listen(key: str, value: Any, problems: Problems) -> Listen | None:
@@ -146,6 +160,17 @@ def listen(key: str, value: Any, problems: Problems) -> Listen | None:
         problems.add(key, value, "ports 80 and 443 belong to Nginx on this host: choose another port")
         return None
     return Listen(host, number)
+
+
+# Documentation ranges (RFC 5737, RFC 3849) lead to no machine: examples use them, and a
+# record or an SSH session naming one reaches nobody.
+_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
+                                                         "2001:db8::/32"))
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Reachable from the internet: not loopback, private, link-local, shared, reserved, ..."""
+    return address.is_global or any(address in network for network in _DOCUMENTATION)
 
 
 def is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
@@ -217,7 +242,8 @@ email = _matching(_EMAIL, "must be an email address: Let's Encrypt sends expiry 
 distro = _matching(re.compile(f"^({'|'.join(DISTROS)})$"),
                     f"must be one of {', '.join(DISTROS)} (auto reads /etc/os-release on the host)")
 ssh_user = _matching(_SSH_USER, "must be a Unix user name; a non-root user needs passwordless sudo")
-unit = _matching(_UNIT, "must be a systemd unit name such as pactus.service")
+unit = _matching(_UNIT, "must be a systemd unit name such as pactus.service (letters, digits and : _ . @ -, "
+                        "not starting with -)")
 zone_id = _matching(_ZONE_ID, "must be the zone's 32-character hex id from its Cloudflare overview page")
 
 
@@ -225,7 +251,7 @@ def whole(low: int, high: int, what: str) -> Callable[[str, Any, Problems], int 
     """A validator for whole numbers from `low` to `high`; `what` they count, for the fix."""
     def convert(key: str, value: Any, problems: Problems) -> int | None:
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):  # not "²", which isdigit takes
             number = int(value)
         if number is None or not low <= number <= high:
             problems.add(key, value, f"must be {what} from {low} to {high}")
@@ -238,12 +264,22 @@ def port(key: str, value: Any, problems: Problems) -> int | None:
     return whole(1, 65535, "a port number")(key, value, problems)
 
 
-def size(key: str, value: Any, problems: Problems) -> str | None:
-    given = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if _SIZE.fullmatch(given):
-        return given
-    problems.add(key, value, "must be a size in Nginx's syntax: bytes, or a number with k or m, e.g. 256k")
-    return None
+def size_up_to(ceiling: str, why: str) -> Callable[[str, Any, Problems], str | None]:
+    """A validator for sizes in Nginx's syntax (bytes, or a number with k or m) up to `ceiling`."""
+    def convert(key: str, value: Any, problems: Problems) -> str | None:
+        given = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+        if not _SIZE.fullmatch(given):
+            problems.add(key, value, "must be a size in Nginx's syntax: bytes, or a number with k or m, e.g. 256k")
+        elif _bytes(given) > _bytes(ceiling):
+            problems.add(key, value, f"is above {ceiling}, the most this route takes: {why}")
+        else:
+            return given
+        return None
+    return convert
+
+
+def _bytes(size: str) -> int:
+    return int(size.rstrip("km")) * {"k": 1024, "m": 1024 ** 2}.get(size[-1], 1)
 
 
 def ssh_host_key(key: str, value: Any, problems: Problems) -> str | None:
@@ -253,11 +289,26 @@ def ssh_host_key(key: str, value: Any, problems: Problems) -> str | None:
     if given is None:
         return None
     match = _HOST_KEY.fullmatch(given)
-    if match is None:
+    if match is None or not _decodes_as(match.group(1)):
         problems.add(key, value, "must be the server's public host key as `ssh-keyscan -t ed25519 <host>` prints it, "
-                                 "e.g. ssh-ed25519 AAAAC3Nza...")
+                                 "e.g. ssh-ed25519 AAAAC3Nza... (whole: a cut-off key does not decode)")
         return None
     return match.group(1)
+
+
+def _decodes_as(host_key: str) -> bool:
+    """The base64 blob is whole and names the same key type it is written under."""
+    kind, blob = host_key.split(" ")
+    try:
+        data = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    length = int.from_bytes(data[:4], "big")
+    if data[4:4 + length].decode(errors="replace") != kind:
+        return False
+    if kind == "ssh-ed25519":  # type, then one 32-byte string: nothing missing, nothing after
+        return len(data) == 4 + length + 4 + 32 and int.from_bytes(data[4 + length:8 + length], "big") == 32
+    return len(data) > 4 + length + 8
 
 
 def local_file(key: str, value: Any, problems: Problems) -> str | None:
@@ -278,6 +329,29 @@ def absolute_path(key: str, value: Any, problems: Problems) -> str | None:
         return given.rstrip("/") or "/"
     problems.add(key, value, "must be an absolute path on the host of letters, digits and . _ - / @ +")
     return None
+
+
+# The program's own folder on the host; its ACME webroot (render/host_layout.py) is served on port 80.
+PROGRAM_DIR = "/var/lib/pactus-secure"
+# Folders root writes config.toml and its backups into must be the node's own: not these...
+_SYSTEM_FOLDERS = ("/", "/root", "/home", "/var", "/var/lib", "/opt", "/srv", "/tmp", "/mnt", "/media")
+# ...nor anything under these.
+_SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/dev", "/proc", "/sys",
+                 "/run", PROGRAM_DIR)
+
+
+def node_dir(key: str, value: Any, problems: Problems) -> str | None:
+    """The node's working directory: root writes config.toml and its backups there."""
+    given = absolute_path(key, value, problems)
+    if given is None:
+        return None
+    if given in _SYSTEM_FOLDERS or any(given == tree or given.startswith(tree + "/") for tree in _SYSTEM_TREES):
+        where = "the ACME webroot, which port 80 serves to anyone" if given.startswith(PROGRAM_DIR) else \
+            "a system folder"
+        problems.add(key, value, f"is {where}: root would write config.toml and its backups there. Give the "
+                                 "node's own working directory (`pactus-daemon start -w`), e.g. /home/pactus/pactus")
+        return None
+    return given
 
 
 def pactus_config(key: str, value: Any, problems: Problems) -> Mapping[str, Any] | None:
@@ -303,6 +377,15 @@ def _check_table(path: str, table: Any, schema: Mapping[str, Any], problems: Pro
         return
     for name, item in table.items():
         expected = schema.get(name, schema.get("*"))
+        strings = [item] if isinstance(item, str) else [i for i in item if isinstance(i, str)] \
+            if isinstance(item, list) else []
+        if text(f"{path}.{name}", str(name), problems) is None or \
+                any(text(f"{path}.{name}", string, problems) is None for string in strings):
+            continue  # the same limits as every other string: no control characters, 1024 at most
+        if any("'''" in string or '"""' in string for string in strings):
+            problems.add(f"{path}.{name}", item, "may not hold ''' or \"\"\": the merge on the host would read "
+                                                 "them as the start of a multi-line string and refuse the file")
+            continue
         if expected is None:
             problems.add(f"{path}.{name}", item, f"Pactus has no such key, and would set the whole file aside; "
                                                  f"the keys here are {', '.join(k for k in schema if k != '*')}")
@@ -317,21 +400,34 @@ def _check_table(path: str, table: Any, schema: Mapping[str, Any], problems: Pro
 
 _PACTUS_TYPES: dict[str, Callable[[Any], bool]] = {
     "bool": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63,
+    "uint32": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 32,
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "string": lambda v: isinstance(v, str),
     "strings": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
 }
-_PACTUS_TYPE_NAMES = {"bool": "true or false", "integer": "a whole number", "float": "a number",
+_PACTUS_TYPE_NAMES = {"bool": "true or false", "int": "a whole number from -2^63 to 2^63-1",
+                      "uint32": "a whole number from 0 to 2^32-1", "float": "a number",
                       "string": "a string", "strings": "a list of strings"}
 _ZMQ_LOOPBACK = re.compile(r"tcp://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}")
 
 
 def _is_ip(text: str) -> bool:
+    """An IP address as the program takes one: an IPv6 scope id (`%eth0`), which Python accepts
+    with almost any text after it, is not part of one."""
     try:
         ipaddress.ip_address(text)
-        return True
     except ValueError:
+        return False
+    return "%" not in text
+
+
+def _is_numeric_address(name: str) -> bool:
+    """What inet_aton, and so a host's resolver, reads as an IPv4 address: 127.1, 0x7f.0.0.1, 2130706433."""
+    try:
+        socket.inet_aton(name)
+        return True
+    except OSError:
         return False
 
 

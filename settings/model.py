@@ -100,9 +100,13 @@ class RateLimit:
 class BodySizes:
     """Largest request body per route, in Nginx's size syntax; beyond it, 413. For JSON-RPC it
     also bounds a batch: a few hundred calls at most per request (and per rate-limit token)."""
-    grpc: str = setting("largest gRPC request body; beyond it, 413", checks.size, "1m")
-    jsonrpc: str = setting("largest JSON-RPC request body (a batch: a few hundred calls)", checks.size, "32k")
-    http: str = setting("largest HTTP-API request body", checks.size, "64k")
+    grpc: str = setting("largest gRPC request body; beyond it, 413. At most 4m: Pactus's gRPC server takes no "
+                        "larger message", checks.size_up_to("4m", "Pactus's gRPC server takes no larger message"), "1m")
+    jsonrpc: str = setting("largest JSON-RPC request body (a batch: a few hundred calls). At most 256k: a body "
+                           "bounds the calls one rate-limit token buys",
+                           checks.size_up_to("256k", "a body bounds the calls one rate-limit token buys"), "32k")
+    http: str = setting("largest HTTP-API request body. At most 1m: its requests carry one transaction at most",
+                        checks.size_up_to("1m", "HTTP-API requests carry one transaction at most"), "64k")
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ class Settings:
     distro: str = setting("`debian`, `redhat`, `arch`, or `auto` (read from /etc/os-release on the host)",
                           checks.distro, "auto")
     pactus_dir: str = setting("the node's working directory (`pactus-daemon start -w`), holding config.toml",
-                              checks.absolute_path, "/root/pactus")
+                              checks.node_dir, "/root/pactus")
     pactus_service: str | None = setting("systemd unit restarted when config.toml changes; unset: restart Pactus "
                                          "yourself", checks.unit)
     grpc: GrpcApi = section("gRPC")
@@ -148,6 +152,9 @@ class Settings:
     html: HtmlPages = section("Pactus's debug pages")
     expose_wallet: bool = setting("route the gRPC Wallet service publicly and set `grpc.enable_wallet`; needs "
                                   "`basicAuth` and `grpc.basicAuth`", checks.boolean, False)
+    allow_private_host: bool = setting("let `host` and `hostIpv6` be addresses no internet client reaches "
+                                       "(loopback, private, link-local): a private network or a test host; the "
+                                       "A record then publishes them", checks.boolean, False)
     allow_private_listen: bool = setting("let an API listen on a private address (10/8, 172.16/12, 192.168/16, "
                                          "fc00::/7), not only loopback", checks.boolean, False)
     rate_limit: RateLimit = section("limits per client")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
+import posixpath
 from typing import Any, Collection, Mapping, get_type_hints
 
 from settings import checks
@@ -121,13 +122,7 @@ def _check_rules(settings: Settings, secrets: Mapping[str, str], problems: Probl
     if not enabled and not any(problems.has(f"{name}.enable") for name in _PATHS):
         problems.add("grpc.enable", False, "no API is enabled, so there is nothing to proxy: enable at least one of "
                                            "grpc, jsonrpc, http")
-    seen: dict[Listen, str] = {}
-    for name, api in enabled.items():
-        if api.listen in seen:
-            problems.add(f"{name}.listen", str(api.listen),
-                         f"{seen[api.listen]} listens there too: give each API its own port")
-        elif api.listen is not None:
-            seen[api.listen] = name
+    _check_own_ports({name: api for name, api in apis.items() if api.enable}, problems)
     paths = [(f"{name}.{camel(_PATHS[name])}", getattr(api, _PATHS[name])) for name, api in enabled.items()]
     paths = [(key, path) for key, path in paths if path]
     for index, (key, a) in enumerate(paths):
@@ -146,6 +141,73 @@ def _check_rules(settings: Settings, secrets: Mapping[str, str], problems: Probl
     if settings.grpc.enable is False and (settings.jsonrpc.enable or settings.http.enable):
         problems.add("grpc.enable", False, "JSON-RPC and the HTTP-API reach Pactus through its gRPC server: keep "
                                            "grpc.enable true")
+    _check_public_host(settings, problems)
+    if settings.html.enable_pprof and settings.html.listen is not None and not _is_loopback(settings.html.listen):
+        problems.add("html.listen", str(settings.html.listen),
+                     "serves Go's profiler (html.enablePprof), which stays on loopback (127.0.0.1 or [::1]) always")
+    _check_node_paths(settings, problems)
+    if settings.firewall:
+        _check_p2p_ports(settings, problems)
+
+
+def _check_own_ports(enabled: Mapping[str, Any], problems: Problems) -> None:
+    """Each enabled API, the debug pages among them, on a port of its own."""
+    seen: dict[int, str] = {}
+    for name, api in enabled.items():
+        if api.listen is None:
+            continue
+        if api.listen.port in seen:
+            problems.add(f"{name}.listen", str(api.listen),
+                         f"{seen[api.listen.port]} listens on port {api.listen.port} too: give each API its own port")
+        else:
+            seen[api.listen.port] = name
+
+
+def _check_public_host(settings: Settings, problems: Problems) -> None:
+    if settings.allow_private_host:
+        return
+    for key, address in (("host", settings.host), ("hostIpv6", settings.host_ipv6)):
+        if address is not None and not checks.is_public(ipaddress.ip_address(address)):
+            problems.add(key, address,
+                         "is not a public address (loopback, private, link-local or reserved): the DNS record would "
+                         "publish it, and sshHost defaults to it, so the root scripts would go to whatever answers "
+                         "there, perhaps the machine running pulumi. Give the server's public address, or set "
+                         "allowPrivateHost true for a private network or a test host")
+
+
+# Paths in pactusConfig that Pactus opens for writing, as the node's user (root by default).
+_NODE_PATHS = (("logger", "filename"), ("store", "path"), ("network", "network_key"))
+
+
+def _check_node_paths(settings: Settings, problems: Problems) -> None:
+    """They stay inside pactusDir: a node run as root could be told to write anywhere."""
+    for section, name in _NODE_PATHS:
+        value = settings.pactus_config.get(section, {}).get(name) if isinstance(
+            settings.pactus_config.get(section), Mapping) else None
+        if not isinstance(value, str) or value == "":
+            continue
+        inside = posixpath.normpath(posixpath.join(settings.pactus_dir, value))
+        if ".." in value.split("/") or not inside.startswith(settings.pactus_dir.rstrip("/") + "/"):
+            problems.add(f"pactusConfig.{section}.{name}", value,
+                         f"must stay inside pactusDir ({settings.pactus_dir}): a path relative to it, without .., "
+                         "or an absolute one under it; the node writes there")
+
+
+def _check_p2p_ports(settings: Settings, problems: Problems) -> None:
+    """The firewall opens the ports of [network] listen_addrs: each must be one."""
+    network = settings.pactus_config.get("network", {})
+    for address in (network.get("listen_addrs") or []) if isinstance(network, Mapping) else []:
+        for port in checks.MULTIADDR_PORT.findall(address):
+            if not 1 <= int(port[1]) <= 65535:
+                problems.add("pactusConfig.network.listen_addrs", address,
+                             f"names port {port[1]}, which the firewall cannot open: ports go from 1 to 65535")
+
+
+def _is_loopback(listen: Listen) -> bool:
+    try:
+        return ipaddress.ip_address(listen.host).is_loopback
+    except ValueError:
+        return listen.host == "localhost"
 
 
 def _is_private(listen: Listen) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Collection
 
 NAMESPACE = "pactus-secure"
@@ -30,8 +31,23 @@ class Problems:
             return
         self._keys.add(key)
         secret = key.split(".")[0] in self.hidden
-        shown = "(not set)" if value is None else "(secret)" if secret else repr(value)
+        shown = "(not set)" if value is None else "(secret)" if secret else _shown(value)
         self.items.append(f"{key if outside_namespace else f'{NAMESPACE}:{key}'} = {shown}: {fix}")
 
     def has(self, key: str) -> bool:
         return key in self._keys
+
+
+# What a secret pasted into the wrong key looks like: a PEM block, a bcrypt hash, a long
+# run of base64 or token characters.
+_SECRET_SHAPED = re.compile(r"-----BEGIN|\$2[aby]?\$|[A-Za-z0-9+/=_-]{32,}")
+_SHOWN = 60
+
+
+def _shown(value: Any) -> str:
+    """A value as an error shows it: never one shaped like a secret, and cut short."""
+    text = repr(value)
+    if _SECRET_SHAPED.search(text):
+        return "(not shown: it looks like a secret; if it is one, set it with --secret under its own key)"
+    length = len(value) if isinstance(value, str) else len(text)
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({length} characters)"

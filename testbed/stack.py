@@ -9,6 +9,7 @@ file backend, a PULUMI_HOME and a passphrase of its own. Secrets reach the CLI o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -178,26 +179,27 @@ class Stack:
         return self._run("refresh", self.auto.refresh, **kwargs)
 
     def up_killed(self, when: Callable[[str], bool], timeout: float = 300) -> str:
-        """`pulumi up` run by the CLI in a process group of its own, which gets SIGKILL (CLI,
-        language host and provider at once, as when a CI job is cancelled) at the first line
-        of its output for which `when` is true. Returns what it printed."""
+        """`pulumi up` run by the CLI in a session of its own, whose every process gets SIGKILL
+        at once (CLI, language host and provider, which runs in a process group of its own),
+        as when a CI job is cancelled, at the first line of output for which `when` is true.
+        Returns what it printed."""
         process = subprocess.Popen([str(TOOLS / "bin" / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive",
                                     "--color", "never", "--stack", self.name], cwd=self.project.directory,
                                    env={**os.environ, **self.project.environment}, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
         printed: list[str] = []
-        killer = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGKILL))
+        killer = threading.Timer(timeout, _kill_session, (process.pid,))
         killer.start()
         try:
             for line in process.stdout:
                 printed.append(line)
                 if when(line):
-                    os.killpg(process.pid, signal.SIGKILL)
+                    _kill_session(process.pid)
                     break
         finally:
             killer.cancel()
             process.wait()
-            _wait_for_group_gone(process.pid)
+            _kill_session(process.pid)
         return "".join(printed)
 
     def recover(self) -> list[str]:
@@ -238,14 +240,25 @@ class Stack:
 RECOVERY = (("cancel", "--yes"), ("refresh", "--yes", "--clear-pending-creates", "--skip-preview"))
 
 
-def _wait_for_group_gone(group: int, timeout: float = 10) -> None:
+def _kill_session(session: int, timeout: float = 10) -> None:
+    """SIGKILL to every process of the session, until none is left."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
+        members = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()
+                   and _session_of(entry) == session]
+        if not members:
             return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
+
+
+def _session_of(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _key(key: str) -> str:

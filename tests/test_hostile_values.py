@@ -23,7 +23,7 @@ PAYLOADS = {
 # A valid value of each string key; a payload is tried alone and appended to it.
 STRING_KEYS = {
     "domain": "node1.example.com", "host": "203.0.113.10", "hostIpv6": "2a01:4f8:c0c:1234::1",
-    "sshHost": "10.0.0.5", "sshUser": "deploy", "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey",
+    "sshHost": "10.0.0.5", "sshUser": "deploy", "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",
     "acmeEmail": "ops@example.com", "acmeServer": "https://acme.example.com/directory",
     "acmeCaBundle": "/etc/pactus-secure/ca.pem", "cloudflareZoneId": "0123456789abcdef0123456789abcdef",
     "distro": "debian", "pactusDir": "/home/pactus/pactus", "pactusService": "pactus.service",
@@ -60,7 +60,23 @@ def test_a_hostile_secret_is_refused_without_being_shown(payload):
     assert "pactus-secure:basicAuth = (secret)" in str(refused.value) and PAYLOADS[payload] not in str(refused.value)
 
 
-@pytest.mark.parametrize("payload", PAYLOADS)
+# Control characters and very long values are refused in pactusConfig's strings too.
+REFUSED_IN_PACTUS_CONFIG = ("newline", "carriage-return", "nul", "very-long")
+
+
+@pytest.mark.parametrize("payload", REFUSED_IN_PACTUS_CONFIG)
+def test_a_control_character_or_a_long_string_in_pactus_config_is_refused_naming_its_key(payload):
+    value = "node1" + PAYLOADS[payload]
+    with pytest.raises(SettingsError) as refused:
+        parse_settings({**MINIMAL, "pactusConfig": {"sync": {"moniker": value}, "node": {"reward_addresses": [value]},
+                                                    "logger": {"levels": {value: "info"}}}},
+                       stack="test", secrets=SECRETS)
+    keys = {problem.split(" = ")[0] for problem in refused.value.problems}
+    assert {"pactus-secure:pactusConfig.sync.moniker", "pactus-secure:pactusConfig.node.reward_addresses"} <= keys
+    assert any(key.startswith("pactus-secure:pactusConfig.logger.levels.") for key in keys)
+
+
+@pytest.mark.parametrize("payload", sorted(set(PAYLOADS) - set(REFUSED_IN_PACTUS_CONFIG)))
 def test_a_hostile_string_in_pactus_config_is_inert_in_every_rendered_file(payload):
     """pactusConfig's strings are Pactus's to judge (a moniker is free text): they travel as
     TOML strings inside a quoted here-document, which the shell never expands."""
@@ -87,3 +103,41 @@ def test_a_hostile_string_in_pactus_config_is_inert_in_every_rendered_file(paylo
     assert tomllib.loads(body)["sync"]["moniker"] == value
     assert value not in script[:start] + script[end:]
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
+def test_no_raw_value_is_rendered_into_a_script_comment():
+    """Only the refusal of control characters keeps a newline out of a value: a comment
+    carries none, so a value can never turn a comment line into a command."""
+    settings = parse_settings({**MINIMAL, "domain": "unique-domain.example.com", "pactusDir": "/home/pactus/unique-dir",
+                               "pactusService": "unique-unit.service", "firewall": "true"},
+                              stack="test", secrets={**SECRETS, "basicAuth": BASIC_AUTH})
+    rendered = [scripts.pactus_config_script(settings), scripts.host_setup_script(settings),
+                scripts.certificate_script(settings), scripts.http_site_script(settings),
+                scripts.tls_site_script(settings), scripts.firewall_script(settings),
+                scripts.basic_auth_script(settings, BASIC_AUTH),
+                scripts.site_remove_script(settings, "/etc/nginx/conf.d/x.conf"),
+                scripts.file_remove_script(settings, "/etc/nginx/x.htpasswd")]
+    comments = [line for script in rendered for line in _outside_heredocs(script) if line.lstrip().startswith("#")]
+    for value in ("unique-domain", "unique-dir", "unique-unit"):
+        assert [line for line in comments if value in line] == [], value
+
+
+def test_values_reach_commands_as_arguments_never_as_options():
+    settings = parse_settings({**MINIMAL, "pactusService": "pactus.service"}, stack="test", secrets=SECRETS)
+    config, certificate = scripts.pactus_config_script(settings), scripts.certificate_script(settings)
+    calls = [line for line in (config + certificate).splitlines()
+             if "systemctl" in line and ('"$SERVICE"' in line or '"$timer"' in line)]
+    assert calls and all('-- "$SERVICE"' in line or '-- "$timer"' in line for line in calls), calls
+    assert "--email=ops@example.com" in certificate and "-m ops@example.com" not in certificate
+
+
+def _outside_heredocs(script: str) -> list[str]:
+    """The script's own lines: a quoted here-document's body is data (an Nginx file, config.toml)."""
+    lines, inside = [], False
+    for line in script.splitlines():
+        if inside:
+            inside = line != scripts.HEREDOC_DELIMITER
+        else:
+            lines.append(line)
+            inside = f"<<'{scripts.HEREDOC_DELIMITER}'" in line
+    return lines

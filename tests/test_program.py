@@ -228,7 +228,7 @@ def test_a_bad_config_error_never_shows_a_secret():
 def test_the_host_key_reaches_the_connection_and_its_absence_is_warned_about(monkeypatch):
     warnings = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey"
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk"
     pinned = deploy({**MINIMAL, "sshHostKey": key})
     assert {unsecret(c.inputs["connection"])["hostKey"] for c in pinned.of_type(COMMAND)} == {key} and warnings == []
     unpinned = deploy(MINIMAL)

@@ -97,8 +97,8 @@ BAD_VALUES = [
     ({"domain": "node_1.example.com"}, "domain", "letters, digits and hyphens"),
     ({"host": "node1.example.com"}, "host = 'node1.example.com'", "IPv4 address"),
     ({"host": "2001:db8::1"}, "host = '2001:db8::1'", "IPv4 address"),
-    ({"hostIpv6": "fe80::1"}, "hostIpv6 = 'fe80::1'", "public IPv6 address"),
-    ({"hostIpv6": "fd00::10"}, "hostIpv6 = 'fd00::10'", "not link-local, private"),
+    ({"hostIpv6": "fe80::1"}, "hostIpv6 = 'fe80::1'", "not a public address"),
+    ({"hostIpv6": "fd00::10"}, "hostIpv6 = 'fd00::10'", "set allowPrivateHost true"),
     ({"hostIpv6": "203.0.113.10"}, "hostIpv6 = '203.0.113.10'", "public IPv6 address"),
     ({"sshPort": "70000"}, "sshPort = '70000'", "1 to 65535"),
     ({"sshPort": "ssh"}, "sshPort = 'ssh'", "1 to 65535"),
@@ -123,7 +123,7 @@ BAD_VALUES = [
     ({"jsonrpc": {"enable": True, "listen": "203.0.113.10:8545"}}, "jsonrpc.listen", "loopback"),
     ({"grpc": {"listen": "127.0.0.1"}}, "grpc.listen = '127.0.0.1'", "address:port"),
     ({"http": {"enable": True, "listen": "127.0.0.1:443"}}, "http.listen", "belong to Nginx"),
-    ({"jsonrpc": {"enable": True, "listen": "127.0.0.1:50051"}}, "jsonrpc.listen", "grpc listens there too"),
+    ({"jsonrpc": {"enable": True, "listen": "127.0.0.1:50051"}}, "jsonrpc.listen", "grpc listens on port 50051 too"),
     ({"jsonrpc": {"enable": True, "path": "jsonrpc"}}, "jsonrpc.path = 'jsonrpc'", "absolute URL path"),
     ({"jsonrpc": {"enable": True, "path": "/json rpc"}}, "jsonrpc.path", "no spaces"),
     ({"jsonrpc": {"enable": True, "path": "/rpc/"}}, "jsonrpc.path", "no trailing slash"),
@@ -163,7 +163,7 @@ BAD_VALUES = [
     ({"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://0.0.0.0:28332"}}}, "pactusConfig.zeromq.zmqpubrawtx",
      "tcp:// address on loopback"),
     ({"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://127.0.0.1:28332\n"}}}, "pactusConfig.zeromq.zmqpubrawtx",
-     "tcp:// address on loopback"),
+     "has a control character"),
     ({"html": {"enable": True, "listen": "0.0.0.0:8090"}}, "html.listen", "loopback"),
     ({"html": {"enable": True, "listen": "127.0.0.1:80"}}, "html.listen", "belong to Nginx"),
     ({"html": {"pprof": True}}, "html.pprof", "unknown field"),
@@ -177,6 +177,41 @@ BAD_VALUES = [
     ({"maxBodySize": {"jsonrpc": "1 GB"}}, "maxBodySize.jsonrpc = '1 GB'", "e.g. 256k"),
     ({"grpc": {"basicAuth": True}}, "grpc.basicAuth = True", "--secret basicAuth"),
     ({"basicAuth": "operator:hunter2"}, "basicAuth = (secret)", "set it with `pulumi config set --secret basicAuth`"),
+    # The second security review: each of these passed before.
+    ({"sshHost": "fe80::1%$(reboot)"}, "sshHost", "scope id"),
+    ({"hostIpv6": "fe80::1%eth0"}, "hostIpv6", "scope id"),
+    ({"pactusService": "-Hroot@evil.example.com"}, "pactusService", "not starting with -"),
+    ({"host": "127.0.0.1"}, "host = '127.0.0.1'", "set allowPrivateHost true"),
+    ({"host": "0.0.0.0"}, "host = '0.0.0.0'", "not a public address"),
+    ({"host": "10.0.0.5"}, "host = '10.0.0.5'", "perhaps the machine running pulumi"),
+    ({"allowPrivateListen": "true", "html": {"enable": True, "enablePprof": True, "listen": "10.0.0.5:8090"}},
+     "html.listen", "Go's profiler"),
+    ({"maxBodySize": {"jsonrpc": "999999m"}}, "maxBodySize.jsonrpc", "above 256k"),
+    ({"maxBodySize": {"grpc": "5m"}}, "maxBodySize.grpc", "above 4m"),
+    ({"maxBodySize": {"http": "2m"}}, "maxBodySize.http", "above 1m"),
+    ({"pactusDir": "/var/lib/pactus-secure/acme/node"}, "pactusDir", "the ACME webroot"),
+    ({"pactusDir": "/"}, "pactusDir = '/'", "a system folder"),
+    ({"pactusDir": "/etc"}, "pactusDir = '/etc'", "a system folder"),
+    ({"pactusDir": "/usr/local/pactus"}, "pactusDir", "a system folder"),
+    ({"pactusConfig": {"network": {"max_connections": 2 ** 64}}}, "pactusConfig.network.max_connections",
+     "from -2^63 to 2^63-1"),
+    ({"pactusConfig": {"store": {"retention_days": -1}}}, "pactusConfig.store.retention_days", "from 0 to 2^32-1"),
+    ({"pactusConfig": {"sync": {"moniker": "node\'\'\'1"}}}, "pactusConfig.sync.moniker", "multi-line string"),
+    ({"html": {"enable": True, "listen": "127.0.0.1:50051"}}, "html.listen", "grpc listens on port 50051 too"),
+    ({"domain": "127.1"}, "domain = '127.1'", "not an IP address"),
+    ({"domain": "0x7f.0.0.1"}, "domain = '0x7f.0.0.1'", "not an IP address"),
+    ({"sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9"}, "sshHostKey",
+     "a cut-off key does not decode"),
+    ({"pactusConfig": {"logger": {"filename": "/root/.ssh/authorized_keys"}}}, "pactusConfig.logger.filename",
+     "must stay inside pactusDir"),
+    ({"pactusConfig": {"store": {"path": "../../etc"}}}, "pactusConfig.store.path", "must stay inside pactusDir"),
+    ({"pactusConfig": {"network": {"network_key": "/etc/shadow"}}}, "pactusConfig.network.network_key",
+     "must stay inside pactusDir"),
+    ({"firewall": "true", "pactusConfig": {"network": {"listen_addrs": ["/ip4/0.0.0.0/tcp/99999"]}}},
+     "pactusConfig.network.listen_addrs", "ports go from 1 to 65535"),
+    ({"precheckTimeout": "²"}, "precheckTimeout = '²'", "a number of seconds from 0 to 3600"),
+    ({"sshPort": "２２"}, "sshPort", "a port number from 1 to 65535"),
+    ({"rateLimit": {"burst": "٣"}}, "rateLimit.burst", "a number of requests"),
 ]
 
 
@@ -254,10 +289,35 @@ def test_no_token_is_needed_when_dns_is_managed_elsewhere():
 
 
 @pytest.mark.parametrize("given", [
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey",
-    "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey",      # as ssh-keyscan prints it
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey root@node1",         # as a .pub file holds it
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",
+    "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",      # as ssh-keyscan prints it
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk root@node1",         # as a .pub file holds it
 ])
 def test_the_ssh_host_key_is_taken_in_the_forms_operators_have_it(given):
     settings = settings_of({**MINIMAL, "sshHostKey": given})
-    assert settings.ssh_host_key == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhostkey"
+    assert settings.ssh_host_key == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk"
+
+
+def test_a_secret_pasted_into_a_plain_key_is_never_shown_in_the_error():
+    pasted = SSH_KEY  # a private key where the host key belongs
+    problems = problems_of({**MINIMAL, "sshHostKey": pasted})
+    (problem,) = [p for p in problems if p.startswith("pactus-secure:sshHostKey")]
+    assert "BEGIN" not in problem and "OPENSSH" not in problem and "it looks like a secret" in problem
+    token = problems_of({**MINIMAL, "acmeEmail": "cf_" + "Zx9" * 14})  # a token-shaped value
+    assert not any("Zx9Zx9" in p for p in token)
+
+
+def test_a_long_value_in_an_error_is_cut_short():
+    problems = problems_of({**MINIMAL, "distro": " ".join(["debian"] * 40)})
+    (problem,) = [p for p in problems if p.startswith("pactus-secure:distro")]
+    assert "... (279 characters)" in problem and len(problem) < 200
+
+
+def test_the_suggested_keyscan_command_quotes_every_value():
+    """Were a hostile sshHost ever to pass the checks, the pasted command would not run it."""
+    import dataclasses
+    from program import unpinned_host_key_warning
+    hostile = dataclasses.replace(parse(MINIMAL), ssh_host="fe80::1%$(reboot)")
+    assert "-- 'fe80::1%$(reboot)' | cut" in unpinned_host_key_warning(hostile)
+    assert "-- node1.example.com | cut" in unpinned_host_key_warning(
+        dataclasses.replace(parse(MINIMAL), ssh_host="node1.example.com"))

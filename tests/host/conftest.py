@@ -71,6 +71,7 @@ def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **ove
     return {
         "domain": domain,
         "host": "127.0.0.1",
+        "allowPrivateHost": "true",  # this machine, on loopback
         "sshPort": str(machine.ssh_port),
         "sshHostKey": machine.host_key,
         "acmeEmail": "ops@example.com",

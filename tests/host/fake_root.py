@@ -39,7 +39,7 @@ esac""",
 esac""",
     },
 }
-SYSTEMCTL = """args=$(echo "$*" | sed 's/--quiet //g')
+SYSTEMCTL = """args=$(echo "$*" | sed 's/--quiet //g; s/-- //g')
 case "$args" in
   is-enabled*) grep -qx "enabled ${args#is-enabled }" "$STATE/units" ;;
   is-active*) grep -qx "active ${args#is-active }" "$STATE/units" ;;

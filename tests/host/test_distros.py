@@ -101,9 +101,9 @@ def test_an_unsupported_distribution_is_named_with_the_fix(tmp_path):
 
 
 EXPECTED_RENEWAL = {
-    ("debian", True): ["systemctl enable --now certbot.timer"],
-    ("rocky", True): ["systemctl enable --now certbot-renew.timer"],
-    ("arch", True): ["systemctl enable --now pactus-secure-certbot-renew.timer"],
+    ("debian", True): ["systemctl enable --now -- certbot.timer"],
+    ("rocky", True): ["systemctl enable --now -- certbot-renew.timer"],
+    ("arch", True): ["systemctl enable --now -- pactus-secure-certbot-renew.timer"],
     ("debian", False): ["apt-get install -y -q --no-install-recommends cron", "cron "],
     ("arch", False): ["pacman -S --noconfirm --needed cronie", "crond "],
 }
@@ -117,7 +117,7 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
     calls = root.calls()
     assert [call for call in calls if call.startswith("certbot ")] == [
         f"certbot certonly --webroot -w {ACME_WEBROOT} -d node1.example.com --cert-name node1.example.com "
-        "--server https://acme-v02.api.letsencrypt.org/directory -m ops@example.com --agree-tos --non-interactive "
+        "--server https://acme-v02.api.letsencrypt.org/directory --email=ops@example.com --agree-tos --non-interactive "
         f"--no-eff-email --keep-until-expiring --deploy-hook {RENEW_HOOK}"]
     scheduled = [call for call in changes(calls) if not call.startswith("certbot ")]
     assert scheduled == EXPECTED_RENEWAL[distro, systemd]

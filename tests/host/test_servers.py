@@ -67,7 +67,7 @@ def fleet(machine, project, tmp_path_factory):
 
 def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
     return {
-        "domain": domain(suite), "host": server.address, "sshUser": "deploy",
+        "domain": domain(suite), "host": server.address, "allowPrivateHost": "true", "sshUser": "deploy",
         "sshHostKey": (server.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().strip(),
         "acmeEmail": "ops@example.com", "manageDns": "false",
         "acmeServer": f"https://{server.gateway}:14000/dir", "acmeCaBundle": PEBBLE_CA_ON_SERVER,
@@ -146,7 +146,9 @@ def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_r
             break
         server.ssh("sleep 1")
     assert server.ssh("systemctl is-active pactus").stdout.strip() == "active"
-    assert up(fleet, suite, machine).steps == []  # the stack as it was: nothing to change
+    # The stack as it was: the failed up had moved the TLS site's JSON-RPC route to port 22;
+    # config.toml is as before, so only the site changes back.
+    assert up(fleet, suite, machine).ran() == [n.TLS_SITE]
 
 
 @pytest.mark.parametrize("suite", SUITES)
