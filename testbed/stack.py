@@ -26,6 +26,8 @@ import yaml
 from pulumi import automation as auto
 from pulumi.automation._stack_settings import StackSettingsSecureConfigValue
 
+from testbed.tools import ToolMissing
+
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = REPO / "tools"
 PROVIDER = TOOLS / "bin" / "plugins" / "pulumi-resource-command"
@@ -34,10 +36,6 @@ NAMESPACE = "pactus-secure"
 PROGRAM = ("Pulumi.yaml", "__main__.py", "program.py", "components", "render", "settings", "templates", "schema")
 COMMAND = "command:remote:Command"
 PASSPHRASE = "pactus-secure test passphrase"
-
-
-class ToolMissing(RuntimeError):
-    pass
 
 
 def pulumi_home(directory: Path) -> Path:
@@ -107,13 +105,15 @@ class StackFailed(AssertionError):
 class Project:
     """A copy of this project, its own backend and PULUMI_HOME; stacks are made from it."""
 
-    def __init__(self, work: Path, home: Path | None = None, source: Path = REPO):
+    def __init__(self, work: Path, home: Path | None = None, source: Path = REPO, refresh: bool = False):
+        """`refresh`: copy the program again over an existing copy (its stack files stay)."""
         self.directory = work / "project"
         self.backend = work / "state"
         self.home = pulumi_home(home or work / "pulumi-home")
         self.backend.mkdir(parents=True, exist_ok=True)
-        if not self.directory.exists():
+        if refresh or not self.directory.exists():
             copy_program(source, self.directory)
+        self.pulumi = str(TOOLS / "bin" / "pulumi")
         self.environment = cli_environment(self.home, self.backend)
         self.command = auto.PulumiCommand(root=str(TOOLS), skip_version_check=True)
 
@@ -126,19 +126,20 @@ class Project:
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """The real CLI in this project's folder and environment."""
-        return subprocess.run([str(TOOLS / "bin" / "pulumi"), *args, "--non-interactive"], cwd=self.directory,
+        return subprocess.run([self.pulumi, *args, "--non-interactive"], cwd=self.directory,
                               env={**os.environ, **self.environment}, input=stdin, capture_output=True,
                               text=True, check=check)
 
 
 def copy_program(source: Path, target: Path) -> None:
     """The program's files, with Pulumi.yaml naming this interpreter's virtualenv by its full path."""
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
     for name in PROGRAM:
         path = source / name
         if not path.exists():
             continue  # another program (a benchmark's floor) has fewer files
         if path.is_dir():
+            shutil.rmtree(target / name, ignore_errors=True)
             shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(path, target / name)

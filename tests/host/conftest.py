@@ -8,7 +8,6 @@ removed; Nginx, cron and certbot stay installed, as `pulumi destroy` leaves them
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -16,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +23,10 @@ from typing import Iterator
 import pytest
 
 from render.host_layout import HostLayout
+from testbed import pebble
+from testbed.pebble import wait_for_port
 from testbed.stack import Project, Stack, ToolMissing
-from tests.host.pactus_node import PactusNode
+from testbed.pactus_node import PactusNode
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
 
@@ -37,7 +37,7 @@ DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN)
 ORIGIN = "https://wallet.example.com"
 HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
 PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
-SERVER_GATEWAYS = ("10.77.12.1", "10.77.13.1")  # this machine, as tests/host/servers.py's servers see it
+SERVER_GATEWAYS = ("10.77.12.1", "10.77.13.1")  # this machine, as testbed/servers.py.s servers see it
 CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
 
 
@@ -86,26 +86,13 @@ def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **ove
 
 def challtestsrv(path: str, body: dict) -> None:
     """pebble's DNS, told what to answer (its management API)."""
-    request = urllib.request.Request(f"{CHALLTESTSRV}{path}", data=json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(request).close()
+    pebble.tell_dns(CHALLTESTSRV, path, body)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}: {process.stdout.read() if process.stdout else ''}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} did not listen on {port} within {timeout}s")
 
 
 def pid_alive(pid_file: str) -> bool:
@@ -240,33 +227,10 @@ UsePAM no
                                       stdout=(work / "sshd.log").open("w"), stderr=subprocess.STDOUT, text=True))
     wait_for_port(ssh_port, processes[-1], "sshd")
 
-    # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA.
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pebble",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost," + ",".join(f"IP:{g}" for g in SERVER_GATEWAYS),
-                    "-keyout", str(work / "pebble.key"), "-out", str(work / "pebble.pem")],
-                   check=True, capture_output=True)
-    (work / "pebble.json").write_text(json.dumps({"pebble": {
-        # On every address: the real servers of test_servers.py reach it at their gateway.
-        "listenAddress": "0.0.0.0:14000", "managementListenAddress": "127.0.0.1:15000",
-        "certificate": str(work / "pebble.pem"), "privateKey": str(work / "pebble.key"),
-        "httpPort": 80, "tlsPort": 443, "externalAccountBindingRequired": False,
-        # Let's Encrypt's certificate profile: 90 days, a revocation URL (testssl.sh rates both).
-        "certificateValidityPeriod": 90 * 24 * 3600, "ocspResponderURL": "http://127.0.0.1:4002/",
-    }}))
-    processes.append(subprocess.Popen(
-        ["pebble-challtestsrv", "-dns01", "127.0.0.1:8053", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-         "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:8055"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    wait_for_port(8055, processes[-1], "pebble-challtestsrv")
-    processes.append(subprocess.Popen(
-        ["pebble", "-config", str(work / "pebble.json"), "-dnsserver", "127.0.0.1:8053"],
-        env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-        stdout=(work / "pebble.log").open("w"), stderr=subprocess.STDOUT, text=True))
-    wait_for_port(14000, processes[-1], "pebble")
-    wait_for_port(15000, processes[-1], "pebble management")
-    context = ssl.create_default_context(cafile=str(work / "pebble.pem"))
-    with urllib.request.urlopen("https://127.0.0.1:15000/roots/0", context=context) as response:
-        (work / "issuing-root.pem").write_bytes(response.read())
+    # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA. On every
+    # address: the real servers of test_servers.py reach it at their gateway.
+    acme = pebble.start(work, processes, listen="0.0.0.0", api_addresses=("127.0.0.1", *SERVER_GATEWAYS),
+                        default_ipv4="127.0.0.1")
 
     with open("/etc/hosts", "a") as hosts:
         hosts.write(HOSTS_LINE)
@@ -280,5 +244,5 @@ UsePAM no
     node.start()
     return Machine(ssh_port=ssh_port, host_key=(work / "host_key.pub").read_text().strip(),
                    client_key=(work / "client_key").read_text(),
-                   pebble_api_ca=work / "pebble.pem", pebble_log=work / "pebble.log", issuing_root=work / "issuing-root.pem",
+                   pebble_api_ca=acme.api_ca, pebble_log=acme.log, issuing_root=acme.issuing_root,
                    pactus_dir=pactus_dir, original_config=original, node=node, sshd_log=work / "sshd.log")

@@ -1,4 +1,4 @@
-"""Real Debian 12 and 13 servers booted with systemd (tests/host/servers.py): what every
+"""Real Debian 12 and 13 servers booted with systemd (testbed/servers.py): what every
 real server does, which this machine (no systemd) cannot show. The real engine deploys
 to them (a stack each) through pulumi-command over SSH as `deploy` with sudo; pebble on
 this machine issues their certificates.
@@ -20,7 +20,7 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from components import names as n
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import HostLayout
-from tests.host import servers
+from testbed import servers
 from testbed.stack import Project, StackFailed
 from tests.host.conftest import challtestsrv, node_stack
 

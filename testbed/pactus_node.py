@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.tools import tool
+from testbed.tools import tool
 
 # BIP-39's test mnemonic: a throwaway testnet wallet.
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"

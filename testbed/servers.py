@@ -8,6 +8,7 @@ copy, so runs never see each other's state. See shared notes, real-server.md.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import socket
@@ -16,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.host.pactus_node import MNEMONIC, WALLET_PASSWORD, terminate
-from tests.tools import tool
+from testbed.pactus_node import MNEMONIC, WALLET_PASSWORD, terminate
+from testbed.tools import tool
 
 CACHE = Path("/var/tmp/pactus-secure-roots")
 MIRROR = "http://deb.debian.org/debian"
@@ -68,7 +69,8 @@ class Server:
     def boot(self) -> None:
         self.process = subprocess.Popen(
             ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(self.root), "-M", self.name,
-             "--network-veth", "-b"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--network-veth", "-b"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # it outlives the demo's `up`, which stops it only on `down`
         interface = f"ve-{self.name}"[:15]
         _wait(lambda: subprocess.run(["ip", "link", "show", interface], capture_output=True).returncode == 0,
               f"{interface} to appear")
@@ -83,10 +85,12 @@ class Server:
         self.process = None
 
 
-def prepare(name: str, suite: str, number: int, work: Path, ssh_public_key: str, files: dict[str, str]) -> Server:
-    """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it."""
+def prepare(name: str, suite: str, number: int, work: Path, ssh_public_key: str, files: dict[str, str], *,
+            wait_for_root: bool = True) -> Server:
+    """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it.
+    Without `wait_for_root`, a root another run is building raises RootBusy."""
     root = work / name
-    subprocess.run(["cp", "-a", "--reflink=auto", str(_cached_root(suite)), str(root)], check=True)
+    subprocess.run(["cp", "-a", "--reflink=auto", str(_cached_root(suite, wait_for_root)), str(root)], check=True)
     network = (f"[Match]\nName=host0\n\n[Network]\nAddress=10.77.{number}.2/24\nGateway=10.77.{number}.1\n")
     for path, text in {"/etc/systemd/network/10-host0.network": network,  # before systemd's 80-container-host0 (DHCP)
                        "/etc/systemd/system/pactus.service": PACTUS_UNIT,
@@ -113,36 +117,55 @@ systemctl enable systemd-networkd pactus.service >/dev/null 2>&1
 
 
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
-MASQUERADE = ["POSTROUTING", "-s", SUBNET, "!", "-d", SUBNET, "-j", "MASQUERADE"]
 
 
-def route_to_the_mirror() -> str:
+def masquerade(subnet: str) -> list[str]:
+    return ["POSTROUTING", "-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE"]
+
+
+def route_to_the_mirror(subnet: str = SUBNET) -> str:
     """Containers reach Debian's mirror through this machine (their packages come from it).
     Returns how forwarding was set before, for stop_routing."""
     forwarding = IP_FORWARD.read_text()
     IP_FORWARD.write_text("1\n")
-    if subprocess.run(["iptables", "-t", "nat", "-C", *MASQUERADE], capture_output=True).returncode != 0:
-        subprocess.run(["iptables", "-t", "nat", "-A", *MASQUERADE], check=True)
+    if subprocess.run(["iptables", "-t", "nat", "-C", *masquerade(subnet)], capture_output=True).returncode != 0:
+        subprocess.run(["iptables", "-t", "nat", "-A", *masquerade(subnet)], check=True)
     return forwarding
 
 
-def stop_routing(forwarding: str) -> None:
-    subprocess.run(["iptables", "-t", "nat", "-D", *MASQUERADE], capture_output=True)
+def stop_routing(forwarding: str, subnet: str = SUBNET) -> None:
+    subprocess.run(["iptables", "-t", "nat", "-D", *masquerade(subnet)], capture_output=True)
     IP_FORWARD.write_text(forwarding)
 
 
-def _cached_root(suite: str) -> Path:
+class RootBusy(RuntimeError):
+    """Another run is building the server root (debootstrap): its lock is held."""
+
+
+def _cached_root(suite: str, wait: bool) -> Path:
     key = hashlib.sha256(" ".join((suite, MIRROR, *PACKAGES)).encode()).hexdigest()[:12]
     root = CACHE / f"{suite}-{key}"
+    if root.exists():  # renamed into place only when whole
+        return root
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{suite}-{key}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise RootBusy(f"the Debian {suite} server root in {CACHE} is being built by another run (debootstrap, "
+                           "about a minute): wait for it to finish, then run again") from None
+        _build_root(root, suite)
+    return root
+
+
+def _build_root(root: Path, suite: str) -> None:
     if not root.exists():
         # Built aside and renamed when whole: an interrupted debootstrap never passes for a root.
-        partial = CACHE / f"{suite}-{key}.partial"
+        partial = root.with_name(root.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial),
                         MIRROR], check=True, capture_output=True)
         partial.rename(root)
-    return root
 
 
 def _port_open(address: str, port: int) -> bool:

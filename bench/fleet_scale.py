@@ -1,0 +1,117 @@
+"""Previewing a fleet through `python -m fleet`: 1, 10, 50 and 100 stacks, in sequence and
+2, 4 and 8 at a time (a preview reaches no host). Reports wall time, peak memory of the
+whole process tree, and time per stack, beside the floor: the CPU (user + system, every
+process) that one stack's preview takes through the fleet command alone, times the stacks,
+divided by the cores. Needs tools/build's binaries; the full run takes about an hour.
+
+    venv/bin/python bench/fleet_scale.py [--stacks 1 10 50 100] [--parallel 1 2 4 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from testbed.stack import cli_environment, copy_program, pulumi_home  # noqa: E402
+from tests.pulumi_mocks import SSH_KEY  # noqa: E402
+
+
+def make_fleet(work: Path, count: int) -> tuple[Path, dict]:
+    """A project of `count` stacks; each stack file is a copy of one whose secret is set (one
+    passphrase, one salt), with its own domain and address."""
+    project = work / f"fleet-{count}"
+    copy_program(REPO, project)
+    (project / "venv").symlink_to(Path(sys.prefix))
+    environment = {**os.environ, **cli_environment(pulumi_home(work / "home"), project / ".state"),
+                   "PYTHONPATH": str(REPO)}
+    (project / ".state").mkdir()
+    pulumi = str(REPO / "tools/bin/pulumi")
+    subprocess.run([pulumi, "stack", "init", "node-0", "--non-interactive"], cwd=project, env=environment, check=True,
+                   capture_output=True)
+    subprocess.run([pulumi, "config", "set", "--secret", "sshPrivateKey", "--stack", "node-0", "--non-interactive"],
+                   cwd=project, env=environment, input=SSH_KEY, text=True, check=True, capture_output=True)
+    template = yaml.safe_load((project / "Pulumi.node-0.yaml").read_text())
+    for index in range(count):
+        stack = {**template, "config": {**template["config"],
+                                        "pactus-secure:domain": f"node{index}.example.com",
+                                        "pactus-secure:host": f"203.0.113.{index % 250 + 1}",
+                                        "pactus-secure:sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1"
+                                                                    "o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",
+                                        "pactus-secure:acmeEmail": "ops@example.com",
+                                        "pactus-secure:manageDns": "false"}}
+        (project / f"Pulumi.node-{index}.yaml").write_text(yaml.safe_dump(stack))
+        if index:
+            subprocess.run([pulumi, "stack", "init", f"node-{index}", "--non-interactive"], cwd=project,
+                           env=environment, check=True, capture_output=True)
+    return project, environment
+
+
+def preview(project: Path, environment: dict, parallel: int) -> tuple[float, float, float]:
+    """Wall seconds, peak MB of the process tree, CPU seconds of every process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "fleet", "preview", "--json", "--parallel", str(parallel),
+                                "--project", str(project)], cwd=REPO, env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    peak = [0.0]
+    sampler = threading.Thread(target=_sample, args=(process, peak), daemon=True)
+    sampler.start()
+    if process.wait() != 0:
+        raise SystemExit(f"fleet preview failed in {project}")
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak[0], cpu
+
+
+def _sample(process: subprocess.Popen, peak: list[float]) -> None:
+    while process.poll() is None:
+        total = 0
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and os.getsid(int(proc.name)) == process.pid:
+                    total += int((proc / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, ValueError):
+                continue
+        peak[0] = max(peak[0], total / 2 ** 20)
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stacks", type=int, nargs="+", default=[1, 10, 50, 100])
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 2, 4, 8])
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    work = Path(tempfile.mkdtemp(prefix="pactus-secure-fleet-bench-"))
+    try:
+        single, environment = make_fleet(work, 1)
+        _, _, floor_cpu = preview(single, environment, 1)
+        print(f"# fleet preview; {cores} cores; floor: one stack's preview takes {floor_cpu:.2f} s of CPU")
+        print(f"{'stacks':>6} {'parallel':>8} {'wall s':>8} {'s/stack':>8} {'peak MB':>8} {'floor s':>8} {'x floor':>8}")
+        for count in args.stacks:
+            project, environment = make_fleet(work, count)
+            floor = floor_cpu * count / cores
+            for parallel in args.parallel:
+                wall, peak, _ = preview(project, environment, parallel)
+                print(f"{count:>6} {parallel:>8} {wall:8.1f} {wall / count:8.2f} {peak:8.0f} {floor:8.1f} "
+                      f"{wall / floor:8.2f}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The fleet command: `python -m fleet` (see fleet/__main__.py)."""

@@ -1,0 +1,52 @@
+"""The fleet command's one table, and `status`: the stacks' outputs plus a live TLS check."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from datetime import datetime, timezone
+
+from rich.console import Console
+from rich.table import Table
+
+COLUMNS = ("stack", "host", "result", "created", "updated", "deleted", "unchanged", "seconds", "endpoint check",
+           "certificate expiry")
+STATUS_COLUMNS = ("stack", "host", "result", "endpoint", "certificate expiry", "renew by", "days left (live)")
+
+
+def print_table(rows: list[dict], command: str) -> None:
+    columns = STATUS_COLUMNS if command == "status" else COLUMNS
+    table = Table(title=f"fleet {command}")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row.get(column, "")) for column in columns))
+    Console().print(table)
+
+
+def status_row(fleet, name: str) -> dict:
+    """Changes nothing: the last `up`'s outputs, and the certificate the endpoint serves now."""
+    stack = fleet.stack(name)
+    outputs = {key: value.value for key, value in stack.outputs().items()}
+    config = {key.split(":", 1)[1]: item.value for key, item in fleet.workspace.get_all_config(name).items()
+              if key.startswith("pactus-secure:")}
+    target = outputs.get("grpcTarget") or (f"{config['domain']}:443" if config.get("domain") else None)
+    row = {"stack": name, "host": config.get("host", ""), "endpoint": target or "-",
+           "certificate expiry": outputs.get("certificateExpiry", "-"),
+           "renew by": outputs.get("renewalDue", "-")}
+    if target is None:
+        return {**row, "result": "no endpoint", "days left (live)": "-"}
+    try:
+        days = days_left(target, config.get("checkCaBundle"))
+    except (OSError, ssl.SSLError) as error:
+        return {**row, "result": f"failed: {error}"[:120], "days left (live)": "-"}
+    return {**row, "result": "ok", "days left (live)": days}
+
+
+def days_left(target: str, ca_bundle: str | None) -> int:
+    host, port = target.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=ca_bundle)
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"]), timezone.utc)
+    return (expires - datetime.now(timezone.utc)).days

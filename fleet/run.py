@@ -1,0 +1,148 @@
+"""Running one operation over many stacks at once, through the Automation API, with a live
+view from the engine's own events."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pulumi import automation as auto
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+COMMANDS = ("preview", "up", "refresh", "destroy")
+TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
+
+
+class Stop(threading.Event):
+    """Set by Ctrl-C: no new stack starts. The CLIs got the same SIGINT (they share the
+    terminal's process group) and finish their current step, then stop."""
+
+
+class Fleet:
+    """The project folder's stacks, with the user's own Pulumi environment (backend, secrets)."""
+
+    def __init__(self, project: Path):
+        self.project = project
+        environment = dict(os.environ)
+        if (TOOLS_BIN / "pulumi").exists():  # tools/build's CLI, where there is one
+            environment["PATH"] = f"{TOOLS_BIN}:{environment.get('PATH', '')}"
+            command = auto.PulumiCommand(root=str(TOOLS_BIN.parent), skip_version_check=True)
+        else:
+            command = auto.PulumiCommand(skip_version_check=True)
+        self.workspace = auto.LocalWorkspace(work_dir=str(project), env_vars=environment, pulumi_command=command)
+
+    def select(self, globs: list[str]) -> list[str]:
+        names = sorted(path.name[len("Pulumi."):-len(".yaml")] for path in self.project.glob("Pulumi.*.yaml"))
+        return [name for name in names if any(fnmatch.fnmatchcase(name, glob) for glob in globs)]
+
+    def stack(self, name: str) -> auto.Stack:
+        return auto.Stack.select(name, self.workspace) if name in self._existing() else \
+            auto.Stack.create(name, self.workspace)
+
+    def config(self, name: str) -> dict[str, auto.ConfigValue]:
+        """The stack's config as the program gets it: the project's values under the stack's."""
+        self.stack(name)
+        return self.workspace.get_all_config(name)
+
+    def _existing(self) -> set[str]:
+        return {summary.name for summary in self.workspace.list_stacks()}
+
+
+@dataclass
+class Progress:
+    stack: str
+    state: str = "waiting"
+    step: str = ""
+    started: float = 0.0
+    ended: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+
+def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: Stop, *, live: bool) -> list[dict]:
+    progress = {name: Progress(name) for name in stacks}
+    console = Console(stderr=True)
+    rows: dict[str, dict] = {}
+    with Live(_view(progress), console=console, refresh_per_second=4, transient=False, auto_refresh=live) as view, \
+            ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        def one(name: str) -> None:
+            entry = progress[name]
+            if stop.is_set():
+                entry.state = "not started"
+                rows[name] = _row(fleet, name, "not started (stopped)", None, entry)
+                return
+            entry.state, entry.started = "running", time.monotonic()
+            try:
+                result = _operate(fleet.stack(name), command, entry)
+                entry.state = "succeeded"
+                rows[name] = _row(fleet, name, "succeeded", result, entry)
+            except auto.CommandError as error:
+                entry.state = "failed"
+                entry.log.append(str(error))
+                rows[name] = _row(fleet, name, f"failed: {_reason(error)}", None, entry)
+                view.console.print(f"[bold red]{name} failed[/]; its log:\n" + "\n".join(entry.log[-60:]),
+                                   markup=True, highlight=False)
+            finally:
+                entry.ended = time.monotonic()
+                view.update(_view(progress))
+
+        futures = [pool.submit(one, name) for name in stacks]
+        while not all(future.done() for future in futures):
+            view.update(_view(progress))
+            time.sleep(0.25)
+        for future in futures:
+            future.result()
+    return [rows[name] for name in stacks]
+
+
+def _operate(stack: auto.Stack, command: str, entry: Progress):
+    def on_event(event: auto.EngineEvent) -> None:
+        step = event.resource_pre_event and event.resource_pre_event.metadata
+        if step is not None and not step.urn.endswith("pulumi:pulumi:Stack::" + step.urn.rsplit("::", 1)[1]):
+            entry.step = f"{getattr(step.op, 'value', step.op)} {step.urn.rsplit('::', 1)[1]}"
+
+    options = {"on_output": entry.log.append, "on_event": on_event, "color": "never"}
+    return {"preview": stack.preview, "up": stack.up, "refresh": stack.refresh,
+            "destroy": stack.destroy}[command](**options)
+
+
+def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
+    config = fleet.workspace.get_all_config(name)
+    value = {key.split(":", 1)[1]: item.value for key, item in config.items() if key.startswith("pactus-secure:")}
+    changes = getattr(answer, "change_summary", None) or (
+        answer.summary.resource_changes if answer is not None and getattr(answer, "summary", None) else {}) or {}
+    outputs = {k: v.value for k, v in (getattr(answer, "outputs", None) or {}).items()}
+    return {
+        "stack": name, "host": value.get("host", ""), "result": result,
+        "created": changes.get("create", 0), "updated": changes.get("update", 0) + changes.get("replace", 0),
+        "deleted": changes.get("delete", 0), "unchanged": changes.get("same", 0),
+        "seconds": round(entry.ended - entry.started if entry.ended else time.monotonic() - entry.started, 1)
+        if entry.started else 0.0,
+        "endpoint check": "passed" if "certificateExpiry" in outputs else "-",
+        "certificate expiry": outputs.get("certificateExpiry", "-"),
+    }
+
+
+def _reason(error: auto.CommandError) -> str:
+    """The first error line the CLI printed under its diagnostics."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")
+              and "update failed" not in line and "unhandled error" not in line]
+    return (errors[0] if errors else lines[-1] if lines else "unknown")[:160]
+
+
+def _view(progress: dict[str, Progress]) -> Table:
+    table = Table(title="fleet", expand=False)
+    for column in ("stack", "state", "step", "seconds"):
+        table.add_column(column)
+    now = time.monotonic()
+    for entry in progress.values():
+        seconds = (entry.ended or now) - entry.started if entry.started else 0
+        table.add_row(entry.stack, entry.state, entry.step, f"{seconds:.0f}")
+    return table

@@ -1,0 +1,20 @@
+"""The Go programs tools/build makes, found where it puts them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
+
+
+class ToolMissing(RuntimeError):
+    pass
+
+
+def tool(name: str) -> str:
+    path = TOOLS_BIN / name
+    if not os.access(path, os.X_OK):
+        raise ToolMissing(f"{path} is missing: run tools/build (it builds the Pulumi CLI, its Python language host, "
+                          "pulumi-command's provider and pactus-daemon)")
+    return str(path)

@@ -1,0 +1,67 @@
+"""`./demo`, as a new user runs it: up, a call through the proxy, a second up that changes
+nothing, preview of a change, down, and nothing of the demo left on this machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
+
+from testbed import demo, servers
+
+pytestmark = pytest.mark.host
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_demo(command: str, state: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["./demo", command], cwd=REPO, env={**os.environ, "PACTUS_SECURE_DEMO_STATE": str(state)},
+                          capture_output=True, text=True, timeout=1200)
+
+
+def leftovers() -> list[str]:
+    """What of the demo this machine still has."""
+    found = []
+    processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    found += [line for line in processes.splitlines() if f"-M {demo.NAME}" in line or f":{demo.PORTS.acme}" in line
+              or f":{demo.PORTS.dns}" in line]
+    if subprocess.run(["ip", "link", "show", f"ve-{demo.NAME}"[:15]], capture_output=True).returncode == 0:
+        found.append("its network interface")
+    if subprocess.run(["iptables", "-t", "nat", "-C", *servers.masquerade(demo.SUBNET)],
+                      capture_output=True).returncode == 0:
+        found.append("its NAT rule")
+    found += [line for line in Path("/etc/hosts").read_text().splitlines() if demo.HOSTS_MARK in line]
+    return found
+
+
+def test_the_demo_comes_up_answers_through_nginx_and_down_leaves_nothing(tmp_path):
+    state = tmp_path / "demo"
+    forwarding = servers.IP_FORWARD.read_text()
+    try:
+        up = run_demo("up", state)
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+        for api in ("gRPC ", "JSON-RPC ", "HTTP-API "):
+            assert any(line.strip().startswith(api) and "last block height" in line for line in up.stdout.splitlines())
+        assert "curl --cacert" in up.stdout and f"dial {demo.DOMAIN}:443" in up.stdout
+
+        root = (state / "pebble" / "issuing-root.pem").read_bytes()
+        with grpc.secure_channel(f"{demo.DOMAIN}:443", grpc.ssl_channel_credentials(root)) as channel:
+            info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+        assert info.total_validators > 0
+
+        again = run_demo("up", state)
+        assert again.returncode == 0 and "unchanged" in again.stdout and " created" not in again.stdout, again.stdout
+        assert "is running: reused" in again.stdout
+
+        preview = run_demo("preview", state)
+        assert preview.returncode == 0 and demo.ADDED_ORIGIN in preview.stdout and "1 to update" in preview.stdout, \
+            preview.stdout
+    finally:
+        down = run_demo("down", state)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert leftovers() == [] and not state.exists()
+    assert servers.IP_FORWARD.read_text() == forwarding
