@@ -130,11 +130,12 @@ def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
 
 
 def _reason(error: auto.CommandError) -> str:
-    """The first error line the CLI printed under its diagnostics."""
+    """Our scripts' or the program's own error line, else the CLI's first."""
     lines = [line.strip() for line in str(error).splitlines()]
+    ours = [line.split("pactus-secure: error: ", 1)[1] for line in lines if "pactus-secure: error: " in line]
     errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")
-              and "update failed" not in line and "unhandled error" not in line]
-    return (errors[0] if errors else lines[-1] if lines else "unknown")[:160]
+              and "update failed" not in line and "unhandled error" not in line and "Process exited" not in line]
+    return (ours or errors or lines[-1:] or ["unknown"])[0][:200]
 
 
 def _view(progress: dict[str, Progress]) -> Table:

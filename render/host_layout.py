@@ -6,6 +6,7 @@ site are separate files, so re-running one step never undoes the other.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from settings.checks import PROGRAM_DIR
@@ -53,3 +54,10 @@ class HostLayout:
     def upstream_prefix(self) -> str:
         """Nginx names are global: two nodes on one host must not share upstream names."""
         return "pactus_" + self.domain.replace(".", "_").replace("-", "_")
+
+    @property
+    def variable_prefix(self) -> str:
+        """Nginx variables are global too, but their names go into a hash whose buckets hold 64
+        bytes by default (`variables_hash_bucket_size`): a name made from a long domain would
+        fail `nginx -t`. Short, and one per domain."""
+        return "pactus_" + hashlib.sha256(self.domain.encode()).hexdigest()[:12]

@@ -90,8 +90,8 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         rate_limit=RateLimitZone(f"{prefix}_api", settings.rate_limit.requests_per_second, settings.rate_limit.burst,
                                  f"{prefix}_connections", settings.rate_limit.in_progress)
         if settings.rate_limit.enable else None,
-        client_key=f"{prefix}_client",
-        options_with_body=f"{prefix}_options_with_body",
+        client_key=f"{layout.variable_prefix}_client",
+        options_with_body=f"{layout.variable_prefix}_options_with_body",
         grpc_gate=grpc_gate,
         basic_auth=BasicAuthGate(f"Pactus node {settings.domain}", layout.htpasswd) if settings.basic_auth else None,
     )

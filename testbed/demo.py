@@ -125,7 +125,8 @@ def _boot_server() -> servers.Server:
         "pactus-daemon as pactus.service (the first run debootstraps the root: about a minute)")
     try:
         servers.prepare(NAME, SUITE, NUMBER, STATE, (STATE / "deploy_key.pub").read_text().strip(),
-                        {"/etc/hostname": f"{NAME}\n", "/etc/hosts": f"127.0.0.1 localhost {NAME}\n",
+                        {"/etc/hostname": f"{NAME}\n",
+                         "/etc/hosts": f"127.0.0.1 localhost {NAME}\n{node.address} {DOMAIN}\n",
                          PEBBLE_CA_ON_SERVER: api_ca.read_text()}, wait_for_root=False)
     except servers.RootBusy as busy:
         raise DemoError(str(busy)) from None
@@ -207,11 +208,12 @@ def _call_the_node(node: servers.Server, acme: pebble.Pebble) -> None:
           f"{info.total_validators} validators")
     client = PactusOpenRPCClient({}, f"https://{DOMAIN}/jsonrpc", verify=httpx.create_ssl_context(verify=ca))
     answer = asyncio.run(client.pactus.blockchain.get_blockchain_info())
+    # JSON-RPC answers in proto3's JSON, which leaves out a field at its default (a height of 0).
     print(f"  JSON-RPC  https://{DOMAIN}/jsonrpc  pactus.blockchain.get_blockchain_info: last block height "
-          f"{answer['last_block_height']}")
+          f"{answer.get('last_block_height', 0)}, {answer['total_validators']} validators")
     http = httpx.get(f"https://{DOMAIN}/http/api/pactus/blockchain/get_blockchain_info", verify=ca, timeout=10)
     print(f"  HTTP-API  https://{DOMAIN}/http/api/pactus/blockchain/get_blockchain_info: last block height "
-          f"{http.json()['lastBlockHeight']}")
+          f"{http.json().get('lastBlockHeight', 0)}, {http.json()['totalValidators']} validators")
     print(f"""
 To make the same calls yourself (the name resolves on this machine only):
   gRPC:     dial {DOMAIN}:443 with TLS, trusting {ca}
@@ -234,18 +236,19 @@ def _retry(call, tries: int = 10):
 
 
 def _hosts_entry(address: str) -> None:
-    _remove_hosts_entry()
+    _remove_hosts_entry(quiet=True)
     with open("/etc/hosts", "a") as hosts:
         hosts.write(f"{address} {DOMAIN}  {HOSTS_MARK}\n")
 
 
-def _remove_hosts_entry() -> None:
+def _remove_hosts_entry(quiet: bool = False) -> None:
     hosts = Path("/etc/hosts")
     lines = hosts.read_text().splitlines(keepends=True)
     kept = [line for line in lines if HOSTS_MARK not in line]
     if kept != lines:
         hosts.write_text("".join(kept))
-        say(f"removed {DOMAIN} from /etc/hosts")
+        if not quiet:
+            say(f"removed {DOMAIN} from /etc/hosts")
 
 
 def _remember_forwarding() -> None:

@@ -171,7 +171,7 @@ def test_port_80_serves_only_the_acme_webroot_and_redirects():
 def test_an_ipv6_client_counts_by_its_64(address, client):
     """The map's patterns, applied in order as Nginx applies them."""
     text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
-    block = text[text.index("map $remote_addr $pactus_node1_example_com_client {"):]
+    block = text[text.index(f"map $remote_addr ${HostLayout('node1.example.com').variable_prefix}_client {{"):]
     block = block[:block.index("\n}")]
     for pattern, value in re.findall(r'"~(.+?)"\s+"(.+?)";', block):
         match = re.match(pattern.replace("(?<", "(?P<"), address)
@@ -179,3 +179,13 @@ def test_an_ipv6_client_counts_by_its_64(address, client):
             assert re.sub(r"\$(\w)", lambda m: match.group(m.group(1)), value) == client
             return
     assert client is None
+
+
+def test_a_site_for_the_longest_domain_passes_nginx_t(tmp_path, throwaway_certificate):
+    """Its variables' names are short whatever the domain: nginx refuses a name longer than
+    the variables hash's bucket (64 bytes), which the example fleet's domains reached."""
+    domain = ".".join(["a" * 63] * 3) + ".com"  # 195 characters: its site's file name still fits in 255
+    settings = settings_for(jsonrpc=True, http=True, domain=domain)
+    result = nginx_test(tmp_path, {f"{domain}/tls": render_tls_site(settings, http2_directive=False)},
+                        throwaway_certificate)
+    assert result.returncode == 0, result.stderr

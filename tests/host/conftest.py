@@ -37,7 +37,8 @@ DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN)
 ORIGIN = "https://wallet.example.com"
 HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
 PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
-SERVER_GATEWAYS = ("10.77.12.1", "10.77.13.1")  # this machine, as testbed/servers.py.s servers see it
+# This machine, as the real servers see it (test_servers.py's, then test_fleet.py's).
+SERVER_GATEWAYS = ("10.77.12.1", "10.77.13.1", "10.77.41.1", "10.77.42.1", "10.77.43.1")
 CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
 
 
