@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import ssl
 from datetime import datetime, timezone
 
@@ -21,7 +22,7 @@ def print_table(rows: list[dict], command: str) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(str(row.get(column, "")) for column in columns))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 220).print(table)  # a log or a pipe gets whole cells
 
 
 def status_row(fleet, name: str) -> dict:
