@@ -49,14 +49,14 @@ https://{domain}:{port} {{
     tls {certificate} {key}
     @grpc path /pactus.Blockchain/* /pactus.Network/* /pactus.Transaction/* /pactus.Utils/*
     handle @grpc {{
-        reverse_proxy h2c://127.0.0.1:50051
+        reverse_proxy h2c://{grpc}
     }}
     handle /jsonrpc {{
         rewrite * /
-        reverse_proxy 127.0.0.1:8545
+        reverse_proxy {jsonrpc}
     }}
     handle /http/* {{
-        reverse_proxy 127.0.0.1:8080
+        reverse_proxy {http}
     }}
 }}
 """
@@ -117,8 +117,9 @@ def main() -> None:
         stack.up()
         machine.node.restart()  # on the config.toml the up wrote: its APIs on loopback
         layout = HostLayout(DOMAIN)
+        # The same routes as the program's Nginx, to where the node listens.
         (work / "Caddyfile").write_text(CADDYFILE.format(domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate,
-                                                         key=layout.certificate_key))
+                                                         key=layout.certificate_key, **listens))
         caddy = subprocess.Popen(["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                  env={**os.environ, "XDG_DATA_HOME": str(work), "XDG_CONFIG_HOME": str(work)})

@@ -101,7 +101,8 @@ def main() -> None:
         single, environment = make_fleet(work, 1)
         _, _, floor_cpu = preview(single, environment, 1)
         print(f"# fleet preview; {cores} cores; floor: one stack's preview takes {floor_cpu:.2f} s of CPU")
-        print(f"{'stacks':>6} {'parallel':>8} {'wall s':>8} {'s/stack':>8} {'peak MB':>8} {'floor s':>8} {'x floor':>8}")
+        print(" ".join(f"{title:>8}" for title in ("stacks", "parallel", "wall s", "s/stack", "peak MB", "floor s",
+                                                   "x floor")))
         for count in args.stacks:
             project, environment = make_fleet(work, count)
             floor = floor_cpu * count / cores

@@ -120,7 +120,8 @@ def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str)
     except urllib.error.HTTPError as error:
         if endpoint.guarded and error.code == 401:
             return
-        raise (_RateLimited if error.code == 429 else EndpointCheckFailed)(f"{url}: expected the node's answer, got HTTP {error.code}") from None
+        failed = _RateLimited if error.code == 429 else EndpointCheckFailed
+        raise failed(f"{url}: expected the node's answer, got HTTP {error.code}") from None
     except OSError as error:
         raise EndpointCheckFailed(f"{url}: expected the node's answer, got: {error}") from None
     try:

@@ -77,7 +77,8 @@ def api_certificate(work: Path, api_addresses: tuple[str, ...]) -> None:
                    check=True, capture_output=True)
 
 
-def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 20, host: str = "127.0.0.1") -> None:
+def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 20,
+                  host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -160,8 +160,8 @@ class Stack:
         `secrets`, the secrets set before stay."""
         workspace = self.auto.workspace
         settings = workspace.stack_settings(self.name)
-        kept = {} if secrets is not None else {
-            key: value for key, value in (settings.config or {}).items() if isinstance(value, StackSettingsSecureConfigValue)}
+        kept = {} if secrets is not None else {key: value for key, value in (settings.config or {}).items()
+                                               if isinstance(value, StackSettingsSecureConfigValue)}
         settings.config = {**kept, **{_key(key): value for key, value in config.items()}}
         workspace.save_stack_settings(self.name, settings)
         for key, value in (secrets or {}).items():
@@ -287,4 +287,5 @@ def _record(event: auto.EngineEvent, result: Result, *, preview: bool) -> None:
     state = done.new or done.old
     outputs = (state.outputs or {}) if state is not None else {}
     printed = [outputs.get(stream, "") for stream in ("stdout", "stderr")]
-    result.steps.append(StepRun(_name(done.urn), op, "\n".join(p if isinstance(p, str) else "[secret]" for p in printed)))
+    output = "\n".join(text if isinstance(text, str) else "[secret]" for text in printed)
+    result.steps.append(StepRun(_name(done.urn), op, output))

@@ -14,7 +14,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

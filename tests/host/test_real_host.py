@@ -34,7 +34,7 @@ from render.pactus_config import managed_sections
 from testbed.stack import Project, Result, Stack, StackFailed
 from tests.host.conftest import (DOMAIN, HAND_EDITS_LOGGER, HAND_EDITS_PREFIX, HAND_EDITS_REWARD, ORIGIN,
                                  PEBBLE_DIRECTORY, node_stack, nginx_processes, this_host_as_the_node, trusted)
-from tests.pulumi_mocks import settings_of
+from tests.pulumi_mocks import deploy, settings_of
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(DOMAIN)
@@ -112,6 +112,21 @@ def node(project, machine):
     deployed = Deployed(stack, first.value, stack.up(), sessions)
     yield deployed
     stack.destroy()  # test_11 destroyed it already; a second destroy has nothing to do
+
+
+def test_0_a_fresh_preview_lists_exactly_what_the_program_declares_and_runs_no_remote_command(project, machine):
+    stack = node_stack(project, "node-preview", stack_config(machine), machine)
+    try:
+        sessions = machine.ssh_sessions()
+        preview = stack.preview()
+        assert machine.ssh_sessions() == sessions
+    finally:
+        stack.remove()
+    declared = {r.name for r in deploy(stack_config(machine), ssh_key=machine.client_key, cloudflare_token=None,
+                                       preview=True).resources}
+    engine_own = {f"pactus-secure-{stack.name}", "default_1_2_1"}  # the stack, and pulumi-command's provider
+    assert set(preview.planned) == declared | engine_own and set(preview.planned.values()) == {"create"}
+    assert preview.changes == {"create": len(declared) + 1}  # the summary counts the stack, not the provider
 
 
 def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(node, machine):
