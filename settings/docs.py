@@ -29,7 +29,7 @@ runtime:
   options:
     toolchain: pip
     virtualenv: venv
-# Local state by default, no account needed: `pulumi login file://~/.pulumi-state` (see README).
+# Local state by default, no account needed: `pulumi login 'file://~?metadata=skip'` (see README).
 
 # Made by `python -m settings.docs` from settings/model.py, where each key is declared;
 # README's "Stack config" has the same in a table. One node per stack. Optional keys

@@ -77,8 +77,27 @@ class Server:
         subprocess.run(["ip", "addr", "add", f"{self.gateway}/24", "dev", interface], check=True)
         subprocess.run(["ip", "link", "set", interface, "up"], check=True)
         _wait(lambda: _port_open(self.address, 22), f"sshd on {self.name}", timeout=90)
-        _wait(lambda: self.ssh("systemctl is-system-running --wait", check=False).stdout.strip()
-              in ("running", "degraded"), f"{self.name} to finish booting", timeout=120)
+        answers: list[str] = []
+
+        def booted() -> bool:
+            answer = self.ssh("systemctl is-system-running --wait", check=False)
+            answers.append(f"exit {answer.returncode}: {answer.stdout.strip()} {answer.stderr.strip()}")
+            return answer.stdout.strip() in ("running", "degraded")
+
+        try:
+            _wait(booted, f"{self.name} to finish booting", timeout=240)
+        except RuntimeError as timeout:
+            raise RuntimeError(f"{timeout}; systemctl is-system-running answered {answers[-3:]}; "
+                               f"{self.inside('systemctl', 'list-jobs', '--no-pager')}") from None
+
+    def inside(self, *command: str) -> str:
+        """A command run in the booted server's namespaces without SSH (for what to say when SSH fails)."""
+        init = _descendant_named(self.process.pid, "systemd")
+        if init is None:
+            return f"no systemd runs under systemd-nspawn {self.process.pid}"
+        result = subprocess.run(["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", *command],
+                                capture_output=True, text=True, timeout=30)
+        return f"{' '.join(command)}: {result.stdout}{result.stderr}"
 
     def stop(self) -> None:
         terminate(self.process, timeout=60)  # on SIGTERM nspawn shuts the container down cleanly
@@ -166,6 +185,22 @@ def _build_root(root: Path, suite: str) -> None:
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial),
                         MIRROR], check=True, capture_output=True)
         partial.rename(root)
+
+
+def _descendant_named(pid: int, name: str) -> int | None:
+    """The first process under `pid` whose command is `name`, children before grandchildren."""
+    queue = [pid]
+    while queue:
+        parent = queue.pop(0)
+        try:
+            children = [int(child) for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+            for child in children:
+                if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                    return child
+        except FileNotFoundError:  # it exited meanwhile
+            continue
+        queue.extend(children)
+    return None
 
 
 def _port_open(address: str, port: int) -> bool:

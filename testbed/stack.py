@@ -63,8 +63,15 @@ def cli_environment(home: Path, backend: Path | None = None) -> dict[str, str]:
         "PATH": f"{TOOLS / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
     if backend is not None:
-        environment["PULUMI_BACKEND_URL"] = f"file://{backend}"
+        environment["PULUMI_BACKEND_URL"] = file_backend(backend)
     return environment
+
+
+def file_backend(directory: Path) -> str:
+    """The backend URL docs/operations.md gives: `metadata=skip` keeps gocloud's fileblob from
+    writing a `.attrs` file beside the state, which it truncates before it writes; a kill in
+    between leaves the stack unreadable ("failed to load checkpoint: EOF")."""
+    return f"file://{directory}?metadata=skip"
 
 
 @dataclass

@@ -126,6 +126,7 @@ def test_a_deploy_killed_after_any_step_converges_on_the_next_up(machine, pactus
     assert set(ran(result)) <= set(STEPS) and [s for s in result.steps if s.name == step and "wrote" in s.output] == []
     assert serves_jsonrpc(machine)
     assert stack.up().steps == []
+    assert not list(stack.project.backend.rglob("*.attrs"))  # nothing a kill can leave half-written
 
 
 def test_a_deploy_killed_in_the_certificate_step_leaves_the_node_serving_and_recovers(machine, pactus_dir, new_stack):
