@@ -38,7 +38,7 @@ def read_settings() -> tuple:
     basic_auth = secrets.get(BASIC_AUTH.name)
     return settings, NodeSecrets(
         ssh_private_key=pulumi.Output.secret(secrets[SSH_PRIVATE_KEY.name]),
-        basic_auth=pulumi.Output.secret(basic_auth.strip()) if basic_auth is not None else None,
+        basic_auth_credential=pulumi.Output.secret(basic_auth.strip()) if basic_auth is not None else None,
     )
 
 

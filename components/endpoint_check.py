@@ -38,7 +38,7 @@ class Endpoint:
     grpc: bool
     jsonrpc_path: str | None
     http_base_path: str | None
-    guarded: bool               # basicAuth: a request without the credential is refused
+    basic_auth_required: bool               # basicAuth: a request without the credential is refused
     ca_bundle: str | None       # trusted instead of the system store (a private ACME CA)
     port: int = 443
     timeout: float = 10
@@ -104,7 +104,7 @@ def _grpc(endpoint: Endpoint) -> None:
         try:
             call(None, timeout=endpoint.timeout)
         except grpc.RpcError as error:
-            if endpoint.guarded and error.code() == grpc.StatusCode.UNAUTHENTICATED:
+            if endpoint.basic_auth_required and error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 return
             failed = _RateLimited if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else EndpointCheckFailed
             raise failed(f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
@@ -118,7 +118,7 @@ def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str)
         with urllib.request.urlopen(request, timeout=endpoint.timeout, context=_trust(endpoint)) as response:
             text = response.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
-        if endpoint.guarded and error.code == 401:
+        if endpoint.basic_auth_required and error.code == 401:
             return
         failed = _RateLimited if error.code == 429 else EndpointCheckFailed
         raise failed(f"{url}: expected the node's answer, got HTTP {error.code}") from None

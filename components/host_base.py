@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import pulumi
 
 from components.remote import Host, Step, run_step, waits_for
+from render.scripts import firewall_ports, firewall_script, host_setup_script
+from settings import Settings
 
 
 @dataclass(frozen=True)
 class HostBaseArgs:
     host: Host
-    packages: Step
-    firewall: Step | None       # None: the firewall is left as it is
-    open_ports: tuple[str, ...]  # what the firewall step lets in
+    settings: Settings  # the distribution, the ACME client's needs, `firewall` and the ports it opens
 
 
 class HostBase(pulumi.ComponentResource):
@@ -25,8 +25,11 @@ class HostBase(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HostBaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:HostBase", name, None, opts)
-        packages = run_step(f"{name}-{self.PACKAGES}", args.host, args.packages, parent=self, after=waits_for(opts))
-        if args.firewall is not None:
-            run_step(f"{name}-{self.FIREWALL}", args.host, args.firewall, parent=self, after=[packages])
+        settings = args.settings
+        packages = run_step(f"{name}-{self.PACKAGES}", args.host, Step(host_setup_script(settings)), parent=self,
+                            after=waits_for(opts))
+        if settings.firewall:
+            run_step(f"{name}-{self.FIREWALL}", args.host, Step(firewall_script(settings)), parent=self,
+                     after=[packages])
         self.register_outputs({"log": packages.stdout,
-                               "openPorts": list(args.open_ports) if args.firewall else None})
+                               "openPorts": firewall_ports(settings) if settings.firewall else None})

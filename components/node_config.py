@@ -7,13 +7,15 @@ from dataclasses import dataclass
 import pulumi
 
 from components.remote import Host, Step, run_step, waits_for
+from render.scripts import pactus_config_script
+from settings import Settings
 
 
 @dataclass(frozen=True)
 class NodeConfigArgs:
     host: Host
-    config_toml: Step
-    path: str
+    settings: Settings                                  # pactusDir, the API sections, pactusService
+    grpc_credential: pulumi.Output[str] | None = None   # the htpasswd line, whose hash grpc.basicAuth writes
 
 
 class NodeConfig(pulumi.ComponentResource):
@@ -23,6 +25,14 @@ class NodeConfig(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NodeConfigArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:NodeConfig", name, None, opts)
-        self.step = run_step(f"{name}-{self.CONFIG_TOML}", args.host, args.config_toml, parent=self,
+        settings = args.settings
+        script: pulumi.Input[str]
+        if settings.grpc.basic_auth and args.grpc_credential is not None:
+            # The file then holds the credential's hash: the script is a secret.
+            script = args.grpc_credential.apply(lambda line: pactus_config_script(settings, line))
+        else:
+            script = pactus_config_script(settings)
+        self.step = run_step(f"{name}-{self.CONFIG_TOML}", args.host,
+                             Step(script, carries_secret=settings.grpc.basic_auth), parent=self,
                              after=waits_for(opts))
-        self.register_outputs({"configPath": args.path})
+        self.register_outputs({"configPath": f"{settings.pactus_dir}/config.toml"})

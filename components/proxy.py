@@ -8,36 +8,46 @@ import pulumi
 import pulumi_command as command
 
 from components.remote import Host, Step, run_step, waits_for
+from render.host_layout import HostLayout
+from render.scripts import (basic_auth_script, certificate_script, file_remove_script, http_site_script,
+                            site_remove_script, tls_site_script)
+from settings import Settings
 
 
 @dataclass(frozen=True)
 class ProxyArgs:
     host: Host
-    http_site: Step             # port 80: the ACME webroot, and a redirect to HTTPS
-    certificate: Step           # certbot, and its renewal schedule
-    credential: Step | None     # the basicAuth htpasswd file, None without basicAuth
-    tls_site: Step              # port 443: the proxy itself
-    certificate_path: str
-    certificate_key_path: str
+    settings: Settings                             # the domain, the APIs, the ACME settings, basicAuth
+    credential: pulumi.Output[str] | None = None   # the basicAuth htpasswd line (a secret)
 
 
 class Proxy(pulumi.ComponentResource):
-    """The certificate needs port 80 to answer the ACME challenge; the TLS site names the
-    certificate's files and the htpasswd file, so Nginx rejects it until they exist. The
-    certificate is left in place by `pulumi destroy`: ACME rate limits make it costly to
-    reissue; the site files and the credential go."""
+    """The certificate needs port 80 (the HTTP site) to answer the ACME challenge; the TLS
+    site names the certificate's files and the htpasswd file, so Nginx rejects it until they
+    exist. The certificate is left in place by `pulumi destroy`: ACME rate limits make it
+    costly to reissue; the site files and the credential go."""
 
     HTTP_SITE, CERTIFICATE, CREDENTIAL, TLS_SITE = "http-site", "certificate", "credential", "tls-site"
 
     def __init__(self, name: str, args: ProxyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:Proxy", name, None, opts)
-        before = waits_for(opts)
+        settings, layout, before = args.settings, HostLayout(args.settings.domain), waits_for(opts)
 
         def step(role: str, spec: Step, after: list[pulumi.Resource]) -> command.remote.Command:
             return run_step(f"{name}-{role}", args.host, spec, parent=self, after=[*before, *after])
 
-        http_site = step(self.HTTP_SITE, args.http_site, [])
-        certificate = step(self.CERTIFICATE, args.certificate, [http_site])
-        credential = step(self.CREDENTIAL, args.credential, []) if args.credential else None
-        self.tls_site = step(self.TLS_SITE, args.tls_site, [certificate, *([credential] if credential else [])])
-        self.register_outputs({"certificatePath": args.certificate_path, "keyPath": args.certificate_key_path})
+        def site(path: str, script: str) -> Step:
+            """A site file is replaced when its path (the domain) changes; its undo takes it away."""
+            return Step(script, undo_script=site_remove_script(settings, path), replace_on=(path,))
+
+        http_site = step(self.HTTP_SITE, site(layout.http_site, http_site_script(settings)), [])
+        certificate = step(self.CERTIFICATE, Step(certificate_script(settings)), [http_site])
+        credential = None
+        if settings.basic_auth and args.credential is not None:
+            credential = step(self.CREDENTIAL, Step(
+                args.credential.apply(lambda line: basic_auth_script(settings, line)),
+                undo_script=file_remove_script(settings, layout.htpasswd), replace_on=(layout.htpasswd,),
+                carries_secret=True), [])
+        self.tls_site = step(self.TLS_SITE, site(layout.tls_site, tls_site_script(settings)),
+                             [certificate, *([credential] if credential else [])])
+        self.register_outputs({"certificatePath": layout.certificate, "keyPath": layout.certificate_key})

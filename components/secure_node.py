@@ -12,11 +12,8 @@ from components.endpoint_check import CertificateNotTrusted, Endpoint, EndpointC
 from components.host_base import HostBase, HostBaseArgs
 from components.node_config import NodeConfig, NodeConfigArgs
 from components.proxy import Proxy, ProxyArgs
-from components.remote import Step, connect
-from render.host_layout import HostLayout
-from render.scripts import (RESTART_YOURSELF, basic_auth_script, certificate_script, file_remove_script, firewall_ports,
-                            firewall_script, host_setup_script, http_site_script, pactus_config_script,
-                            site_remove_script, tls_site_script)
+from components.remote import connect
+from render.scripts import RESTART_YOURSELF
 from settings import Settings
 
 
@@ -24,7 +21,7 @@ from settings import Settings
 class NodeSecrets:
     """The secrets a node needs, as secret Outputs: they never enter Settings or a rendered plain string."""
     ssh_private_key: pulumi.Output[str]
-    basic_auth: pulumi.Output[str] | None = None
+    basic_auth_credential: pulumi.Output[str] | None = None  # the htpasswd line, with basicAuth
 
 
 class SecureNode(pulumi.ComponentResource):
@@ -39,75 +36,49 @@ class SecureNode(pulumi.ComponentResource):
                        private_key=secrets.ssh_private_key, host_key=settings.ssh_host_key,
                        dial_error_limit=settings.ssh_dial_error_limit,
                        per_dial_timeout=settings.ssh_per_dial_timeout)
-        layout = HostLayout(settings.domain)
-
-        def site(path: str, script: str) -> Step:
-            return Step(script, undo_script=site_remove_script(settings, path), replace_on=(path,))
 
         def after(*parts: pulumi.Resource | None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[p for p in parts if p is not None])
 
-        dns = None
-        if settings.manage_dns:
-            # Imported only here: pulumi_cloudflare alone costs about 2 s and 120 MB to import.
-            from components.dns_record import DnsRecord, DnsRecordArgs
-            addresses = {"A": settings.host, "AAAA": settings.host_ipv6}
-            dns = DnsRecord(names.DNS, DnsRecordArgs(
-                zone_id=settings.cloudflare_zone_id, domain=settings.domain,
-                addresses={t: a for t, a in addresses.items() if a is not None},
-                comment=f"pactus-secure stack {settings.stack}: managed by Pulumi"), opts=after())
-        base = HostBase(names.HOST, HostBaseArgs(
-            host=host,
-            packages=Step(host_setup_script(settings)),
-            firewall=Step(firewall_script(settings)) if settings.firewall else None,
-            open_ports=tuple(firewall_ports(settings)),
-        ), opts=after(dns))
-        credential = None
-        if settings.basic_auth and secrets.basic_auth is not None:
-            htpasswd = secrets.basic_auth.apply(lambda line: basic_auth_script(settings, line))
-            credential = Step(htpasswd,
-                              undo_script=file_remove_script(settings, layout.htpasswd),
-                              replace_on=(layout.htpasswd,), carries_secret=True)
-        proxy = Proxy(names.PROXY, ProxyArgs(
-            host=host,
-            http_site=site(layout.http_site, http_site_script(settings)),
-            certificate=Step(certificate_script(settings)),
-            credential=credential,
-            tls_site=site(layout.tls_site, tls_site_script(settings)),
-            certificate_path=layout.certificate,
-            certificate_key_path=layout.certificate_key,
-        ), opts=after(dns, base))
-        # With grpc.basicAuth the file holds the credential's hash: the script is a secret.
-        config_script: pulumi.Input[str]
-        if settings.grpc.basic_auth and secrets.basic_auth is not None:
-            config_script = secrets.basic_auth.apply(lambda line: pactus_config_script(settings, line))
-        else:
-            config_script = pactus_config_script(settings)
-        pactus = NodeConfig(names.PACTUS, NodeConfigArgs(
-            host=host,
-            config_toml=Step(config_script, carries_secret=settings.grpc.basic_auth),
-            path=f"{settings.pactus_dir}/config.toml",
-        ), opts=after())
-
-        self.endpoints = {
+        dns = _dns_record(settings, after()) if settings.manage_dns else None
+        base = HostBase(names.HOST, HostBaseArgs(host, settings), opts=after(dns))
+        proxy = Proxy(names.PROXY, ProxyArgs(host, settings, secrets.basic_auth_credential), opts=after(dns, base))
+        pactus = NodeConfig(names.PACTUS, NodeConfigArgs(host, settings, secrets.basic_auth_credential),
+                            opts=after())
+        self.endpoints: dict[str, pulumi.Input[str] | None] = {
             "grpcTarget": f"{settings.domain}:443" if settings.grpc.enable else None,
             "jsonrpcUrl": f"https://{settings.domain}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
             "httpApiUrl": f"https://{settings.domain}{settings.http.base_path}/" if settings.http.enable else None,
         }
-        if not pulumi.runtime.is_dry_run():
-            # Once the TLS site serves and the node runs its new config: never during preview.
-            endpoint = Endpoint(domain=settings.domain, grpc=settings.grpc.enable,
-                                jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
-                                http_base_path=settings.http.base_path if settings.http.enable else None,
-                                guarded=settings.basic_auth, ca_bundle=settings.check_ca_bundle)
-            # A boolean made from the step's output, which is secret when the file carries a credential.
-            unapplied = pulumi.Output.unsecret(pactus.step.stdout.apply(
-                lambda printed: settings.pactus_service is None and RESTART_YOURSELF in (printed or "")))
-            served = pulumi.Output.all(proxy.tls_site.id, unapplied).apply(
-                lambda values: _check_deployed(check, endpoint, config_unapplied=values[1]))
+        if not pulumi.runtime.is_dry_run():  # the check calls the deployed node: never during preview
+            served = _served_certificate(settings, check, proxy, pactus)
             self.endpoints["certificateExpiry"] = served.apply(lambda certificate: certificate.expires)
             self.endpoints["certificateIssuer"] = served.apply(lambda certificate: certificate.issuer)
         self.register_outputs({k: v for k, v in self.endpoints.items() if v is not None})
+
+
+def _dns_record(settings: Settings, opts: pulumi.ResourceOptions) -> pulumi.ComponentResource:
+    # Imported only here: pulumi_cloudflare alone costs about 2 s and 120 MB to import.
+    from components.dns_record import DnsRecord, DnsRecordArgs
+    addresses = {"A": settings.host, "AAAA": settings.host_ipv6}
+    return DnsRecord(names.DNS, DnsRecordArgs(
+        zone_id=settings.cloudflare_zone_id, domain=settings.domain,
+        addresses={kind: address for kind, address in addresses.items() if address is not None},
+        comment=f"pactus-secure stack {settings.stack}: managed by Pulumi"), opts=opts)
+
+
+def _served_certificate(settings: Settings, check: Callable[[Endpoint], ServedCertificate], proxy: Proxy,
+                        pactus: NodeConfig) -> pulumi.Output[ServedCertificate]:
+    """The endpoint check, once the TLS site serves and the node runs its new config."""
+    endpoint = Endpoint(domain=settings.domain, grpc=settings.grpc.enable,
+                        jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
+                        http_base_path=settings.http.base_path if settings.http.enable else None,
+                        basic_auth_required=settings.basic_auth, ca_bundle=settings.check_ca_bundle)
+    # A boolean made from the step's output, which is secret when the file carries a credential.
+    unapplied = pulumi.Output.unsecret(pactus.step.stdout.apply(
+        lambda printed: settings.pactus_service is None and RESTART_YOURSELF in (printed or "")))
+    return pulumi.Output.all(proxy.tls_site.id, unapplied).apply(
+        lambda values: _check_deployed(check, endpoint, config_unapplied=values[1]))
 
 
 def _check_deployed(check: Callable[[Endpoint], ServedCertificate], endpoint: Endpoint, *,

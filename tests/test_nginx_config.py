@@ -18,8 +18,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CASE_NAMES = sorted(p.name for p in CASES.glob("*.case"))
 
 
-def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com", guarded=True):
-    """`guarded`: the defaults (rate limit on, no basic auth) or their opposites (basic auth, no rate limit)."""
+def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com", rate_limited=True):
+    """`rate_limited`: the defaults (rate limit on, no basic auth) or their opposites (basic auth, no rate limit)."""
     return settings_of({
         **MINIMAL,
         "domain": domain,
@@ -27,14 +27,14 @@ def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="nod
         "jsonrpc": {"enable": jsonrpc},
         "http": {"enable": http},
         "exposeWallet": wallet,
-        "rateLimit": {"enable": guarded},
-    }, secrets={**SECRETS, "basicAuth": BASIC_AUTH} if wallet or not guarded else SECRETS)
+        "rateLimit": {"enable": rate_limited},
+    }, secrets={**SECRETS, "basicAuth": BASIC_AUTH} if wallet or not rate_limited else SECRETS)
 
 
 # gRPC is always on: JSON-RPC and the HTTP-API reach Pactus through it.
 COMBINATIONS = [
-    (True, jsonrpc, http, wallet, guarded)
-    for jsonrpc, http, wallet, guarded in itertools.product((True, False), repeat=4)
+    (True, jsonrpc, http, wallet, rate_limited)
+    for jsonrpc, http, wallet, rate_limited in itertools.product((True, False), repeat=4)
 ]
 
 
@@ -74,10 +74,10 @@ def test_nginx_is_the_real_one():
     assert version.returncode == 0 and "nginx/" in version.stderr
 
 
-@pytest.mark.parametrize("grpc, jsonrpc, http, wallet, guarded", COMBINATIONS,
-                         ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}-defaults={d}" for g, j, h, w, d in COMBINATIONS])
-def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc, jsonrpc, http, wallet, guarded):
-    settings = settings_for(grpc, jsonrpc, http, wallet, guarded=guarded)
+@pytest.mark.parametrize("grpc, jsonrpc, http, wallet, rate_limited", COMBINATIONS,
+                         ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}-rate_limited={r}" for g, j, h, w, r in COMBINATIONS])
+def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc, jsonrpc, http, wallet, rate_limited):
+    settings = settings_for(grpc, jsonrpc, http, wallet, rate_limited=rate_limited)
     result = nginx_test(tmp_path, {
         "node1.example.com/http": render_acme_http_site(settings),
         "node1.example.com/tls": render_tls_site(settings, http2_directive=False),
@@ -147,8 +147,8 @@ def test_security_holds_in_every_case(case):
     # An OPTIONS request with a body never reaches JSON-RPC or the HTTP-API.
     assert text.count("_options_with_body) {\n            return 400;") == http_apis
     # The credential on every API: by Nginx, or on gRPC by the node.
-    guarded_routes = http_apis + (0 if settings.grpc.basic_auth else grpc_routes)
-    assert text.count("auth_basic_user_file ") == (guarded_routes if settings.basic_auth else 0)
+    routes_behind_basic_auth = http_apis + (0 if settings.grpc.basic_auth else grpc_routes)
+    assert text.count("auth_basic_user_file ") == (routes_behind_basic_auth if settings.basic_auth else 0)
     # Every API route rate-limited per client, when limits are on.
     assert text.count("limit_req zone=") == (http_apis + grpc_routes if settings.rate_limit.enable else 0)
 

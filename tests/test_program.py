@@ -27,13 +27,13 @@ def minimal():
     return deploy(MINIMAL)
 
 
-GUARDED = {**FULL, "firewall": "true", "grpc": {**FULL["grpc"], "basicAuth": True}}
+LOCKED_DOWN = {**FULL, "firewall": "true", "grpc": {**FULL["grpc"], "basicAuth": True}}
 
 
 @pytest.fixture(scope="module")
-def guarded():
+def locked_down():
     """Every option that adds a step or a secret: firewall, basic auth for Nginx and for Pactus's gRPC."""
-    return deploy(GUARDED, basic_auth=BASIC_AUTH)
+    return deploy(LOCKED_DOWN, basic_auth=BASIC_AUTH)
 
 
 def test_full_config_registers_the_whole_graph(full):
@@ -153,7 +153,7 @@ def test_up_checks_every_enabled_api_as_a_user_would_and_preview_checks_nothing(
     CHECKED.clear()
     deploy({**FULL, "checkCaBundle": __file__}, basic_auth=BASIC_AUTH)
     assert CHECKED == [Endpoint(domain="node1.example.com", grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                                guarded=True, ca_bundle=__file__)]
+                                basic_auth_required=True, ca_bundle=__file__)]
     CHECKED.clear()
     assert "certificateExpiry" not in deploy(FULL, preview=True).outputs and CHECKED == []
 
@@ -260,44 +260,44 @@ def test_an_unreachable_host_is_given_up_on_after_the_configured_tries():
         assert (connection["dialErrorLimit"], connection["perDialTimeout"]) == (2, 3)
 
 
-def test_guarded_config_adds_firewall_and_basic_auth_steps_in_order(guarded):
-    steps = {r.name for r in guarded.of_type(COMMAND)}
+def test_a_locked_down_config_adds_firewall_and_basic_auth_steps_in_order(locked_down):
+    steps = {r.name for r in locked_down.of_type(COMMAND)}
     assert steps == set(n.STEPS)  # every step the program has
-    host, http_site, certificate, tls_site, _ = (guarded.named(step) for step in STEPS)
-    firewall, htpasswd = guarded.named(n.FIREWALL), guarded.named(n.CREDENTIAL)
-    assert guarded.depends_on(firewall, host) and guarded.depends_on(http_site, firewall)
-    assert guarded.depends_on(htpasswd, host) and guarded.depends_on(tls_site, htpasswd)
-    assert guarded.by_urn(firewall.parent).type == "pactus-secure:index:HostBase"
-    assert guarded.by_urn(htpasswd.parent).type == "pactus-secure:index:Proxy"
+    host, http_site, certificate, tls_site, _ = (locked_down.named(step) for step in STEPS)
+    firewall, htpasswd = locked_down.named(n.FIREWALL), locked_down.named(n.CREDENTIAL)
+    assert locked_down.depends_on(firewall, host) and locked_down.depends_on(http_site, firewall)
+    assert locked_down.depends_on(htpasswd, host) and locked_down.depends_on(tls_site, htpasswd)
+    assert locked_down.by_urn(firewall.parent).type == "pactus-secure:index:HostBase"
+    assert locked_down.by_urn(htpasswd.parent).type == "pactus-secure:index:Proxy"
     assert f"auth_basic_user_file {LAYOUT.htpasswd};" in tls_site.inputs["stdin"]
     assert "ufw allow" in firewall.inputs["stdin"] and "PORTS=(80/tcp 443/tcp 2222/tcp 21888/tcp)" in firewall.inputs["stdin"]
     assert f"rm -f {LAYOUT.htpasswd}" in htpasswd.inputs["delete"]
 
 
-def test_basic_auth_reaches_nginx_and_pactus_only_as_secrets(guarded):
-    htpasswd = guarded.named(n.CREDENTIAL)
+def test_basic_auth_reaches_nginx_and_pactus_only_as_secrets(locked_down):
+    htpasswd = locked_down.named(n.CREDENTIAL)
     assert is_secret(htpasswd.wire_inputs["stdin"]) and BASIC_AUTH in unsecret(htpasswd.inputs["stdin"])
-    config = guarded.named(n.CONFIG_TOML)
+    config = locked_down.named(n.CONFIG_TOML)
     assert is_secret(config.wire_inputs["stdin"])
     assert f"basic_auth = \"{BASIC_AUTH}\"" in unsecret(config.inputs["stdin"])
 
 
 @pytest.mark.parametrize("secret", [SSH_KEY, SSH_KEY.splitlines()[1], CLOUDFLARE_TOKEN, BASIC_AUTH,
                                     BASIC_AUTH.split(":", 1)[1]])
-def test_no_secret_appears_outside_a_secret_input(guarded, secret):
+def test_no_secret_appears_outside_a_secret_input(locked_down, secret):
     """Every input of every registered resource, command strings and undo scripts included."""
-    for resource in guarded.resources:
+    for resource in locked_down.resources:
         hits = secret_occurrences(resource.wire_inputs, secret)
         assert all(hits), f"{resource.name} carries the secret in plain inputs"
-    assert secret not in json.dumps(guarded.outputs)
-    for command in guarded.of_type(COMMAND):
+    assert secret not in json.dumps(locked_down.outputs)
+    for command in locked_down.of_type(COMMAND):
         assert secret not in command.inputs["create"] and secret not in (command.inputs.get("delete") or "")
 
 
-def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(guarded, full):
-    carrying = {r.name for r in guarded.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])}
+def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(locked_down, full):
+    carrying = {r.name for r in locked_down.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])}
     assert carrying == {n.CREDENTIAL, n.CONFIG_TOML}
-    for command in guarded.of_type(COMMAND):
+    for command in locked_down.of_type(COMMAND):
         if command.name in carrying:
             assert command.inputs["logging"] == "none" and {"stdout", "stderr"} <= set(command.secret_outputs)
         else:
@@ -305,7 +305,7 @@ def test_steps_that_carry_a_secret_log_nothing_and_keep_their_output_secret(guar
     assert not [r for r in full.of_type(COMMAND) if is_secret(r.wire_inputs["stdin"])]
 
 
-def test_unsetting_basic_auth_drops_its_step_and_the_nginx_challenge(guarded):
+def test_unsetting_basic_auth_drops_its_step_and_the_nginx_challenge(locked_down):
     plain = deploy(FULL)
     assert not [r for r in plain.resources if r.name.endswith(n.CREDENTIAL)]
     assert "auth_basic" not in plain.named(n.TLS_SITE).inputs["stdin"]

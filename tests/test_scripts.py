@@ -33,7 +33,7 @@ VARIANTS = {
         ("full", FULL),
         ("private-acme", {**MINIMAL, "acmeServer": "https://127.0.0.1:14000/dir", "acmeCaBundle": "/etc/pebble/ca.pem",
                           "sshUser": "deploy", "pactusService": "pactus-mainnet.service"}),
-        ("guarded", {**FULL, "firewall": "true", "grpc": {"basicAuth": True}}),
+        ("locked-down", {**FULL, "firewall": "true", "grpc": {"basicAuth": True}}),
     )
 }
 

@@ -198,7 +198,7 @@ def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone
 
 
 def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(node, machine):
-    endpoint = Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http", guarded=False,
+    endpoint = Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http", basic_auth_required=False,
                         ca_bundle=str(machine.issuing_root))
     served = check_endpoint(endpoint)
     assert served.issuer.startswith("Pebble")
@@ -519,7 +519,7 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
                                       metadata=[("authorization", authorization)]).total_validators > 0
 
     assert check_endpoint(Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                                   guarded=True, ca_bundle=str(machine.issuing_root))).issuer.startswith("Pebble")
+                                   basic_auth_required=True, ca_bundle=str(machine.issuing_root))).issuer.startswith("Pebble")
 
     call = '{"jsonrpc": "2.0", "id": 1, "method": "pactus.network.get_node_info", "params": {}}'
     direct = httpx.request("OPTIONS", machine.node.jsonrpc_url(), content=call,

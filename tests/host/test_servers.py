@@ -97,7 +97,7 @@ def test_1_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd
     modern = suite == "trixie"  # nginx 1.26 on Debian 13, 1.22 on Debian 12
     assert ("http2 on;" in site) == modern and ("listen 443 ssl http2;" in site) != modern, nginx_version
     served = check_endpoint(Endpoint(domain=domain(suite), grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                                     guarded=False, ca_bundle=str(machine.issuing_root)))
+                                     basic_auth_required=False, ca_bundle=str(machine.issuing_root)))
     assert served.issuer.startswith("Pebble")
     credentials = grpc.ssl_channel_credentials(machine.issuing_root.read_bytes())
     with grpc.secure_channel(f"{domain(suite)}:443", credentials) as channel:
@@ -168,7 +168,7 @@ def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, projec
     for unit in ("nginx", "pactus", "certbot.timer"):
         assert server.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
     endpoint = Endpoint(domain=domain(suite), grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                        guarded=False, ca_bundle=str(machine.issuing_root))
+                        basic_auth_required=False, ca_bundle=str(machine.issuing_root))
     deadline = time.monotonic() + 60  # the node opens its APIs a moment after its unit is active
     while True:
         try:
