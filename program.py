@@ -27,8 +27,11 @@ def read_settings() -> tuple:
     token = cloudflare.get("apiToken") or os.environ.get("CLOUDFLARE_API_TOKEN")
     if token:
         secrets[CLOUDFLARE_TOKEN.name] = token
-    plain = {CLOUDFLARE_TOKEN.name} if cloudflare.get("apiToken") and \
-        not pulumi.runtime.is_config_secret(CLOUDFLARE_TOKEN.name) else set()
+    plain = (
+        {CLOUDFLARE_TOKEN.name}
+        if cloudflare.get("apiToken") and not pulumi.runtime.is_config_secret(CLOUDFLARE_TOKEN.name)
+        else set()
+    )
     raw = {key: _read(config, key) for key in keys - set(secrets)}
     try:
         settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden, plain_secrets=plain)
@@ -46,9 +49,13 @@ def _keys_set() -> set[str]:
     """Every key set in the namespace, so that a misspelt one is reported, not ignored. No
     public API lists the keys of a stack's config, so this reads the SDK's own table."""
     from pulumi.runtime.config import CONFIG
+
     prefix = f"{NAMESPACE}:"
-    return {key.removeprefix(prefix) for key in {**pulumi.runtime.get_config_env(), **CONFIG.get()}
-            if key.startswith(prefix)}
+    return {
+        key.removeprefix(prefix)
+        for key in {**pulumi.runtime.get_config_env(), **CONFIG.get()}
+        if key.startswith(prefix)
+    }
 
 
 def _read(config: pulumi.Config, key: str):
@@ -74,9 +81,11 @@ def unpinned_host_key_warning(settings) -> str:
     """Preview's warning without sshHostKey, with the command that fetches it. The operator may
     paste that command: every value in it is quoted."""
     keyscan = f"ssh-keyscan -t ed25519 -p {settings.ssh_port} -- {shlex.quote(settings.ssh_host)} | cut -d' ' -f2-"
-    return (f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is trusted with "
-            f"the SSH key and the node's secrets: `pulumi config set sshHostKey \"$({keyscan})\"`, then check it "
-            "against the server's console")
+    return (
+        f"{NAMESPACE}:sshHostKey is not set, so any server answering at {settings.ssh_host} is trusted with "
+        f'the SSH key and the node\'s secrets: `pulumi config set sshHostKey "$({keyscan})"`, then check it '
+        "against the server's console"
+    )
 
 
 def main() -> None:

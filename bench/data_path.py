@@ -33,8 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from render.host_layout import HostLayout  # noqa: E402
 from testbed.stack import Project  # noqa: E402
-from tests.host.conftest import (DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node,  # noqa: E402
-                                 wait_for_port)
+from tests.host.conftest import DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node, wait_for_port  # noqa: E402
 
 CADDY_PORT = 8443
 GRPC_METHOD = "/pactus.Blockchain/GetBlockchainInfo"
@@ -62,10 +61,24 @@ https://{domain}:{port} {{
 """
 
 
-def h2load(url: str, clients: int, seconds: float, body: Path, headers: list[str], http1: bool,
-           log: Path) -> dict:
-    args = ["h2load", "-D", str(seconds), "-c", str(clients), "-m", "1", "-t", str(min(clients, os.cpu_count() or 1)),
-            "-d", str(body), "--log-file", str(log), *[f"-H{h}" for h in headers], url]
+def h2load(url: str, clients: int, seconds: float, body: Path, headers: list[str], http1: bool, log: Path) -> dict:
+    args = [
+        "h2load",
+        "-D",
+        str(seconds),
+        "-c",
+        str(clients),
+        "-m",
+        "1",
+        "-t",
+        str(min(clients, os.cpu_count() or 1)),
+        "-d",
+        str(body),
+        "--log-file",
+        str(log),
+        *[f"-H{h}" for h in headers],
+        url,
+    ]
     if http1:
         args.insert(1, "--h1")
     result = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds * 5 + 60)
@@ -76,8 +89,12 @@ def h2load(url: str, clients: int, seconds: float, body: Path, headers: list[str
         raise RuntimeError(f"{url}: {failed} failed requests\n{result.stdout}")
     span_s = (max(start + took for start, _, took in requests) - min(start for start, _, _ in requests)) / 1e6
     latencies = sorted(took for _, _, took in requests)
-    return {"rps": len(requests) / span_s, "p50_ms": latencies[len(latencies) // 2] / 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] / 1000, "requests": len(requests)}
+    return {
+        "rps": len(requests) / span_s,
+        "p50_ms": latencies[len(latencies) // 2] / 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] / 1000,
+        "requests": len(requests),
+    }
 
 
 def resumed(port: int, version: str) -> bool:
@@ -86,12 +103,17 @@ def resumed(port: int, version: str) -> bool:
     with tempfile.TemporaryDirectory() as work:
         session = Path(work) / "session.pem"
         connect = ["openssl", "s_client", f"-{version}", "-connect", f"127.0.0.1:{port}", "-servername", DOMAIN]
-        first = subprocess.Popen([*connect, "-sess_out", str(session)], stdin=subprocess.PIPE,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first = subprocess.Popen(
+            [*connect, "-sess_out", str(session)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.5)
         first.communicate(b"", timeout=20)
-        second = subprocess.run([*connect, "-sess_in", str(session)], input="", capture_output=True, text=True,
-                                timeout=20)
+        second = subprocess.run(
+            [*connect, "-sess_in", str(session)], input="", capture_output=True, text=True, timeout=20
+        )
         return "Reused, TLS" in second.stdout
 
 
@@ -110,49 +132,87 @@ def main() -> None:
     (work / "machine").mkdir()
     with this_machine_as_a_node(work / "machine") as machine:
         listens = machine.node.loopback_listens()  # where the running node answers: the check passes at once
-        stack = node_stack(Project(work / "pulumi"), "bench", this_host_as_the_node(
-            machine, DOMAIN, machine.pactus_dir, grpc={"listen": listens["grpc"]},
-            jsonrpc={"enable": True, "listen": listens["jsonrpc"]}, http={"enable": True, "listen": listens["http"]},
-            rateLimit={"enable": False}), machine)
+        stack = node_stack(
+            Project(work / "pulumi"),
+            "bench",
+            this_host_as_the_node(
+                machine,
+                DOMAIN,
+                machine.pactus_dir,
+                grpc={"listen": listens["grpc"]},
+                jsonrpc={"enable": True, "listen": listens["jsonrpc"]},
+                http={"enable": True, "listen": listens["http"]},
+                rateLimit={"enable": False},
+            ),
+            machine,
+        )
         stack.up()
         machine.node.restart()  # on the config.toml the up wrote: its APIs on loopback
         layout = HostLayout(DOMAIN)
         # The same routes as the program's Nginx, to where the node listens.
-        (work / "Caddyfile").write_text(CADDYFILE.format(domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate,
-                                                         key=layout.certificate_key, **listens))
-        caddy = subprocess.Popen(["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                 env={**os.environ, "XDG_DATA_HOME": str(work), "XDG_CONFIG_HOME": str(work)})
+        (work / "Caddyfile").write_text(
+            CADDYFILE.format(
+                domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate, key=layout.certificate_key, **listens
+            )
+        )
+        caddy = subprocess.Popen(
+            ["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "XDG_DATA_HOME": str(work), "XDG_CONFIG_HOME": str(work)},
+        )
         try:
             wait_for_port(CADDY_PORT, caddy, "caddy")
             grpc_body, jsonrpc_body = work / "grpc.bin", work / "jsonrpc.json"
             grpc_body.write_bytes(GRPC_EMPTY_MESSAGE)
             jsonrpc_body.write_bytes(JSONRPC_BODY)
             apis = {
-                "gRPC unary": (grpc_body, ["content-type: application/grpc", "te: trailers"], False,
-                               {"direct": f"http://{machine.node.grpc_target()}{GRPC_METHOD}",
-                                "nginx": f"https://{DOMAIN}{GRPC_METHOD}",
-                                "caddy": f"https://{DOMAIN}:{CADDY_PORT}{GRPC_METHOD}"}),
-                "JSON-RPC": (jsonrpc_body, ["content-type: application/json"], True,
-                             {"direct": machine.node.jsonrpc_url(), "nginx": f"https://{DOMAIN}/jsonrpc",
-                              "caddy": f"https://{DOMAIN}:{CADDY_PORT}/jsonrpc"}),
+                "gRPC unary": (
+                    grpc_body,
+                    ["content-type: application/grpc", "te: trailers"],
+                    False,
+                    {
+                        "direct": f"http://{machine.node.grpc_target()}{GRPC_METHOD}",
+                        "nginx": f"https://{DOMAIN}{GRPC_METHOD}",
+                        "caddy": f"https://{DOMAIN}:{CADDY_PORT}{GRPC_METHOD}",
+                    },
+                ),
+                "JSON-RPC": (
+                    jsonrpc_body,
+                    ["content-type: application/json"],
+                    True,
+                    {
+                        "direct": machine.node.jsonrpc_url(),
+                        "nginx": f"https://{DOMAIN}/jsonrpc",
+                        "caddy": f"https://{DOMAIN}:{CADDY_PORT}/jsonrpc",
+                    },
+                ),
             }
-            print(f"# data path: {os.cpu_count()} CPUs, {seconds:g} s per run, medians of {runs} runs; "
-                  f"h2load, one connection per client")
+            print(
+                f"# data path: {os.cpu_count()} CPUs, {seconds:g} s per run, medians of {runs} runs; "
+                f"h2load, one connection per client"
+            )
             print(f"{'API':<11} {'clients':>7} {'path':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
             for api, (body, headers, http1, targets) in apis.items():
                 for clients in (1, 50):
                     direct_rps = None
                     for path, url in targets.items():
-                        samples = [h2load(url, clients, seconds, body, headers, http1, work / "h2load.log")
-                                   for _ in range(runs)]
+                        samples = [
+                            h2load(url, clients, seconds, body, headers, http1, work / "h2load.log")
+                            for _ in range(runs)
+                        ]
                         row = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
                         direct_rps = direct_rps or row["rps"]
-                        print(f"{api:<11} {clients:>7} {path:<7} {row['rps']:9.0f} {row['p50_ms']:8.2f} "
-                              f"{row['p99_ms']:8.2f} {row['rps'] / direct_rps:9.2f}")
+                        print(
+                            f"{api:<11} {clients:>7} {path:<7} {row['rps']:9.0f} {row['p50_ms']:8.2f} "
+                            f"{row['p99_ms']:8.2f} {row['rps'] / direct_rps:9.2f}"
+                        )
             for version in ("tls1_2", "tls1_3"):
-                print(f"\n{version}: session resumed on a second connection: nginx {resumed(443, version)}, "
-                      f"caddy {resumed(CADDY_PORT, version)}", end="")
+                print(
+                    f"\n{version}: session resumed on a second connection: nginx {resumed(443, version)}, "
+                    f"caddy {resumed(CADDY_PORT, version)}",
+                    end="",
+                )
             print()
         finally:
             caddy.send_signal(signal.SIGTERM)

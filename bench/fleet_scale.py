@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from testbed.stack import cli_environment, copy_program, pulumi_home  # noqa: E402
-from tests.pulumi_mocks import SSH_KEY  # noqa: E402
+from tests.credentials import SSH_KEY  # noqa: E402
 
 
 def make_fleet(work: Path, count: int) -> tuple[Path, dict]:
@@ -35,27 +35,52 @@ def make_fleet(work: Path, count: int) -> tuple[Path, dict]:
     project = work / f"fleet-{count}"
     copy_program(REPO, project)
     (project / "venv").symlink_to(Path(sys.prefix))
-    environment = {**os.environ, **cli_environment(pulumi_home(work / "home"), project / ".state"),
-                   "PYTHONPATH": str(REPO)}
+    environment = {
+        **os.environ,
+        **cli_environment(pulumi_home(work / "home"), project / ".state"),
+        "PYTHONPATH": str(REPO),
+    }
     (project / ".state").mkdir()
     pulumi = str(REPO / "tools/bin/pulumi")
-    subprocess.run([pulumi, "stack", "init", "node-0", "--non-interactive"], cwd=project, env=environment, check=True,
-                   capture_output=True)
-    subprocess.run([pulumi, "config", "set", "--secret", "sshPrivateKey", "--stack", "node-0", "--non-interactive"],
-                   cwd=project, env=environment, input=SSH_KEY, text=True, check=True, capture_output=True)
+    subprocess.run(
+        [pulumi, "stack", "init", "node-0", "--non-interactive"],
+        cwd=project,
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [pulumi, "config", "set", "--secret", "sshPrivateKey", "--stack", "node-0", "--non-interactive"],
+        cwd=project,
+        env=environment,
+        input=SSH_KEY,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     template = yaml.safe_load((project / "Pulumi.node-0.yaml").read_text())
     for index in range(count):
-        stack = {**template, "config": {**template["config"],
-                                        "pactus-secure:domain": f"node{index}.example.com",
-                                        "pactus-secure:host": f"203.0.113.{index % 250 + 1}",
-                                        "pactus-secure:sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1"
-                                                                    "o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",
-                                        "pactus-secure:acmeEmail": "ops@example.com",
-                                        "pactus-secure:manageDns": "false"}}
+        stack = {
+            **template,
+            "config": {
+                **template["config"],
+                "pactus-secure:domain": f"node{index}.example.com",
+                "pactus-secure:host": f"203.0.113.{index % 250 + 1}",
+                "pactus-secure:sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1"
+                "o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",
+                "pactus-secure:acmeEmail": "ops@example.com",
+                "pactus-secure:manageDns": "false",
+            },
+        }
         (project / f"Pulumi.node-{index}.yaml").write_text(yaml.safe_dump(stack))
         if index:
-            subprocess.run([pulumi, "stack", "init", f"node-{index}", "--non-interactive"], cwd=project,
-                           env=environment, check=True, capture_output=True)
+            subprocess.run(
+                [pulumi, "stack", "init", f"node-{index}", "--non-interactive"],
+                cwd=project,
+                env=environment,
+                check=True,
+                capture_output=True,
+            )
     return project, environment
 
 
@@ -63,9 +88,14 @@ def preview(project: Path, environment: dict, parallel: int) -> tuple[float, flo
     """Wall seconds, peak MB of the process tree, CPU seconds of every process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "fleet", "preview", "--json", "--parallel", str(parallel),
-                                "--project", str(project)], cwd=REPO, env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "preview", "--json", "--parallel", str(parallel), "--project", str(project)],
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     peak = [0.0]
     sampler = threading.Thread(target=_sample, args=(process, peak), daemon=True)
     sampler.start()
@@ -86,7 +116,7 @@ def _sample(process: subprocess.Popen, peak: list[float]) -> None:
                     total += int((proc / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
             except (OSError, ValueError):
                 continue
-        peak[0] = max(peak[0], total / 2 ** 20)
+        peak[0] = max(peak[0], total / 2**20)
         time.sleep(0.2)
 
 
@@ -101,15 +131,21 @@ def main() -> None:
         single, environment = make_fleet(work, 1)
         _, _, floor_cpu = preview(single, environment, 1)
         print(f"# fleet preview; {cores} cores; floor: one stack's preview takes {floor_cpu:.2f} s of CPU")
-        print(" ".join(f"{title:>8}" for title in ("stacks", "parallel", "wall s", "s/stack", "peak MB", "floor s",
-                                                   "x floor")))
+        print(
+            " ".join(
+                f"{title:>8}" for title in ("stacks", "parallel", "wall s", "s/stack", "peak MB", "floor s", "x floor")
+            )
+        )
         for count in args.stacks:
             project, environment = make_fleet(work, count)
             floor = floor_cpu * count / cores
             for parallel in args.parallel:
                 wall, peak, _ = preview(project, environment, parallel)
-                print(f"{count:>6} {parallel:>8} {wall:8.1f} {wall / count:8.2f} {peak:8.0f} {floor:8.1f} "
-                      f"{wall / floor:8.2f}", flush=True)
+                print(
+                    f"{count:>6} {parallel:>8} {wall:8.1f} {wall / count:8.2f} {peak:8.0f} {floor:8.1f} "
+                    f"{wall / floor:8.2f}",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -33,7 +33,8 @@ nodes = int(sys.argv[1])
 ready = imported
 if nodes:
     import program
-    from tests.pulumi_mocks import FULL, deploy
+    from tests.configs import FULL
+    from tests.pulumi_mocks import deploy
     ready = time.perf_counter()
     for i in range(nodes):
         deploy({**FULL, "domain": f"node{i}.example.com", "host": f"203.0.113.{i % 250 + 1}"}, stack=f"node{i}")
@@ -44,8 +45,14 @@ print(json.dumps({"total_s": done - start, "program_import_s": ready - imported,
 
 
 def measure(nodes: int) -> dict:
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(nodes)], cwd=ROOT, capture_output=True, text=True,
-                            check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(nodes)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -60,17 +67,23 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 10, 100])
     args = parser.parse_args()
 
-    print(f"# program cost under mocks: {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs; medians of {args.runs} fresh processes")
+    print(
+        f"# program cost under mocks: {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; medians of {args.runs} fresh processes"
+    )
     floor = median_of(args.runs, 0)
-    print(f"{'nodes':>6} {'wall s':>7} {'above floor s':>14} {'program import s':>17} {'per node ms':>12} "
-          f"{'max RSS MB':>11} {'above floor MB':>15}")
+    print(
+        f"{'nodes':>6} {'wall s':>7} {'above floor s':>14} {'program import s':>17} {'per node ms':>12} "
+        f"{'max RSS MB':>11} {'above floor MB':>15}"
+    )
     print(f"{'floor':>6} {floor['total_s']:7.2f} {'':>14} {'':>17} {'':>12} {floor['max_rss_mb']:11.0f}")
     for nodes in args.nodes:
         row = median_of(args.runs, nodes)
-        print(f"{nodes:>6} {row['total_s']:7.2f} {row['total_s'] - floor['total_s']:14.2f} "
-              f"{row['program_import_s']:17.2f} {row['evaluate_s'] / nodes * 1000:12.1f} "
-              f"{row['max_rss_mb']:11.0f} {row['max_rss_mb'] - floor['max_rss_mb']:15.0f}")
+        print(
+            f"{nodes:>6} {row['total_s']:7.2f} {row['total_s'] - floor['total_s']:14.2f} "
+            f"{row['program_import_s']:17.2f} {row['evaluate_s'] / nodes * 1000:12.1f} "
+            f"{row['max_rss_mb']:11.0f} {row['max_rss_mb'] - floor['max_rss_mb']:15.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from testbed.stack import Project  # noqa: E402
-from tests.host.conftest import (DOMAIN, nginx_processes, node_stack, this_host_as_the_node,  # noqa: E402
-                                 this_machine_as_a_node)
+from tests.host.conftest import DOMAIN, nginx_processes, node_stack, this_host_as_the_node, this_machine_as_a_node  # noqa: E402
 
 FLOOR_PROGRAM = '''"""The engine's floor: 10 remote commands with constant inputs."""
 import pulumi
@@ -40,7 +39,8 @@ def floor_project(work: Path, home: Path) -> Project:
     source = work / "floor-source"
     source.mkdir()
     (source / "Pulumi.yaml").write_text(
-        "name: floor\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: venv\n")
+        "name: floor\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: venv\n"
+    )
     (source / "__main__.py").write_text(FLOOR_PROGRAM)
     return Project(work / "floor", home=home, source=source)
 
@@ -54,10 +54,14 @@ def main() -> None:
         listens = machine.node.loopback_listens()  # where the running node answers: no restart needed
 
         def config(domain=DOMAIN, origins=("https://wallet.example.com",)):
-            return this_host_as_the_node(machine, domain, machine.pactus_dir, grpc={"listen": listens["grpc"]},
-                                         http={"enable": True, "listen": listens["http"]},
-                                         jsonrpc={"enable": True, "listen": listens["jsonrpc"],
-                                                  "origins": list(origins)})
+            return this_host_as_the_node(
+                machine,
+                domain,
+                machine.pactus_dir,
+                grpc={"listen": listens["grpc"]},
+                http={"enable": True, "listen": listens["http"]},
+                jsonrpc={"enable": True, "listen": listens["jsonrpc"], "origins": list(origins)},
+            )
 
         print("# remote work through the real CLI; remote commands = SSH sessions sshd accepted")
         print(f"{'operation':<30} {'seconds':>8} {'commands':>9} {'nginx reloaded':>15}")
@@ -69,8 +73,10 @@ def main() -> None:
             operation()
             results[name] = elapsed = time.monotonic() - started
             reloaded = before is None or nginx_processes() != before
-            print(f"{name:<30} {elapsed:8.2f} {machine.ssh_sessions() - sessions:>9} "
-                  f"{'yes' if reloaded else 'no':>15}", flush=True)
+            print(
+                f"{name:<30} {elapsed:8.2f} {machine.ssh_sessions() - sessions:>9} {'yes' if reloaded else 'no':>15}",
+                flush=True,
+            )
 
         stack = node_stack(project, "bench", config(), machine)
         row("preview (fresh stack)", stack.preview)
@@ -84,17 +90,23 @@ def main() -> None:
         row("destroy", stack.destroy)
 
         floor = floor_project(work, project.home)
-        floor_stack = floor.stack("floor", {"floor:port": str(machine.ssh_port), "floor:hostKey": machine.host_key},
-                                  {"floor:key": machine.client_key})
+        floor_stack = floor.stack(
+            "floor",
+            {"floor:port": str(machine.ssh_port), "floor:hostKey": machine.host_key},
+            {"floor:key": machine.client_key},
+        )
         row("floor: fresh up (10 commands)", floor_stack.up)
         row("floor: no-op up", floor_stack.up)
         floor_stack.destroy()
-        print(f"\nno-op up / floor's no-op up: {results['no-op up'] / results['floor: no-op up']:.2f}x "
-              "(manageDns false)")
+        print(
+            f"\nno-op up / floor's no-op up: {results['no-op up'] / results['floor: no-op up']:.2f}x (manageDns false)"
+        )
         started = time.monotonic()
         subprocess.run([sys.executable, "-c", "import pulumi_cloudflare"], check=True)
-        print(f"importing pulumi_cloudflare, which manageDns true adds to every run: "
-              f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)")
+        print(
+            f"importing pulumi_cloudflare, which manageDns true adds to every run: "
+            f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)"
+        )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -13,7 +13,7 @@ import pulumi_cloudflare as cloudflare
 class DnsRecordArgs:
     zone_id: str
     domain: str
-    addresses: Mapping[str, str]    # record type (A, AAAA) -> address
+    addresses: Mapping[str, str]  # record type (A, AAAA) -> address
     comment: str
 
 

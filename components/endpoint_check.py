@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -38,8 +38,8 @@ class Endpoint:
     grpc: bool
     jsonrpc_path: str | None
     http_base_path: str | None
-    basic_auth_required: bool               # basicAuth: a request without the credential is refused
-    ca_bundle: str | None       # trusted instead of the system store (a private ACME CA)
+    basic_auth_required: bool  # basicAuth: a request without the credential is refused
+    ca_bundle: str | None  # trusted instead of the system store (a private ACME CA)
     port: int = 443
     timeout: float = 10
     rate_limited_tries: int = 10
@@ -47,7 +47,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class ServedCertificate:
-    expires: str                # ISO 8601, UTC
+    expires: str  # ISO 8601, UTC
     issuer: str
 
 
@@ -85,16 +85,21 @@ def _trust(endpoint: Endpoint) -> ssl.SSLContext:
 
 def _tls(endpoint: Endpoint) -> ServedCertificate:
     try:
-        with socket.create_connection((endpoint.domain, endpoint.port), endpoint.timeout) as raw, \
-                _trust(endpoint).wrap_socket(raw, server_hostname=endpoint.domain) as tls:
+        with (
+            socket.create_connection((endpoint.domain, endpoint.port), endpoint.timeout) as raw,
+            _trust(endpoint).wrap_socket(raw, server_hostname=endpoint.domain) as tls,
+        ):
             peer = tls.getpeercert()
     except (OSError, ssl.SSLError) as error:
-        raise CertificateNotTrusted(f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
-                                  f"{endpoint.domain} that this machine trusts, got: {error}") from None
-    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(peer["notAfter"]), timezone.utc)
+        raise CertificateNotTrusted(
+            f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
+            f"{endpoint.domain} that this machine trusts, got: {error}"
+        ) from None
+    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(peer["notAfter"]), UTC)
     issuer = {key: value for field in peer["issuer"] for key, value in field}
-    return ServedCertificate(expires=expires.isoformat(),
-                             issuer=issuer.get("organizationName") or issuer.get("commonName", ""))
+    return ServedCertificate(
+        expires=expires.isoformat(), issuer=issuer.get("organizationName") or issuer.get("commonName", "")
+    )
 
 
 def _grpc(endpoint: Endpoint) -> None:
@@ -107,8 +112,10 @@ def _grpc(endpoint: Endpoint) -> None:
             if endpoint.basic_auth_required and error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 return
             failed = _RateLimited if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else EndpointCheckFailed
-            raise failed(f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
-                                      f"got {error.code().name}: {error.details()}") from None
+            raise failed(
+                f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
+                f"got {error.code().name}: {error.details()}"
+            ) from None
 
 
 def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str) -> None:

@@ -26,10 +26,13 @@ class HostBase(pulumi.ComponentResource):
     def __init__(self, name: str, args: HostBaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:HostBase", name, None, opts)
         settings = args.settings
-        packages = run_step(f"{name}-{self.PACKAGES}", args.host, Step(host_setup_script(settings)), parent=self,
-                            after=waits_for(opts))
+        packages = run_step(
+            f"{name}-{self.PACKAGES}", args.host, Step(host_setup_script(settings)), parent=self, after=waits_for(opts)
+        )
         if settings.firewall:
-            run_step(f"{name}-{self.FIREWALL}", args.host, Step(firewall_script(settings)), parent=self,
-                     after=[packages])
-        self.register_outputs({"log": packages.stdout,
-                               "openPorts": firewall_ports(settings) if settings.firewall else None})
+            run_step(
+                f"{name}-{self.FIREWALL}", args.host, Step(firewall_script(settings)), parent=self, after=[packages]
+            )
+        self.register_outputs(
+            {"log": packages.stdout, "openPorts": firewall_ports(settings) if settings.firewall else None}
+        )

@@ -14,8 +14,8 @@ from settings import Settings
 @dataclass(frozen=True)
 class NodeConfigArgs:
     host: Host
-    settings: Settings                                  # pactusDir, the API sections, pactusService
-    grpc_credential: pulumi.Output[str] | None = None   # the htpasswd line, whose hash grpc.basicAuth writes
+    settings: Settings  # pactusDir, the API sections, pactusService
+    grpc_credential: pulumi.Output[str] | None = None  # the htpasswd line, whose hash grpc.basicAuth writes
 
 
 class NodeConfig(pulumi.ComponentResource):
@@ -32,7 +32,11 @@ class NodeConfig(pulumi.ComponentResource):
             script = args.grpc_credential.apply(lambda line: pactus_config_script(settings, line))
         else:
             script = pactus_config_script(settings)
-        self.step = run_step(f"{name}-{self.CONFIG_TOML}", args.host,
-                             Step(script, carries_secret=settings.grpc.basic_auth), parent=self,
-                             after=waits_for(opts))
+        self.step = run_step(
+            f"{name}-{self.CONFIG_TOML}",
+            args.host,
+            Step(script, carries_secret=settings.grpc.basic_auth),
+            parent=self,
+            after=waits_for(opts),
+        )
         self.register_outputs({"configPath": f"{settings.pactus_dir}/config.toml"})

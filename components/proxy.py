@@ -9,16 +9,22 @@ import pulumi_command as command
 
 from components.remote import Host, Step, run_step, waits_for
 from render.host_layout import HostLayout
-from render.scripts import (basic_auth_script, certificate_script, file_remove_script, http_site_script,
-                            site_remove_script, tls_site_script)
+from render.scripts import (
+    basic_auth_script,
+    certificate_script,
+    file_remove_script,
+    http_site_script,
+    site_remove_script,
+    tls_site_script,
+)
 from settings import Settings
 
 
 @dataclass(frozen=True)
 class ProxyArgs:
     host: Host
-    settings: Settings                             # the domain, the APIs, the ACME settings, basicAuth
-    credential: pulumi.Output[str] | None = None   # the basicAuth htpasswd line (a secret)
+    settings: Settings  # the domain, the APIs, the ACME settings, basicAuth
+    credential: pulumi.Output[str] | None = None  # the basicAuth htpasswd line (a secret)
 
 
 class Proxy(pulumi.ComponentResource):
@@ -44,10 +50,19 @@ class Proxy(pulumi.ComponentResource):
         certificate = step(self.CERTIFICATE, Step(certificate_script(settings)), [http_site])
         credential = None
         if settings.basic_auth and args.credential is not None:
-            credential = step(self.CREDENTIAL, Step(
-                args.credential.apply(lambda line: basic_auth_script(settings, line)),
-                undo_script=file_remove_script(settings, layout.htpasswd), replace_on=(layout.htpasswd,),
-                carries_secret=True), [])
-        self.tls_site = step(self.TLS_SITE, site(layout.tls_site, tls_site_script(settings)),
-                             [certificate, *([credential] if credential else [])])
+            credential = step(
+                self.CREDENTIAL,
+                Step(
+                    args.credential.apply(lambda line: basic_auth_script(settings, line)),
+                    undo_script=file_remove_script(settings, layout.htpasswd),
+                    replace_on=(layout.htpasswd,),
+                    carries_secret=True,
+                ),
+                [],
+            )
+        self.tls_site = step(
+            self.TLS_SITE,
+            site(layout.tls_site, tls_site_script(settings)),
+            [certificate, *([credential] if credential else [])],
+        )
         self.register_outputs({"certificatePath": layout.certificate, "keyPath": layout.certificate_key})

@@ -8,8 +8,8 @@ undo script brings its own input as a here-document inside the command string.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -20,19 +20,34 @@ _UNDO_DELIMITER = "PACTUS_SECURE_END_OF_SCRIPT"
 @dataclass(frozen=True)
 class Host:
     """Where the steps run: the SSH connection, and the shell that reads a script as root."""
+
     connection: command.remote.ConnectionArgs
     shell: str
 
 
-def connect(*, address: str, port: int, user: str, private_key: pulumi.Input[str], host_key: str | None,
-            dial_error_limit: int, per_dial_timeout: int) -> Host:
+def connect(
+    *,
+    address: str,
+    port: int,
+    user: str,
+    private_key: pulumi.Input[str],
+    host_key: str | None,
+    dial_error_limit: int,
+    per_dial_timeout: int,
+) -> Host:
     """An unreachable host fails a step after dial_error_limit tries of per_dial_timeout seconds
     each; with host_key, a server that shows another key fails it at once. A user other than
     root runs the scripts through passwordless sudo."""
     return Host(
         connection=command.remote.ConnectionArgs(
-            host=address, port=port, user=user, private_key=private_key, host_key=host_key,
-            dial_error_limit=dial_error_limit, per_dial_timeout=per_dial_timeout),
+            host=address,
+            port=port,
+            user=user,
+            private_key=private_key,
+            host_key=host_key,
+            dial_error_limit=dial_error_limit,
+            per_dial_timeout=per_dial_timeout,
+        ),
         shell="bash -s" if user == "root" else "sudo -n bash -s",
     )
 
@@ -46,14 +61,16 @@ class Step:
     undo script cleans up after it. `carries_secret`: the script holds a secret, so it is
     stored as one, and the step's output is neither logged nor kept in plain state.
     """
+
     script: pulumi.Input[str]
     undo_script: str | None = None
     replace_on: tuple[str, ...] = ()
     carries_secret: bool = False
 
 
-def run_step(name: str, host: Host, step: Step, *, parent: pulumi.ComponentResource,
-             after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
+def run_step(
+    name: str, host: Host, step: Step, *, parent: pulumi.ComponentResource, after: Sequence[pulumi.Resource] = ()
+) -> command.remote.Command:
     """Runs the step's script on create and whenever it changes; its undo script on destroy."""
     undo = None
     if step.undo_script is not None:
@@ -70,8 +87,10 @@ def run_step(name: str, host: Host, step: Step, *, parent: pulumi.ComponentResou
         add_previous_output_in_env=False,
         logging=command.remote.Logging.NONE if step.carries_secret else None,
         opts=pulumi.ResourceOptions(
-            parent=parent, depends_on=list(after),
-            additional_secret_outputs=["stdout", "stderr"] if step.carries_secret else None),
+            parent=parent,
+            depends_on=list(after),
+            additional_secret_outputs=["stdout", "stderr"] if step.carries_secret else None,
+        ),
     )
 
 

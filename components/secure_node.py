@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pulumi
 
@@ -20,6 +20,7 @@ from settings import Settings
 @dataclass(frozen=True)
 class NodeSecrets:
     """The secrets a node needs, as secret Outputs: they never enter Settings or a rendered plain string."""
+
     ssh_private_key: pulumi.Output[str]
     basic_auth_credential: pulumi.Output[str] | None = None  # the htpasswd line, with basicAuth
 
@@ -29,13 +30,23 @@ class SecureNode(pulumi.ComponentResource):
     config.toml alongside; then, on `up`, `check` calls the public endpoint as a user would.
     Its name is fixed (components/names.py); the domain is a setting like any other."""
 
-    def __init__(self, settings: Settings, secrets: NodeSecrets, check: Callable[[Endpoint], ServedCertificate],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: NodeSecrets,
+        check: Callable[[Endpoint], ServedCertificate],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("pactus-secure:index:SecureNode", names.NODE, None, opts)
-        host = connect(address=settings.ssh_host, port=settings.ssh_port, user=settings.ssh_user,
-                       private_key=secrets.ssh_private_key, host_key=settings.ssh_host_key,
-                       dial_error_limit=settings.ssh_dial_error_limit,
-                       per_dial_timeout=settings.ssh_per_dial_timeout)
+        host = connect(
+            address=settings.ssh_host,
+            port=settings.ssh_port,
+            user=settings.ssh_user,
+            private_key=secrets.ssh_private_key,
+            host_key=settings.ssh_host_key,
+            dial_error_limit=settings.ssh_dial_error_limit,
+            per_dial_timeout=settings.ssh_per_dial_timeout,
+        )
 
         def after(*parts: pulumi.Resource | None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[p for p in parts if p is not None])
@@ -43,8 +54,7 @@ class SecureNode(pulumi.ComponentResource):
         dns = _dns_record(settings, after()) if settings.manage_dns else None
         base = HostBase(names.HOST, HostBaseArgs(host, settings), opts=after(dns))
         proxy = Proxy(names.PROXY, ProxyArgs(host, settings, secrets.basic_auth_credential), opts=after(dns, base))
-        pactus = NodeConfig(names.PACTUS, NodeConfigArgs(host, settings, secrets.basic_auth_credential),
-                            opts=after())
+        pactus = NodeConfig(names.PACTUS, NodeConfigArgs(host, settings, secrets.basic_auth_credential), opts=after())
         self.endpoints: dict[str, pulumi.Input[str] | None] = {
             "grpcTarget": f"{settings.domain}:443" if settings.grpc.enable else None,
             "jsonrpcUrl": f"https://{settings.domain}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
@@ -60,29 +70,46 @@ class SecureNode(pulumi.ComponentResource):
 def _dns_record(settings: Settings, opts: pulumi.ResourceOptions) -> pulumi.ComponentResource:
     # Imported only here: pulumi_cloudflare alone costs about 2 s and 120 MB to import.
     from components.dns_record import DnsRecord, DnsRecordArgs
+
     addresses = {"A": settings.host, "AAAA": settings.host_ipv6}
-    return DnsRecord(names.DNS, DnsRecordArgs(
-        zone_id=settings.cloudflare_zone_id, domain=settings.domain,
-        addresses={kind: address for kind, address in addresses.items() if address is not None},
-        comment=f"pactus-secure stack {settings.stack}: managed by Pulumi"), opts=opts)
+    return DnsRecord(
+        names.DNS,
+        DnsRecordArgs(
+            zone_id=settings.cloudflare_zone_id,
+            domain=settings.domain,
+            addresses={kind: address for kind, address in addresses.items() if address is not None},
+            comment=f"pactus-secure stack {settings.stack}: managed by Pulumi",
+        ),
+        opts=opts,
+    )
 
 
-def _served_certificate(settings: Settings, check: Callable[[Endpoint], ServedCertificate], proxy: Proxy,
-                        pactus: NodeConfig) -> pulumi.Output[ServedCertificate]:
+def _served_certificate(
+    settings: Settings, check: Callable[[Endpoint], ServedCertificate], proxy: Proxy, pactus: NodeConfig
+) -> pulumi.Output[ServedCertificate]:
     """The endpoint check, once the TLS site serves and the node runs its new config."""
-    endpoint = Endpoint(domain=settings.domain, grpc=settings.grpc.enable,
-                        jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
-                        http_base_path=settings.http.base_path if settings.http.enable else None,
-                        basic_auth_required=settings.basic_auth, ca_bundle=settings.check_ca_bundle)
+    endpoint = Endpoint(
+        domain=settings.domain,
+        grpc=settings.grpc.enable,
+        jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
+        http_base_path=settings.http.base_path if settings.http.enable else None,
+        basic_auth_required=settings.basic_auth,
+        ca_bundle=settings.check_ca_bundle,
+    )
     # A boolean made from the step's output, which is secret when the file carries a credential.
-    unapplied = pulumi.Output.unsecret(pactus.step.stdout.apply(
-        lambda printed: settings.pactus_service is None and RESTART_YOURSELF in (printed or "")))
+    unapplied = pulumi.Output.unsecret(
+        pactus.step.stdout.apply(
+            lambda printed: settings.pactus_service is None and RESTART_YOURSELF in (printed or "")
+        )
+    )
     return pulumi.Output.all(proxy.tls_site.id, unapplied).apply(
-        lambda values: _check_deployed(check, endpoint, config_unapplied=values[1]))
+        lambda values: _check_deployed(check, endpoint, config_unapplied=values[1])
+    )
 
 
-def _check_deployed(check: Callable[[Endpoint], ServedCertificate], endpoint: Endpoint, *,
-                    config_unapplied: bool) -> ServedCertificate:
+def _check_deployed(
+    check: Callable[[Endpoint], ServedCertificate], endpoint: Endpoint, *, config_unapplied: bool
+) -> ServedCertificate:
     """The check fails the `up` as a RunError: Pulumi prints its message alone, no traceback.
     When the config.toml step wrote the file and nothing restarts the node, the node may
     still run its previous file: when the node's answer is wrong, that is the likely cause,
@@ -92,7 +119,9 @@ def _check_deployed(check: Callable[[Endpoint], ServedCertificate], endpoint: En
     except EndpointCheckFailed as failed:
         cause = ""
         if config_unapplied and not isinstance(failed, CertificateNotTrusted):
-            cause = ("config.toml changed and pactusService is not set, so nobody restarted the node: it may "
-                     "still run its previous config.toml. Restart Pactus yourself, then run pulumi up again, or "
-                     "set pactus-secure:pactusService to the node's systemd unit. ")
+            cause = (
+                "config.toml changed and pactusService is not set, so nobody restarted the node: it may "
+                "still run its previous config.toml. Restart Pactus yourself, then run pulumi up again, or "
+                "set pactus-secure:pactusService to the node's systemd unit. "
+            )
         raise pulumi.RunError(f"the endpoint check failed: {cause}{failed}") from None

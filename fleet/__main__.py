@@ -33,8 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=run.COMMANDS + ("status",))
     parser.add_argument("--project", type=Path, default=REPO, help="the project folder (default: the repo root)")
     parser.add_argument("--stacks", nargs="+", default=["*"], metavar="GLOB", help="which stacks (default: all)")
-    parser.add_argument("--parallel", type=int, default=default_parallel(),
-                        help=f"stacks at once (default: {default_parallel()}, this machine's cores)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=default_parallel(),
+        help=f"stacks at once (default: {default_parallel()}, this machine's cores)",
+    )
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args(argv)
 

@@ -4,7 +4,7 @@ server's files, and every stack's settings pass (the key named, no host touched)
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 from pulumi import automation as auto
 
@@ -23,9 +23,13 @@ def clashes(configs: Mapping[str, Mapping[str, auto.ConfigValue]]) -> list[str]:
     for stack, config in sorted(configs.items()):
         value = {key.removeprefix(f"{NAMESPACE}:"): item.value for key, item in config.items()}
         host = value.get("sshHost") or value.get("host")
-        for claim, what in (((("domain", value.get("domain"))), f"domain {value.get('domain')}"),
-                            (("dir", host, value.get("pactusDir") or DEFAULT_PACTUS_DIR),
-                             f"pactusDir {value.get('pactusDir') or DEFAULT_PACTUS_DIR} on {host}")):
+        for claim, what in (
+            ((("domain", value.get("domain"))), f"domain {value.get('domain')}"),
+            (
+                ("dir", host, value.get("pactusDir") or DEFAULT_PACTUS_DIR),
+                f"pactusDir {value.get('pactusDir') or DEFAULT_PACTUS_DIR} on {host}",
+            ),
+        ):
             if None in claim:
                 continue
             if claim in owners:

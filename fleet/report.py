@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import socket
-import sys
 import ssl
-from datetime import datetime, timezone
+import sys
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 
-COLUMNS = ("stack", "host", "result", "created", "updated", "deleted", "unchanged", "seconds", "endpoint check",
-           "certificate expiry")
+COLUMNS = (
+    "stack",
+    "host",
+    "result",
+    "created",
+    "updated",
+    "deleted",
+    "unchanged",
+    "seconds",
+    "endpoint check",
+    "certificate expiry",
+)
 STATUS_COLUMNS = ("stack", "host", "result", "endpoint", "certificate expiry", "renew by", "days left (live)")
 
 
@@ -29,12 +39,19 @@ def status_row(fleet, name: str) -> dict:
     """Changes nothing: the last `up`'s outputs, and the certificate the endpoint serves now."""
     stack = fleet.stack(name)
     outputs = {key: value.value for key, value in stack.outputs().items()}
-    config = {key.split(":", 1)[1]: item.value for key, item in fleet.workspace.get_all_config(name).items()
-              if key.startswith("pactus-secure:")}
+    config = {
+        key.split(":", 1)[1]: item.value
+        for key, item in fleet.workspace.get_all_config(name).items()
+        if key.startswith("pactus-secure:")
+    }
     target = outputs.get("grpcTarget") or (f"{config['domain']}:443" if config.get("domain") else None)
-    row = {"stack": name, "host": config.get("host", ""), "endpoint": target or "-",
-           "certificate expiry": outputs.get("certificateExpiry", "-"),
-           "renew by": outputs.get("renewalDue", "-")}
+    row = {
+        "stack": name,
+        "host": config.get("host", ""),
+        "endpoint": target or "-",
+        "certificate expiry": outputs.get("certificateExpiry", "-"),
+        "renew by": outputs.get("renewalDue", "-"),
+    }
     if target is None:
         return {**row, "result": "no endpoint", "days left (live)": "-"}
     try:
@@ -47,7 +64,9 @@ def status_row(fleet, name: str) -> dict:
 def days_left(target: str, ca_bundle: str | None) -> int:
     host, port = target.rsplit(":", 1)
     context = ssl.create_default_context(cafile=ca_bundle)
-    with socket.create_connection((host, int(port)), timeout=10) as raw, \
-            context.wrap_socket(raw, server_hostname=host) as tls:
-        expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"]), timezone.utc)
-    return (expires - datetime.now(timezone.utc)).days
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"]), UTC)
+    return (expires - datetime.now(UTC)).days

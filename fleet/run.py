@@ -39,12 +39,15 @@ class Fleet:
         self.workspace = auto.LocalWorkspace(work_dir=str(project), env_vars=environment, pulumi_command=command)
 
     def select(self, globs: list[str]) -> list[str]:
-        names = sorted(path.name[len("Pulumi."):-len(".yaml")] for path in self.project.glob("Pulumi.*.yaml"))
+        names = sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in self.project.glob("Pulumi.*.yaml"))
         return [name for name in names if any(fnmatch.fnmatchcase(name, glob) for glob in globs)]
 
     def stack(self, name: str) -> auto.Stack:
-        return auto.Stack.select(name, self.workspace) if name in self._existing() else \
-            auto.Stack.create(name, self.workspace)
+        return (
+            auto.Stack.select(name, self.workspace)
+            if name in self._existing()
+            else auto.Stack.create(name, self.workspace)
+        )
 
     def config(self, name: str) -> dict[str, auto.ConfigValue]:
         """The stack's config as the program gets it: the project's values under the stack's."""
@@ -69,8 +72,11 @@ def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: 
     progress = {name: Progress(name) for name in stacks}
     console = Console(stderr=True)
     rows: dict[str, dict] = {}
-    with Live(_view(progress), console=console, refresh_per_second=4, transient=False, auto_refresh=live) as view, \
-            ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with (
+        Live(_view(progress), console=console, refresh_per_second=4, transient=False, auto_refresh=live) as view,
+        ThreadPoolExecutor(max_workers=max(1, parallel)) as pool,
+    ):
+
         def one(name: str) -> None:
             entry = progress[name]
             if stop.is_set():
@@ -86,8 +92,9 @@ def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: 
                 entry.state = "failed"
                 entry.log.append(str(error))
                 rows[name] = _row(fleet, name, f"failed: {_reason(error)}", None, entry)
-                view.console.print(f"[bold red]{name} failed[/]; its log:\n" + "\n".join(entry.log[-60:]),
-                                   markup=True, highlight=False)
+                view.console.print(
+                    f"[bold red]{name} failed[/]; its log:\n" + "\n".join(entry.log[-60:]), markup=True, highlight=False
+                )
             finally:
                 entry.ended = time.monotonic()
                 view.update(_view(progress))
@@ -108,22 +115,31 @@ def _operate(stack: auto.Stack, command: str, entry: Progress):
             entry.step = f"{getattr(step.op, 'value', step.op)} {step.urn.rsplit('::', 1)[1]}"
 
     options = {"on_output": entry.log.append, "on_event": on_event, "color": "never"}
-    return {"preview": stack.preview, "up": stack.up, "refresh": stack.refresh,
-            "destroy": stack.destroy}[command](**options)
+    return {"preview": stack.preview, "up": stack.up, "refresh": stack.refresh, "destroy": stack.destroy}[command](
+        **options
+    )
 
 
 def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
     config = fleet.workspace.get_all_config(name)
     value = {key.split(":", 1)[1]: item.value for key, item in config.items() if key.startswith("pactus-secure:")}
-    changes = getattr(answer, "change_summary", None) or (
-        answer.summary.resource_changes if answer is not None and getattr(answer, "summary", None) else {}) or {}
+    changes = (
+        getattr(answer, "change_summary", None)
+        or (answer.summary.resource_changes if answer is not None and getattr(answer, "summary", None) else {})
+        or {}
+    )
     outputs = {k: v.value for k, v in (getattr(answer, "outputs", None) or {}).items()}
     return {
-        "stack": name, "host": value.get("host", ""), "result": result,
-        "created": changes.get("create", 0), "updated": changes.get("update", 0) + changes.get("replace", 0),
-        "deleted": changes.get("delete", 0), "unchanged": changes.get("same", 0),
+        "stack": name,
+        "host": value.get("host", ""),
+        "result": result,
+        "created": changes.get("create", 0),
+        "updated": changes.get("update", 0) + changes.get("replace", 0),
+        "deleted": changes.get("delete", 0),
+        "unchanged": changes.get("same", 0),
         "seconds": round(entry.ended - entry.started if entry.ended else time.monotonic() - entry.started, 1)
-        if entry.started else 0.0,
+        if entry.started
+        else 0.0,
         "endpoint check": "passed" if "certificateExpiry" in outputs else "-",
         "certificate expiry": outputs.get("certificateExpiry", "-"),
     }
@@ -133,8 +149,14 @@ def _reason(error: auto.CommandError) -> str:
     """Our scripts' or the program's own error line, else the CLI's first."""
     lines = [line.strip() for line in str(error).splitlines()]
     ours = [line.split("pactus-secure: error: ", 1)[1] for line in lines if "pactus-secure: error: " in line]
-    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")
-              and "update failed" not in line and "unhandled error" not in line and "Process exited" not in line]
+    errors = [
+        line.removeprefix("error: ")
+        for line in lines
+        if line.startswith("error: ")
+        and "update failed" not in line
+        and "unhandled error" not in line
+        and "Process exited" not in line
+    ]
     return (ours or errors or lines[-1:] or ["unknown"])[0][:200]
 
 

@@ -15,24 +15,37 @@ from dataclasses import dataclass
 class DistroFamily:
     name: str
     os_ids: tuple[str, ...]
-    package_manager: str                 # apt, dnf or pacman
+    package_manager: str  # apt, dnf or pacman
     packages: tuple[str, ...] = ("nginx", "certbot", "ca-certificates")  # nginx, certbot and what they need
-    cron_package: str = "cronie"         # schedules renewals where systemd is not running
+    cron_package: str = "cronie"  # schedules renewals where systemd is not running
     cron_daemon: str = "crond"
-    certbot_timer: str = ""              # the timer the certbot package ships, "" if none
-    nginx_group: str = "nginx"           # Nginx's workers run in it; they read the htpasswd file
-    extra_repository: str = ""           # the package that enables the repository certbot comes from
-    firewall: str = "ufw"                # the firewall the family manages hosts with: ufw or firewalld
+    certbot_timer: str = ""  # the timer the certbot package ships, "" if none
+    nginx_group: str = "nginx"  # Nginx's workers run in it; they read the htpasswd file
+    extra_repository: str = ""  # the package that enables the repository certbot comes from
+    firewall: str = "ufw"  # the firewall the family manages hosts with: ufw or firewalld
 
 
 FAMILIES: dict[str, DistroFamily] = {
     family.name: family
     for family in (
-        DistroFamily(name="debian", os_ids=("debian", "ubuntu"), package_manager="apt",
-                     cron_package="cron", cron_daemon="cron", certbot_timer="certbot.timer", nginx_group="www-data"),
+        DistroFamily(
+            name="debian",
+            os_ids=("debian", "ubuntu"),
+            package_manager="apt",
+            cron_package="cron",
+            cron_daemon="cron",
+            certbot_timer="certbot.timer",
+            nginx_group="www-data",
+        ),
         # RHEL and its rebuilds carry certbot in EPEL only; Fedora in its own repositories.
-        DistroFamily(name="redhat", os_ids=("rhel", "fedora", "centos"), package_manager="dnf",
-                     certbot_timer="certbot-renew.timer", extra_repository="epel-release", firewall="firewalld"),
+        DistroFamily(
+            name="redhat",
+            os_ids=("rhel", "fedora", "centos"),
+            package_manager="dnf",
+            certbot_timer="certbot-renew.timer",
+            extra_repository="epel-release",
+            firewall="firewalld",
+        ),
         DistroFamily(name="arch", os_ids=("arch",), package_manager="pacman", nginx_group="http"),
     )
 }

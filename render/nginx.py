@@ -53,8 +53,13 @@ class BasicAuthGate:
 
 
 def render_acme_http_site(settings: Settings) -> str:
-    return render("nginx/acme-http.conf.j2", stack=settings.stack, domain=settings.domain, webroot=ACME_WEBROOT,
-                  ipv6=settings.host_ipv6 is not None)
+    return render(
+        "nginx/acme-http.conf.j2",
+        stack=settings.stack,
+        domain=settings.domain,
+        webroot=ACME_WEBROOT,
+        ipv6=settings.host_ipv6 is not None,
+    )
 
 
 def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
@@ -65,8 +70,14 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
     grpc = jsonrpc = http = None
     if settings.grpc.enable:
         wallet = WALLET_GRPC_SERVICES if settings.expose_wallet else ()
-        grpc = GrpcRoute(f"{prefix}_grpc", str(settings.grpc.listen), body.grpc, PUBLIC_GRPC_SERVICES + wallet,
-                         WALLET_GRPC_SERVICES if not settings.expose_wallet else (), settings.grpc.path_prefix)
+        grpc = GrpcRoute(
+            f"{prefix}_grpc",
+            str(settings.grpc.listen),
+            body.grpc,
+            PUBLIC_GRPC_SERVICES + wallet,
+            WALLET_GRPC_SERVICES if not settings.expose_wallet else (),
+            settings.grpc.path_prefix,
+        )
     if settings.jsonrpc.enable:
         jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path)
     if settings.http.enable:
@@ -87,9 +98,15 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         grpc=grpc,
         jsonrpc=jsonrpc,
         http=http,
-        rate_limit=RateLimitZone(f"{prefix}_api", settings.rate_limit.requests_per_second, settings.rate_limit.burst,
-                                 f"{prefix}_connections", settings.rate_limit.in_progress)
-        if settings.rate_limit.enable else None,
+        rate_limit=RateLimitZone(
+            f"{prefix}_api",
+            settings.rate_limit.requests_per_second,
+            settings.rate_limit.burst,
+            f"{prefix}_connections",
+            settings.rate_limit.in_progress,
+        )
+        if settings.rate_limit.enable
+        else None,
         client_key=f"{layout.variable_prefix}_client",
         options_with_body=f"{layout.variable_prefix}_options_with_body",
         grpc_gate=grpc_gate,

@@ -9,7 +9,8 @@ operator left it. The API sections and [html] are always written, so no chain de
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import tomlkit
 
@@ -26,8 +27,12 @@ def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[
         raise ValueError("grpc.basicAuth is set but no basicAuth credential was given to render")
     api = {name: _in_pactus_terms(getattr(settings, name)) for name in MANAGED_SECTIONS}
     grpc = api["grpc"]
-    api["grpc"] = {"enable": grpc.pop("enable"), "enable_wallet": settings.expose_wallet, **grpc,
-                   "basic_auth": basic_auth if settings.grpc.basic_auth else ""}
+    api["grpc"] = {
+        "enable": grpc.pop("enable"),
+        "enable_wallet": settings.expose_wallet,
+        **grpc,
+        "basic_auth": basic_auth if settings.grpc.basic_auth else "",
+    }
     return {**_plain(settings.pactus_config), **api}
 
 
@@ -48,8 +53,9 @@ def render_managed_sections(settings: Settings, basic_auth: str | None = None) -
     for index, (name, values) in enumerate(managed_sections(settings, basic_auth).items()):
         table = tomlkit.table()
         # Inside the section, so that the merge replaces it with the section next time.
-        table.add(tomlkit.comment(f"managed by pactus-secure (stack {settings.stack}): `pulumi up` rewrites "
-                                  "this section"))
+        table.add(
+            tomlkit.comment(f"managed by pactus-secure (stack {settings.stack}): `pulumi up` rewrites this section")
+        )
         for key, value in values.items():
             table.add(key, value)
         if index:

@@ -22,8 +22,9 @@ MERGE_PROGRAM = TEMPLATES / "scripts" / "lib" / "merge-config-toml.awk"
 
 
 def host_setup_script(settings: Settings) -> str:
-    return render("scripts/host-setup.sh.j2", stack=settings.stack,
-                  families=families_for(settings.distro), webroot=ACME_WEBROOT)
+    return render(
+        "scripts/host-setup.sh.j2", stack=settings.stack, families=families_for(settings.distro), webroot=ACME_WEBROOT
+    )
 
 
 def http_site_script(settings: Settings) -> str:
@@ -33,7 +34,8 @@ def http_site_script(settings: Settings) -> str:
 def tls_site_script(settings: Settings) -> str:
     layout = HostLayout(settings.domain)
     return _site_install(
-        settings, layout.tls_site,
+        settings,
+        layout.tls_site,
         render_tls_site(settings, http2_directive=False),
         content_http2_directive=render_tls_site(settings, http2_directive=True),
         requires=(layout.certificate, layout.certificate_key),
@@ -60,9 +62,14 @@ def certificate_script(settings: Settings) -> str:
         certificate=layout.certificate,
         renewal_conf=layout.renewal_conf,
         renew_hook=RENEW_HOOK,
-        files=_host_files(renew_hook="renew-hook.sh", renewal_service="certbot-renew.service",
-                          renewal_timer="certbot-renew.timer", renewal_cron="certbot-renew.cron",
-                          renewal_ca_bundle="certbot-renew-ca-bundle.conf", ca_bundle=settings.acme_ca_bundle),
+        files=_host_files(
+            renew_hook="renew-hook.sh",
+            renewal_service="certbot-renew.service",
+            renewal_timer="certbot-renew.timer",
+            renewal_cron="certbot-renew.cron",
+            renewal_ca_bundle="certbot-renew-ca-bundle.conf",
+            ca_bundle=settings.acme_ca_bundle,
+        ),
         delimiter=HEREDOC_DELIMITER,
     )
 
@@ -117,12 +124,22 @@ def firewall_ports(settings: Settings) -> list[str]:
 
 
 def firewall_script(settings: Settings) -> str:
-    return render("scripts/firewall.sh.j2", stack=settings.stack, families=families_for(settings.distro),
-                  ports=firewall_ports(settings))
+    return render(
+        "scripts/firewall.sh.j2",
+        stack=settings.stack,
+        families=families_for(settings.distro),
+        ports=firewall_ports(settings),
+    )
 
 
-def _site_install(settings: Settings, path: str, content: str, *,
-                  content_http2_directive: str | None = None, requires: tuple[str, ...] = ()) -> str:
+def _site_install(
+    settings: Settings,
+    path: str,
+    content: str,
+    *,
+    content_http2_directive: str | None = None,
+    requires: tuple[str, ...] = (),
+) -> str:
     return render(
         "scripts/nginx-site-install.sh.j2",
         stack=settings.stack,

@@ -9,5 +9,17 @@ from settings.problems import NAMESPACE, SettingsError
 from settings.secrets import BASIC_AUTH, CLOUDFLARE_TOKEN, SSH_PRIVATE_KEY
 from settings.types import Listen
 
-__all__ = ["BASIC_AUTH", "CLOUDFLARE_TOKEN", "LETSENCRYPT_PRODUCTION", "LETSENCRYPT_STAGING", "MANAGED_SECTIONS",
-           "NAMESPACE", "PACTUS_SCHEMA", "SSH_PRIVATE_KEY", "Listen", "Settings", "SettingsError", "parse_settings"]
+__all__ = [
+    "BASIC_AUTH",
+    "CLOUDFLARE_TOKEN",
+    "LETSENCRYPT_PRODUCTION",
+    "LETSENCRYPT_STAGING",
+    "MANAGED_SECTIONS",
+    "NAMESPACE",
+    "PACTUS_SCHEMA",
+    "SSH_PRIVATE_KEY",
+    "Listen",
+    "Settings",
+    "SettingsError",
+    "parse_settings",
+]

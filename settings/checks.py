@@ -11,8 +11,9 @@ import os
 import re
 import socket
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from settings.problems import Problems
@@ -29,7 +30,8 @@ PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16
 
 # The config.toml sections `pactusConfig` may carry, their keys and types (schema/pactus-config.toml).
 PACTUS_SCHEMA: Mapping[str, Any] = tomllib.loads(
-    (Path(__file__).resolve().parent.parent / "schema" / "pactus-config.toml").read_text())
+    (Path(__file__).resolve().parent.parent / "schema" / "pactus-config.toml").read_text()
+)
 # The sections the program writes itself, from the keys of the same names.
 MANAGED_SECTIONS = ("grpc", "jsonrpc", "http", "html")
 
@@ -43,8 +45,10 @@ _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SIZE = re.compile(r"^[1-9][0-9]{0,5}[km]?$")
 _RESERVED_ROUTES = ("/pactus.", "/.well-known")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-_HOST_KEY = re.compile(r"(?:[^\s]+ )?((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2})"
-                       r"(?: [^\s]+)?")
+_HOST_KEY = re.compile(
+    r"(?:[^\s]+ )?((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2})"
+    r"(?: [^\s]+)?"
+)
 _LONGEST = 1024
 MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")  # in a libp2p address: (protocol, port)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -57,8 +61,12 @@ def text(key: str, value: Any, problems: Problems) -> str | None:
     if not isinstance(value, str):
         problems.add(key, value, "must be a string")
     elif _CONTROL.search(value) or value != value.strip():
-        problems.add(key, value, "has a control character (newline, tab, NUL, ...) or surrounding spaces: "
-                                 "remove them (`pulumi config set` takes the value as typed)")
+        problems.add(
+            key,
+            value,
+            "has a control character (newline, tab, NUL, ...) or surrounding spaces: "
+            "remove them (`pulumi config set` takes the value as typed)",
+        )
     elif len(value) > _LONGEST:
         problems.add(key, f"{value[:40]}...", f"is {len(value)} characters long; no setting takes more than {_LONGEST}")
     else:
@@ -81,16 +89,29 @@ def hostname(key: str, value: Any, problems: Problems) -> str | None:
         return None
     name = given.lower().rstrip(".")
     if _is_ip(name) or _is_numeric_address(name):
-        problems.add(key, value, "must be a DNS name, not an IP address (127.1 and 0x7f.0.0.1 are ones too, to "
-                                 "the host's resolver): certificates are issued for names")
+        problems.add(
+            key,
+            value,
+            "must be a DNS name, not an IP address (127.1 and 0x7f.0.0.1 are ones too, to "
+            "the host's resolver): certificates are issued for names",
+        )
     elif "*" in name:
         problems.add(key, value, "must be one name, not a wildcard: HTTP-01 validation cannot issue wildcards")
     elif not name.isascii():
-        problems.add(key, value, f"write an internationalised name in punycode: {name.encode('idna').decode()!r}"
-                     if _idna_ok(name) else "is not a valid internationalised name")
+        problems.add(
+            key,
+            value,
+            f"write an internationalised name in punycode: {name.encode('idna').decode()!r}"
+            if _idna_ok(name)
+            else "is not a valid internationalised name",
+        )
     elif len(name) > 253 or "." not in name or not all(_LABEL.fullmatch(label) for label in name.split(".")):
-        problems.add(key, value, "must be a fully qualified hostname such as node1.example.com "
-                                 "(labels of letters, digits and hyphens, 253 characters at most)")
+        problems.add(
+            key,
+            value,
+            "must be a fully qualified hostname such as node1.example.com "
+            "(labels of letters, digits and hyphens, 253 characters at most)",
+        )
     else:
         return name
     return None
@@ -106,8 +127,10 @@ def ssh_host(key: str, value: Any, problems: Problems) -> str | None:
     return hostname(key, value, problems) if given is not None else None
 
 
-_SCOPE_ID = ("has an IPv6 scope id (`%...`), which means nothing outside one machine's link: give an address "
-             "without it, or a name")
+_SCOPE_ID = (
+    "has an IPv6 scope id (`%...`), which means nothing outside one machine's link: give an address "
+    "without it, or a name"
+)
 
 
 def ipv4(key: str, value: Any, problems: Problems) -> str | None:
@@ -133,8 +156,9 @@ def ipv6(key: str, value: Any, problems: Problems) -> str | None:
     try:
         return str(ipaddress.IPv6Address(given.strip("[]")))
     except (ipaddress.AddressValueError, ValueError):
-        problems.add(key, value, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1, "
-                                 "or unset for IPv4 only")
+        problems.add(
+            key, value, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1, or unset for IPv4 only"
+        )
         return None
 
 
@@ -153,8 +177,12 @@ def listen(key: str, value: Any, problems: Problems) -> Listen | None:
         return None
     address = ipaddress.ip_address(host) if _is_ip(host) else None
     if host != "localhost" and not is_private(address) and not (address is not None and address.is_loopback):
-        problems.add(key, value, "must stay on loopback (127.0.0.1 or [::1]): Nginx is the only public "
-                                 "entry, a public or wildcard listen address exposes the node without TLS")
+        problems.add(
+            key,
+            value,
+            "must stay on loopback (127.0.0.1 or [::1]): Nginx is the only public "
+            "entry, a public or wildcard listen address exposes the node without TLS",
+        )
         return None
     if number in (80, 443):
         problems.add(key, value, "ports 80 and 443 belong to Nginx on this host: choose another port")
@@ -164,8 +192,9 @@ def listen(key: str, value: Any, problems: Problems) -> Listen | None:
 
 # Documentation ranges (RFC 5737, RFC 3849) lead to no machine: examples use them, and a
 # record or an SSH session naming one reaches nobody.
-_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
-                                                         "2001:db8::/32"))
+_DOCUMENTATION = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
 
 
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -187,13 +216,21 @@ def route(key: str, value: Any, problems: Problems) -> str | None:
     if given is None:
         return None
     if not _ROUTE.fullmatch(given) or any(segment in (".", "..") for segment in given.split("/")):
-        problems.add(key, value, "must be an absolute URL path like /jsonrpc: segments of letters, digits "
-                                 "and . _ ~ - (not . or .. alone, which no request path keeps), no trailing "
-                                 "slash, no spaces, quotes or regex characters")
+        problems.add(
+            key,
+            value,
+            "must be an absolute URL path like /jsonrpc: segments of letters, digits "
+            "and . _ ~ - (not . or .. alone, which no request path keeps), no trailing "
+            "slash, no spaces, quotes or regex characters",
+        )
         return None
     if given.startswith(_RESERVED_ROUTES):
-        problems.add(key, value, "collides with the gRPC service paths (/pactus.*) or the ACME challenge "
-                                 "path (/.well-known): choose another path")
+        problems.add(
+            key,
+            value,
+            "collides with the gRPC service paths (/pactus.*) or the ACME challenge "
+            "path (/.well-known): choose another path",
+        )
         return None
     return given
 
@@ -201,14 +238,18 @@ def route(key: str, value: Any, problems: Problems) -> str | None:
 def origins(key: str, value: Any, problems: Problems) -> tuple[str, ...] | None:
     """Origins, or "*" (which parse_settings accepts only with jsonrpc.allowAnyOrigin)."""
     if not isinstance(value, list):
-        problems.add(key, value, "must be a list of origins, e.g. [\"https://wallet.example.com\"]")
+        problems.add(key, value, 'must be a list of origins, e.g. ["https://wallet.example.com"]')
         return None
     for item in value:
         if text(key, item, problems) is None:
             return None
         if item != "*" and (not _ORIGIN.fullmatch(item) or urlunsplit(urlsplit(item)) != item):
-            problems.add(key, item, "each origin must be scheme://host[:port] with http or https and "
-                                    "nothing after it, e.g. https://wallet.example.com")
+            problems.add(
+                key,
+                item,
+                "each origin must be scheme://host[:port] with http or https and "
+                "nothing after it, e.g. https://wallet.example.com",
+            )
             return None
     return tuple(value)
 
@@ -219,14 +260,19 @@ def acme_server(key: str, value: Any, problems: Problems) -> str | None:
         return None
     url = ACME_SERVER_ALIASES.get(given, given)
     if not _URL.fullmatch(url) or urlunsplit(urlsplit(url)) != url:
-        problems.add(key, value, "must be `production`, `staging` or the https URL of an ACME directory "
-                                 "(https://host[:port]/path: letters, digits and . _ ~ - / only)")
+        problems.add(
+            key,
+            value,
+            "must be `production`, `staging` or the https URL of an ACME directory "
+            "(https://host[:port]/path: letters, digits and . _ ~ - / only)",
+        )
         return None
     return url
 
 
 def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, Problems], str | None]:
     """A validator for strings of one pattern, with the fix to name when one does not match."""
+
     def convert(key: str, value: Any, problems: Problems) -> str | None:
         given = text(key, value, problems)
         if given is None:
@@ -235,20 +281,25 @@ def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, Problem
             return given
         problems.add(key, value, fix)
         return None
+
     return convert
 
 
 email = _matching(_EMAIL, "must be an email address: Let's Encrypt sends expiry notices there")
-distro = _matching(re.compile(f"^({'|'.join(DISTROS)})$"),
-                    f"must be one of {', '.join(DISTROS)} (auto reads /etc/os-release on the host)")
+distro = _matching(
+    re.compile(f"^({'|'.join(DISTROS)})$"),
+    f"must be one of {', '.join(DISTROS)} (auto reads /etc/os-release on the host)",
+)
 ssh_user = _matching(_SSH_USER, "must be a Unix user name; a non-root user needs passwordless sudo")
-unit = _matching(_UNIT, "must be a systemd unit name such as pactus.service (letters, digits and : _ . @ -, "
-                        "not starting with -)")
+unit = _matching(
+    _UNIT, "must be a systemd unit name such as pactus.service (letters, digits and : _ . @ -, not starting with -)"
+)
 zone_id = _matching(_ZONE_ID, "must be the zone's 32-character hex id from its Cloudflare overview page")
 
 
 def whole(low: int, high: int, what: str) -> Callable[[str, Any, Problems], int | None]:
     """A validator for whole numbers from `low` to `high`; `what` they count, for the fix."""
+
     def convert(key: str, value: Any, problems: Problems) -> int | None:
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
         if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):  # not "²", which isdigit takes
@@ -257,6 +308,7 @@ def whole(low: int, high: int, what: str) -> Callable[[str, Any, Problems], int 
             problems.add(key, value, f"must be {what} from {low} to {high}")
             return None
         return number
+
     return convert
 
 
@@ -266,6 +318,7 @@ def port(key: str, value: Any, problems: Problems) -> int | None:
 
 def size_up_to(ceiling: str, why: str) -> Callable[[str, Any, Problems], str | None]:
     """A validator for sizes in Nginx's syntax (bytes, or a number with k or m) up to `ceiling`."""
+
     def convert(key: str, value: Any, problems: Problems) -> str | None:
         given = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
         if not _SIZE.fullmatch(given):
@@ -275,11 +328,12 @@ def size_up_to(ceiling: str, why: str) -> Callable[[str, Any, Problems], str | N
         else:
             return given
         return None
+
     return convert
 
 
 def _bytes(size: str) -> int:
-    return int(size.rstrip("km")) * {"k": 1024, "m": 1024 ** 2}.get(size[-1], 1)
+    return int(size.rstrip("km")) * {"k": 1024, "m": 1024**2}.get(size[-1], 1)
 
 
 def ssh_host_key(key: str, value: Any, problems: Problems) -> str | None:
@@ -290,8 +344,12 @@ def ssh_host_key(key: str, value: Any, problems: Problems) -> str | None:
         return None
     match = _HOST_KEY.fullmatch(given)
     if match is None or not _decodes_as(match.group(1)):
-        problems.add(key, value, "must be the server's public host key as `ssh-keyscan -t ed25519 <host>` prints it, "
-                                 "e.g. ssh-ed25519 AAAAC3Nza... (whole: a cut-off key does not decode)")
+        problems.add(
+            key,
+            value,
+            "must be the server's public host key as `ssh-keyscan -t ed25519 <host>` prints it, "
+            "e.g. ssh-ed25519 AAAAC3Nza... (whole: a cut-off key does not decode)",
+        )
         return None
     return match.group(1)
 
@@ -304,10 +362,10 @@ def _decodes_as(host_key: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     length = int.from_bytes(data[:4], "big")
-    if data[4:4 + length].decode(errors="replace") != kind:
+    if data[4 : 4 + length].decode(errors="replace") != kind:
         return False
     if kind == "ssh-ed25519":  # type, then one 32-byte string: nothing missing, nothing after
-        return len(data) == 4 + length + 4 + 32 and int.from_bytes(data[4 + length:8 + length], "big") == 32
+        return len(data) == 4 + length + 4 + 32 and int.from_bytes(data[4 + length : 8 + length], "big") == 32
     return len(data) > 4 + length + 8
 
 
@@ -336,8 +394,21 @@ PROGRAM_DIR = "/var/lib/pactus-secure"
 # Folders root writes config.toml and its backups into must be the node's own: not these...
 _SYSTEM_FOLDERS = ("/", "/root", "/home", "/var", "/var/lib", "/opt", "/srv", "/tmp", "/mnt", "/media")
 # ...nor anything under these.
-_SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/dev", "/proc", "/sys",
-                 "/run", PROGRAM_DIR)
+_SYSTEM_TREES = (
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    PROGRAM_DIR,
+)
 
 
 def node_dir(key: str, value: Any, problems: Problems) -> str | None:
@@ -346,10 +417,15 @@ def node_dir(key: str, value: Any, problems: Problems) -> str | None:
     if given is None:
         return None
     if given in _SYSTEM_FOLDERS or any(given == tree or given.startswith(tree + "/") for tree in _SYSTEM_TREES):
-        where = "the ACME webroot, which port 80 serves to anyone" if given.startswith(PROGRAM_DIR) else \
-            "a system folder"
-        problems.add(key, value, f"is {where}: root would write config.toml and its backups there. Give the "
-                                 "node's own working directory (`pactus-daemon start -w`), e.g. /home/pactus/pactus")
+        where = (
+            "the ACME webroot, which port 80 serves to anyone" if given.startswith(PROGRAM_DIR) else "a system folder"
+        )
+        problems.add(
+            key,
+            value,
+            f"is {where}: root would write config.toml and its backups there. Give the "
+            "node's own working directory (`pactus-daemon start -w`), e.g. /home/pactus/pactus",
+        )
         return None
     return given
 
@@ -364,8 +440,11 @@ def pactus_config(key: str, value: Any, problems: Problems) -> Mapping[str, Any]
         if section in MANAGED_SECTIONS:
             problems.add(path, table, f"is written from the key {section}: set `{section}` instead")
         elif section not in PACTUS_SCHEMA:
-            problems.add(path, table, "is not a section of Pactus v1.16's config.toml; the sections are "
-                                      f"{', '.join(PACTUS_SCHEMA)}")
+            problems.add(
+                path,
+                table,
+                f"is not a section of Pactus v1.16's config.toml; the sections are {', '.join(PACTUS_SCHEMA)}",
+            )
         else:
             _check_table(path, table, PACTUS_SCHEMA[section], problems)
     return value
@@ -377,38 +456,61 @@ def _check_table(path: str, table: Any, schema: Mapping[str, Any], problems: Pro
         return
     for name, item in table.items():
         expected = schema.get(name, schema.get("*"))
-        strings = [item] if isinstance(item, str) else [i for i in item if isinstance(i, str)] \
-            if isinstance(item, list) else []
-        if text(f"{path}.{name}", str(name), problems) is None or \
-                any(text(f"{path}.{name}", string, problems) is None for string in strings):
+        strings = (
+            [item]
+            if isinstance(item, str)
+            else [i for i in item if isinstance(i, str)]
+            if isinstance(item, list)
+            else []
+        )
+        if text(f"{path}.{name}", str(name), problems) is None or any(
+            text(f"{path}.{name}", string, problems) is None for string in strings
+        ):
             continue  # the same limits as every other string: no control characters, 1024 at most
         if any("'''" in string or '"""' in string for string in strings):
-            problems.add(f"{path}.{name}", item, "may not hold ''' or \"\"\": the merge on the host would read "
-                                                 "them as the start of a multi-line string and refuse the file")
+            problems.add(
+                f"{path}.{name}",
+                item,
+                "may not hold ''' or \"\"\": the merge on the host would read "
+                "them as the start of a multi-line string and refuse the file",
+            )
             continue
         if expected is None:
-            problems.add(f"{path}.{name}", item, f"Pactus has no such key, and would set the whole file aside; "
-                                                 f"the keys here are {', '.join(k for k in schema if k != '*')}")
+            problems.add(
+                f"{path}.{name}",
+                item,
+                f"Pactus has no such key, and would set the whole file aside; "
+                f"the keys here are {', '.join(k for k in schema if k != '*')}",
+            )
         elif isinstance(expected, Mapping):
             _check_table(f"{path}.{name}", item, expected, problems)
         elif not _PACTUS_TYPES[expected](item):
             problems.add(f"{path}.{name}", item, f"must be {_PACTUS_TYPE_NAMES[expected]}, as Pactus reads it")
         elif path.endswith("zeromq") and name.startswith("zmqpub") and item and not _ZMQ_LOOPBACK.fullmatch(item):
-            problems.add(f"{path}.{name}", item, "must be a tcp:// address on loopback, e.g. tcp://127.0.0.1:28332: "
-                                                 "Nginx is the only public entry to the node")
+            problems.add(
+                f"{path}.{name}",
+                item,
+                "must be a tcp:// address on loopback, e.g. tcp://127.0.0.1:28332: "
+                "Nginx is the only public entry to the node",
+            )
 
 
 _PACTUS_TYPES: dict[str, Callable[[Any], bool]] = {
     "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63,
-    "uint32": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 32,
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63,
+    "uint32": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "string": lambda v: isinstance(v, str),
     "strings": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
 }
-_PACTUS_TYPE_NAMES = {"bool": "true or false", "int": "a whole number from -2^63 to 2^63-1",
-                      "uint32": "a whole number from 0 to 2^32-1", "float": "a number",
-                      "string": "a string", "strings": "a list of strings"}
+_PACTUS_TYPE_NAMES = {
+    "bool": "true or false",
+    "int": "a whole number from -2^63 to 2^63-1",
+    "uint32": "a whole number from 0 to 2^32-1",
+    "float": "a number",
+    "string": "a string",
+    "strings": "a list of strings",
+}
 _ZMQ_LOOPBACK = re.compile(r"tcp://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}")
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, get_type_hints
+from typing import Any, get_type_hints
 
 from settings.model import REQUIRED, Setting, Settings
 from settings.parse import keys, object_keys
@@ -65,11 +66,11 @@ def pulumi_yaml() -> str:
     width = max(len(key) for key in objects)
     for key, spec, section in top:
         if key in objects:
-            shown = json.dumps(_default(spec, section)).replace('": ', ': ').replace('{"', '{').replace(', "', ', ')
+            shown = json.dumps(_default(spec, section)).replace('": ', ": ").replace('{"', "{").replace(', "', ", ")
             lines.append(f"#   {key:<{width}}  {shown}")
     lines.append("# Set their fields with `pulumi config set --path jsonrpc.enable true` and the like.")
     lines.append("config:")
-    for key, spec, section in top:
+    for key, spec, _section in top:
         if key in objects:
             continue
         lines.append(f"  {NAMESPACE}:{key}:")

@@ -9,8 +9,9 @@ without `setting` are not keys: the parser fills them in.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from settings import checks
 from settings.problems import Problems
@@ -23,13 +24,19 @@ REQUIRED = object()  # a default that says: no default, the operator sets it
 class Setting:
     help: str
     check: Callable[[str, Any, Problems], Any] | None  # None: an object of further settings
-    default: Any = None         # REQUIRED, None for "not set", or the value as a config would hold it
-    pactus: str | None = None   # its name in config.toml's section of the same object
+    default: Any = None  # REQUIRED, None for "not set", or the value as a config would hold it
+    pactus: str | None = None  # its name in config.toml's section of the same object
     shown_default: str | None = None  # README's wording where the default is not a plain value
 
 
-def setting(help: str, check: Callable[[str, Any, Problems], Any], default: Any = None, *,
-            pactus: str | None = None, shown_default: str | None = None) -> Any:
+def setting(
+    help: str,
+    check: Callable[[str, Any, Problems], Any],
+    default: Any = None,
+    *,
+    pactus: str | None = None,
+    shown_default: str | None = None,
+) -> Any:
     return field(metadata={"setting": Setting(help, check, default, pactus, shown_default)})
 
 
@@ -46,67 +53,93 @@ def camel(name: str) -> str:
 @dataclass(frozen=True)
 class GrpcApi:
     enable: bool = setting("serve gRPC at `/pactus.<Service>/<Method>`", checks.boolean, True, pactus="enable")
-    listen: Listen = setting("where Pactus's gRPC server listens: loopback", checks.listen, "127.0.0.1:50051",
-                             pactus="listen")
-    basic_auth: bool = setting("the node itself checks `basicAuth` on gRPC (its `grpc.basic_auth`); "
-                               "without it, Nginx does", checks.boolean, False)
-    path_prefix: str | None = setting("gRPC also under this path, e.g. `/grpc`, as Pactus's GUI dials it",
-                                      checks.optional_route, "")
+    listen: Listen = setting(
+        "where Pactus's gRPC server listens: loopback", checks.listen, "127.0.0.1:50051", pactus="listen"
+    )
+    basic_auth: bool = setting(
+        "the node itself checks `basicAuth` on gRPC (its `grpc.basic_auth`); without it, Nginx does",
+        checks.boolean,
+        False,
+    )
+    path_prefix: str | None = setting(
+        "gRPC also under this path, e.g. `/grpc`, as Pactus's GUI dials it", checks.optional_route, ""
+    )
 
 
 @dataclass(frozen=True)
 class JsonRpcApi:
     enable: bool = setting("serve JSON-RPC at `path`", checks.boolean, False, pactus="enable")
-    listen: Listen = setting("where Pactus's JSON-RPC server listens: loopback", checks.listen, "127.0.0.1:8545",
-                             pactus="listen")
-    origins: tuple[str, ...] = setting("CORS origins, answered by Pactus; `\"*\"` only with `allowAnyOrigin`",
-                                       checks.origins, [], pactus="origins")
-    allow_any_origin: bool = setting("let `origins` be `\"*\"`: any web page may call the node from its "
-                                     "visitors' browsers", checks.boolean, False)
+    listen: Listen = setting(
+        "where Pactus's JSON-RPC server listens: loopback", checks.listen, "127.0.0.1:8545", pactus="listen"
+    )
+    origins: tuple[str, ...] = setting(
+        'CORS origins, answered by Pactus; `"*"` only with `allowAnyOrigin`', checks.origins, [], pactus="origins"
+    )
+    allow_any_origin: bool = setting(
+        'let `origins` be `"*"`: any web page may call the node from its visitors\' browsers', checks.boolean, False
+    )
     path: str = setting("the public path of JSON-RPC", checks.route, "/jsonrpc")
 
 
 @dataclass(frozen=True)
 class HttpApi:
     enable: bool = setting("serve the HTTP-API under `basePath`", checks.boolean, False, pactus="enable")
-    listen: Listen = setting("where Pactus's HTTP-API server listens: loopback", checks.listen, "127.0.0.1:8080",
-                             pactus="listen")
-    base_path: str = setting("the HTTP-API's path, public and Pactus's own", checks.route, "/http",
-                             pactus="base_path")
+    listen: Listen = setting(
+        "where Pactus's HTTP-API server listens: loopback", checks.listen, "127.0.0.1:8080", pactus="listen"
+    )
+    base_path: str = setting("the HTTP-API's path, public and Pactus's own", checks.route, "/http", pactus="base_path")
     enable_cors: bool = setting("Pactus answers CORS on the HTTP-API", checks.boolean, False, pactus="enable_cors")
 
 
 @dataclass(frozen=True)
 class HtmlPages:
-    enable: bool = setting("Pactus's debug pages: never proxied; loopback only, never port 80", checks.boolean,
-                           False, pactus="enable")
+    enable: bool = setting(
+        "Pactus's debug pages: never proxied; loopback only, never port 80", checks.boolean, False, pactus="enable"
+    )
     listen: Listen = setting("where the debug pages listen", checks.listen, "127.0.0.1:8090", pactus="listen")
     enable_pprof: bool = setting("Go's profiler on the debug pages", checks.boolean, False, pactus="enable_pprof")
 
 
 @dataclass(frozen=True)
 class RateLimit:
-    enable: bool = setting("limit each client (an IPv4 address, an IPv6 /64) on every API; beyond the limits, "
-                           "429 (gRPC: RESOURCE_EXHAUSTED)", checks.boolean, True)
-    requests_per_second: int = setting("requests a second per client",
-                                       checks.whole(1, 10_000, "a number of requests per second"), 10)
-    burst: int = setting("requests a client may send at once above the rate",
-                         checks.whole(0, 100_000, "a number of requests"), 20)
-    in_progress: int = setting("requests in progress per client at once",
-                               checks.whole(1, 10_000, "a number of requests"), 32)
+    enable: bool = setting(
+        "limit each client (an IPv4 address, an IPv6 /64) on every API; beyond the limits, "
+        "429 (gRPC: RESOURCE_EXHAUSTED)",
+        checks.boolean,
+        True,
+    )
+    requests_per_second: int = setting(
+        "requests a second per client", checks.whole(1, 10_000, "a number of requests per second"), 10
+    )
+    burst: int = setting(
+        "requests a client may send at once above the rate", checks.whole(0, 100_000, "a number of requests"), 20
+    )
+    in_progress: int = setting(
+        "requests in progress per client at once", checks.whole(1, 10_000, "a number of requests"), 32
+    )
 
 
 @dataclass(frozen=True)
 class BodySizes:
     """Largest request body per route, in Nginx's size syntax; beyond it, 413. For JSON-RPC it
     also bounds a batch: a few hundred calls at most per request (and per rate-limit token)."""
-    grpc: str = setting("largest gRPC request body; beyond it, 413. At most 4m: Pactus's gRPC server takes no "
-                        "larger message", checks.size_up_to("4m", "Pactus's gRPC server takes no larger message"), "1m")
-    jsonrpc: str = setting("largest JSON-RPC request body (a batch: a few hundred calls). At most 256k: a body "
-                           "bounds the calls one rate-limit token buys",
-                           checks.size_up_to("256k", "a body bounds the calls one rate-limit token buys"), "32k")
-    http: str = setting("largest HTTP-API request body. At most 1m: its requests carry one transaction at most",
-                        checks.size_up_to("1m", "HTTP-API requests carry one transaction at most"), "64k")
+
+    grpc: str = setting(
+        "largest gRPC request body; beyond it, 413. At most 4m: Pactus's gRPC server takes no larger message",
+        checks.size_up_to("4m", "Pactus's gRPC server takes no larger message"),
+        "1m",
+    )
+    jsonrpc: str = setting(
+        "largest JSON-RPC request body (a batch: a few hundred calls). At most 256k: a body "
+        "bounds the calls one rate-limit token buys",
+        checks.size_up_to("256k", "a body bounds the calls one rate-limit token buys"),
+        "32k",
+    )
+    http: str = setting(
+        "largest HTTP-API request body. At most 1m: its requests carry one transaction at most",
+        checks.size_up_to("1m", "HTTP-API requests carry one transaction at most"),
+        "64k",
+    )
 
 
 @dataclass(frozen=True)
@@ -114,57 +147,101 @@ class Settings:
     stack: str
     domain: str = setting("the node's public hostname; certificates are issued for it", checks.hostname, REQUIRED)
     host: str = setting("the server's public IPv4: the A record's content and the SSH target", checks.ipv4, REQUIRED)
-    host_ipv6: str | None = setting("the server's public IPv6: an AAAA record, and Nginx listens on `[::]:80` and "
-                                    "`[::]:443` too", checks.ipv6)
-    ssh_host: str = setting("SSH target when it differs from `host` (a private address, a name)", checks.ssh_host,
-                            shown_default="= `host`")
+    host_ipv6: str | None = setting(
+        "the server's public IPv6: an AAAA record, and Nginx listens on `[::]:80` and `[::]:443` too", checks.ipv6
+    )
+    ssh_host: str = setting(
+        "SSH target when it differs from `host` (a private address, a name)", checks.ssh_host, shown_default="= `host`"
+    )
     ssh_port: int = setting("SSH port", checks.port, 22)
-    ssh_host_key: str | None = setting("the server's SSH host key, as `ssh-keyscan -t ed25519 <host>` prints it; "
-                                       "without it any key is accepted, and preview warns", checks.ssh_host_key)
+    ssh_host_key: str | None = setting(
+        "the server's SSH host key, as `ssh-keyscan -t ed25519 <host>` prints it; "
+        "without it any key is accepted, and preview warns",
+        checks.ssh_host_key,
+    )
     ssh_user: str = setting("SSH user; any other than root needs passwordless sudo", checks.ssh_user, "root")
-    ssh_dial_error_limit: int = setting("SSH connection attempts before a step fails",
-                                        checks.whole(1, 100, "a number of tries"), 5)
-    ssh_per_dial_timeout: int = setting("seconds each SSH connection attempt may take",
-                                        checks.whole(1, 300, "a number of seconds"), 10)
-    manage_dns: bool = setting("create the A record at Cloudflare; `false` when it is managed elsewhere "
-                               "(no Cloudflare token needed then)", checks.boolean, True)
-    cloudflare_zone_id: str | None = setting("the domain's Cloudflare zone id, from its overview page; required "
-                                             "while `manageDns` is true", checks.zone_id)
+    ssh_dial_error_limit: int = setting(
+        "SSH connection attempts before a step fails", checks.whole(1, 100, "a number of tries"), 5
+    )
+    ssh_per_dial_timeout: int = setting(
+        "seconds each SSH connection attempt may take", checks.whole(1, 300, "a number of seconds"), 10
+    )
+    manage_dns: bool = setting(
+        "create the A record at Cloudflare; `false` when it is managed elsewhere (no Cloudflare token needed then)",
+        checks.boolean,
+        True,
+    )
+    cloudflare_zone_id: str | None = setting(
+        "the domain's Cloudflare zone id, from its overview page; required while `manageDns` is true", checks.zone_id
+    )
     acme_email: str = setting("the ACME account's email (expiry notices)", checks.email, REQUIRED)
-    acme_server: str = setting("`production`, `staging` (Let's Encrypt), or the https URL of an ACME directory",
-                               checks.acme_server, "production")
-    acme_ca_bundle: str | None = setting("PEM file on the host that certbot trusts for a private ACME server, at "
-                                         "issuance and at every renewal", checks.absolute_path)
-    check_ca_bundle: str | None = setting("PEM file on the machine running `pulumi up` that the endpoint check "
-                                          "trusts instead of the system store", checks.local_file)
-    precheck_timeout: int = setting("seconds the certificate step waits for the name to lead to the host before it "
-                                    "fails without asking the ACME server; `0` skips the check",
-                                    checks.whole(0, 3600, "a number of seconds"), 300)
-    distro: str = setting("`debian`, `redhat`, `arch`, or `auto` (read from /etc/os-release on the host)",
-                          checks.distro, "auto")
-    pactus_dir: str = setting("the node's working directory (`pactus-daemon start -w`), holding config.toml",
-                              checks.node_dir, "/root/pactus")
-    pactus_service: str | None = setting("systemd unit restarted when config.toml changes; unset: restart Pactus "
-                                         "yourself", checks.unit)
+    acme_server: str = setting(
+        "`production`, `staging` (Let's Encrypt), or the https URL of an ACME directory",
+        checks.acme_server,
+        "production",
+    )
+    acme_ca_bundle: str | None = setting(
+        "PEM file on the host that certbot trusts for a private ACME server, at issuance and at every renewal",
+        checks.absolute_path,
+    )
+    check_ca_bundle: str | None = setting(
+        "PEM file on the machine running `pulumi up` that the endpoint check trusts instead of the system store",
+        checks.local_file,
+    )
+    precheck_timeout: int = setting(
+        "seconds the certificate step waits for the name to lead to the host before it "
+        "fails without asking the ACME server; `0` skips the check",
+        checks.whole(0, 3600, "a number of seconds"),
+        300,
+    )
+    distro: str = setting(
+        "`debian`, `redhat`, `arch`, or `auto` (read from /etc/os-release on the host)", checks.distro, "auto"
+    )
+    pactus_dir: str = setting(
+        "the node's working directory (`pactus-daemon start -w`), holding config.toml", checks.node_dir, "/root/pactus"
+    )
+    pactus_service: str | None = setting(
+        "systemd unit restarted when config.toml changes; unset: restart Pactus yourself", checks.unit
+    )
     grpc: GrpcApi = section("gRPC")
     jsonrpc: JsonRpcApi = section("JSON-RPC")
     http: HttpApi = section("the HTTP-API")
     html: HtmlPages = section("Pactus's debug pages")
-    expose_wallet: bool = setting("route the gRPC Wallet service publicly and set `grpc.enable_wallet`; needs "
-                                  "`basicAuth` and `grpc.basicAuth`", checks.boolean, False)
-    allow_private_host: bool = setting("let `host` and `hostIpv6` be addresses no internet client reaches "
-                                       "(loopback, private, link-local): a private network or a test host; the "
-                                       "A record then publishes them", checks.boolean, False)
-    allow_private_listen: bool = setting("let an API listen on a private address (10/8, 172.16/12, 192.168/16, "
-                                         "fc00::/7), not only loopback", checks.boolean, False)
+    expose_wallet: bool = setting(
+        "route the gRPC Wallet service publicly and set `grpc.enable_wallet`; needs `basicAuth` and `grpc.basicAuth`",
+        checks.boolean,
+        False,
+    )
+    allow_private_host: bool = setting(
+        "let `host` and `hostIpv6` be addresses no internet client reaches "
+        "(loopback, private, link-local): a private network or a test host; the "
+        "A record then publishes them",
+        checks.boolean,
+        False,
+    )
+    allow_private_listen: bool = setting(
+        "let an API listen on a private address (10/8, 172.16/12, 192.168/16, fc00::/7), not only loopback",
+        checks.boolean,
+        False,
+    )
     rate_limit: RateLimit = section("limits per client")
     max_body_size: BodySizes = section("largest request bodies")
-    firewall: bool = setting("turn on ufw (Debian, Ubuntu, Arch) or firewalld (RedHat) with only `sshPort`, 80, 443 "
-                             "and the peer-to-peer port let in", checks.boolean, False)
-    p2p_port: int = setting("the node's peer-to-peer port, kept open by `firewall` (testnet: 21777); the ports of "
-                            "`pactusConfig.network.listen_addrs` replace it", checks.port, 21888)
+    firewall: bool = setting(
+        "turn on ufw (Debian, Ubuntu, Arch) or firewalld (RedHat) with only `sshPort`, 80, 443 "
+        "and the peer-to-peer port let in",
+        checks.boolean,
+        False,
+    )
+    p2p_port: int = setting(
+        "the node's peer-to-peer port, kept open by `firewall` (testnet: 21777); the ports of "
+        "`pactusConfig.network.listen_addrs` replace it",
+        checks.port,
+        21888,
+    )
     pactus_config: Mapping[str, Any] = setting(
         "other sections of config.toml (`node`, `logger`, ...), each written whole; checked against Pactus v1.16's "
         "keys and types (`schema/pactus-config.toml`); `zeromq` publishers on loopback only",
-        checks.pactus_config, {})
-    basic_auth: bool = False    # whether the basicAuth secret is set; the credential itself stays a secret
+        checks.pactus_config,
+        {},
+    )
+    basic_auth: bool = False  # whether the basicAuth secret is set; the credential itself stays a secret

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 NAMESPACE = "pactus-secure"
 

@@ -96,18 +96,26 @@ def down() -> None:
 
 def preflight() -> None:
     if os.geteuid() != 0:
-        raise DemoError("run as root: it boots a local server with systemd-nspawn and adds an address, a NAT rule "
-                        "and an /etc/hosts line to this machine (`sudo ./demo up`; `./demo down` takes them back)")
-    for command, package in (("systemd-nspawn", "systemd-container"), ("debootstrap", "debootstrap"),
-                             ("iptables", "iptables"), ("pebble", "pebble")):
+        raise DemoError(
+            "run as root: it boots a local server with systemd-nspawn and adds an address, a NAT rule "
+            "and an /etc/hosts line to this machine (`sudo ./demo up`; `./demo down` takes them back)"
+        )
+    for command, package in (
+        ("systemd-nspawn", "systemd-container"),
+        ("debootstrap", "debootstrap"),
+        ("iptables", "iptables"),
+        ("pebble", "pebble"),
+    ):
         if shutil.which(command) is None:
             raise DemoError(f"{command} is missing: `apt-get install {package}`")
     if not _pid_alive(STATE / "pebble.pid"):
         for port in (PORTS.acme, PORTS.management, PORTS.dns, PORTS.dns_management):
             holder = _listener(port)
             if holder:
-                raise DemoError(f"port {port}, which the demo's ACME server needs on this machine, is taken by "
-                                f"{holder}: stop it, or run `./demo down` if it is an earlier demo's")
+                raise DemoError(
+                    f"port {port}, which the demo's ACME server needs on this machine, is taken by "
+                    f"{holder}: stop it, or run `./demo down` if it is an earlier demo's"
+                )
 
 
 def _boot_server() -> servers.Server:
@@ -121,13 +129,24 @@ def _boot_server() -> servers.Server:
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     api_ca = _pebble_api_certificate()
-    say(f"preparing server {NAME}: Debian 13 with systemd, sshd, a `deploy` user with sudo, and a testnet "
-        "pactus-daemon as pactus.service (the first run debootstraps the root: about a minute)")
+    say(
+        f"preparing server {NAME}: Debian 13 with systemd, sshd, a `deploy` user with sudo, and a testnet "
+        "pactus-daemon as pactus.service (the first run debootstraps the root: about a minute)"
+    )
     try:
-        servers.prepare(NAME, SUITE, NUMBER, STATE, (STATE / "deploy_key.pub").read_text().strip(),
-                        {"/etc/hostname": f"{NAME}\n",
-                         "/etc/hosts": f"127.0.0.1 localhost {NAME}\n{node.address} {DOMAIN}\n",
-                         PEBBLE_CA_ON_SERVER: api_ca.read_text()}, wait_for_root=False)
+        servers.prepare(
+            NAME,
+            SUITE,
+            NUMBER,
+            STATE,
+            (STATE / "deploy_key.pub").read_text().strip(),
+            {
+                "/etc/hostname": f"{NAME}\n",
+                "/etc/hosts": f"127.0.0.1 localhost {NAME}\n{node.address} {DOMAIN}\n",
+                PEBBLE_CA_ON_SERVER: api_ca.read_text(),
+            },
+            wait_for_root=False,
+        )
     except servers.RootBusy as busy:
         raise DemoError(str(busy)) from None
     say(f"booting {NAME} at {node.address}")
@@ -152,8 +171,14 @@ def _start_pebble(node: servers.Server) -> pebble.Pebble:
         return pebble.running(work, api_addresses=(node.gateway,), ports=PORTS)
     say(f"starting pebble, the ACME server, at {node.gateway}:{PORTS.acme}, with its DNS answering {node.address}")
     processes: list[subprocess.Popen] = []
-    acme = pebble.start(work, processes, listen=node.gateway, api_addresses=(node.gateway, "127.0.0.1"),
-                        default_ipv4=node.address, ports=PORTS)
+    acme = pebble.start(
+        work,
+        processes,
+        listen=node.gateway,
+        api_addresses=(node.gateway, "127.0.0.1"),
+        default_ipv4=node.address,
+        ports=PORTS,
+    )
     (STATE / "challtestsrv.pid").write_text(f"{processes[0].pid}\n")
     (STATE / "pebble.pid").write_text(f"{processes[1].pid}\n")
     return acme
@@ -167,12 +192,20 @@ def _stack(node: servers.Server, acme: pebble.Pebble, origins: list[str] | None 
 def _config(node: servers.Server, acme: pebble.Pebble, origins: list[str] | None = None) -> dict:
     """The stack a node operator writes, with this server's address and pebble as the CA."""
     return {
-        "domain": DOMAIN, "host": node.address, "allowPrivateHost": "true", "sshUser": "deploy",
+        "domain": DOMAIN,
+        "host": node.address,
+        "allowPrivateHost": "true",
+        "sshUser": "deploy",
         "sshHostKey": (node.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().strip(),
-        "acmeEmail": "demo@example.com", "manageDns": "false",
-        "acmeServer": acme.directory, "acmeCaBundle": PEBBLE_CA_ON_SERVER, "checkCaBundle": str(acme.issuing_root),
-        "pactusDir": servers.PACTUS_DIR, "pactusService": "pactus.service",
-        "jsonrpc": {"enable": True, **({"origins": origins} if origins else {})}, "http": {"enable": True},
+        "acmeEmail": "demo@example.com",
+        "manageDns": "false",
+        "acmeServer": acme.directory,
+        "acmeCaBundle": PEBBLE_CA_ON_SERVER,
+        "checkCaBundle": str(acme.issuing_root),
+        "pactusDir": servers.PACTUS_DIR,
+        "pactusService": "pactus.service",
+        "jsonrpc": {"enable": True, **({"origins": origins} if origins else {})},
+        "http": {"enable": True},
     }
 
 
@@ -185,8 +218,9 @@ def _running() -> tuple[servers.Server, pebble.Pebble]:
 
 def _cli(project: Project, *args: str) -> None:
     """The real CLI, its output straight to the terminal."""
-    result = subprocess.run([project.pulumi, *args, "--non-interactive"], cwd=project.directory,
-                            env={**os.environ, **project.environment})
+    result = subprocess.run(
+        [project.pulumi, *args, "--non-interactive"], cwd=project.directory, env={**os.environ, **project.environment}
+    )
     if result.returncode != 0:
         raise DemoError(f"pulumi {args[0]} failed (its output is above)")
 
@@ -202,18 +236,27 @@ def _call_the_node(node: servers.Server, acme: pebble.Pebble) -> None:
     say(f"calling the node through Nginx at https://{DOMAIN}, trusting pebble's root {ca}")
     credentials = grpc.ssl_channel_credentials(acme.issuing_root.read_bytes())
     with grpc.secure_channel(f"{DOMAIN}:443", credentials) as channel:
-        info = _retry(lambda: blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
-            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10))
-    print(f"  gRPC      {DOMAIN}:443  Blockchain.GetBlockchainInfo: last block height {info.last_block_height}, "
-          f"{info.total_validators} validators")
+        info = _retry(
+            lambda: blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
+            )
+        )
+    print(
+        f"  gRPC      {DOMAIN}:443  Blockchain.GetBlockchainInfo: last block height {info.last_block_height}, "
+        f"{info.total_validators} validators"
+    )
     client = PactusOpenRPCClient({}, f"https://{DOMAIN}/jsonrpc", verify=httpx.create_ssl_context(verify=ca))
     answer = asyncio.run(client.pactus.blockchain.get_blockchain_info())
     # JSON-RPC answers in proto3's JSON, which leaves out a field at its default (a height of 0).
-    print(f"  JSON-RPC  https://{DOMAIN}/jsonrpc  pactus.blockchain.get_blockchain_info: last block height "
-          f"{answer.get('last_block_height', 0)}, {answer['total_validators']} validators")
+    print(
+        f"  JSON-RPC  https://{DOMAIN}/jsonrpc  pactus.blockchain.get_blockchain_info: last block height "
+        f"{answer.get('last_block_height', 0)}, {answer['total_validators']} validators"
+    )
     http = httpx.get(f"https://{DOMAIN}/http/api/pactus/blockchain/get_blockchain_info", verify=ca, timeout=10)
-    print(f"  HTTP-API  https://{DOMAIN}/http/api/pactus/blockchain/get_blockchain_info: last block height "
-          f"{http.json().get('lastBlockHeight', 0)}, {http.json()['totalValidators']} validators")
+    print(
+        f"  HTTP-API  https://{DOMAIN}/http/api/pactus/blockchain/get_blockchain_info: last block height "
+        f"{http.json().get('lastBlockHeight', 0)}, {http.json()['totalValidators']} validators"
+    )
     print(f"""
 To make the same calls yourself (the name resolves on this machine only):
   gRPC:     dial {DOMAIN}:443 with TLS, trusting {ca}

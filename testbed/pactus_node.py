@@ -33,17 +33,37 @@ class PactusNode:
 
     def init(self) -> str:
         """`pactus-daemon init` for testnet; returns the config.toml it wrote."""
-        result = subprocess.run([tool("pactus-daemon"), "init", "-w", str(self.working_dir), "--testnet",
-                                 "-p", WALLET_PASSWORD, "--val-num", "1", "--restore", MNEMONIC],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [
+                tool("pactus-daemon"),
+                "init",
+                "-w",
+                str(self.working_dir),
+                "--testnet",
+                "-p",
+                WALLET_PASSWORD,
+                "--val-num",
+                "1",
+                "--restore",
+                MNEMONIC,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         for written in ("config.toml", "genesis.json", "wallets/default_wallet"):
-            assert (self.working_dir / written).exists(), f"pactus-daemon init wrote no {written}: {result.stdout}{result.stderr}"
+            assert (self.working_dir / written).exists(), (
+                f"pactus-daemon init wrote no {written}: {result.stdout}{result.stderr}"
+            )
         return (self.working_dir / "config.toml").read_text()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [tool("pactus-daemon"), "start", "-w", str(self.working_dir), "-p", WALLET_PASSWORD],
-            stdout=self.log.open("a"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         self.wait_answering()
 
     def stop(self) -> None:
@@ -74,13 +94,16 @@ class PactusNode:
     def loopback_listens(self) -> dict[str, str]:
         """Where each API of the running node answers on loopback, as a stack's `listen` names it."""
         config = self.config()
-        return {api: _dial(config.get(api, {}).get("listen", default)) for api, default in
-                (("grpc", "127.0.0.1:50051"), ("jsonrpc", "127.0.0.1:8545"), ("http", "127.0.0.1:8080"))}
+        return {
+            api: _dial(config.get(api, {}).get("listen", default))
+            for api, default in (("grpc", "127.0.0.1:50051"), ("jsonrpc", "127.0.0.1:8545"), ("http", "127.0.0.1:8080"))
+        }
 
     def blockchain_info(self) -> dict:
         """GetBlockchainInfo asked of the node directly, on loopback, over its HTTP-API."""
-        with urllib.request.urlopen(f"{self.http_api_base()}/api/pactus/blockchain/get_blockchain_info",
-                                    timeout=5) as response:
+        with urllib.request.urlopen(
+            f"{self.http_api_base()}/api/pactus/blockchain/get_blockchain_info", timeout=5
+        ) as response:
             return json.load(response)
 
     def listeners(self) -> list[str]:
@@ -97,14 +120,18 @@ class PactusNode:
     def wait_answering(self, timeout: float = 30) -> None:
         """Until every enabled API accepts connections (the HTTP-API starts last)."""
         config = self.config()
-        targets = [_dial(config.get(api, {}).get("listen", default)) for api, default in
-                   (("grpc", "127.0.0.1:50051"), ("jsonrpc", "127.0.0.1:8545"), ("http", "127.0.0.1:8080"))
-                   if config.get(api, {}).get("enable", True)]
+        targets = [
+            _dial(config.get(api, {}).get("listen", default))
+            for api, default in (("grpc", "127.0.0.1:50051"), ("jsonrpc", "127.0.0.1:8545"), ("http", "127.0.0.1:8080"))
+            if config.get(api, {}).get("enable", True)
+        ]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"pactus-daemon exited with {self.process.returncode}: {self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"pactus-daemon exited with {self.process.returncode}: {self.log.read_text()[-3000:]}"
+                )
             try:
                 for target in targets:
                     host, port = target.rsplit(":", 1)
@@ -113,6 +140,7 @@ class PactusNode:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"pactus-daemon did not answer within {timeout}s: {self.log.read_text()[-3000:]}")
+
 
 def terminate(process: subprocess.Popen | None, timeout: float) -> None:
     """SIGTERM, a wait for a clean exit, then SIGKILL."""

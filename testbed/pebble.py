@@ -24,36 +24,79 @@ class Ports:
 
 @dataclass(frozen=True)
 class Pebble:
-    directory: str          # the ACME directory URL, as certbot on the host asks it
-    api_ca: Path            # the CA of pebble's own HTTPS API, which certbot trusts
-    issuing_root: Path      # the root pebble signs certificates under, which clients trust
-    log: Path               # every request pebble answered
-    dns_management: str     # challtestsrv's management API
+    directory: str  # the ACME directory URL, as certbot on the host asks it
+    api_ca: Path  # the CA of pebble's own HTTPS API, which certbot trusts
+    issuing_root: Path  # the root pebble signs certificates under, which clients trust
+    log: Path  # every request pebble answered
+    dns_management: str  # challtestsrv's management API
 
 
-def start(work: Path, processes: list[subprocess.Popen], *, listen: str, api_addresses: tuple[str, ...],
-          default_ipv4: str, ports: Ports = Ports()) -> Pebble:
+def start(
+    work: Path,
+    processes: list[subprocess.Popen],
+    *,
+    listen: str,
+    api_addresses: tuple[str, ...],
+    default_ipv4: str,
+    ports: Ports = Ports(),
+) -> Pebble:
     """Starts challtestsrv (answering `default_ipv4` for every name) and pebble on `listen`;
     each process is appended to `processes` as it starts, for the caller to stop."""
     if not (work / "pebble.pem").exists():
         api_certificate(work, api_addresses)
-    (work / "pebble.json").write_text(json.dumps({"pebble": {
-        "listenAddress": f"{listen}:{ports.acme}", "managementListenAddress": f"127.0.0.1:{ports.management}",
-        "certificate": str(work / "pebble.pem"), "privateKey": str(work / "pebble.key"),
-        "httpPort": 80, "tlsPort": 443, "externalAccountBindingRequired": False,
-        # Let's Encrypt's certificate profile: 90 days, a revocation URL (testssl.sh rates both).
-        "certificateValidityPeriod": 90 * 24 * 3600, "ocspResponderURL": "http://127.0.0.1:4002/",
-    }}))
-    processes.append(subprocess.Popen(
-        ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{ports.dns}", "-defaultIPv4", default_ipv4, "-defaultIPv6", "",
-         "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{ports.dns_management}"],
-        stdout=(work / "challtestsrv.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+    (work / "pebble.json").write_text(
+        json.dumps(
+            {
+                "pebble": {
+                    "listenAddress": f"{listen}:{ports.acme}",
+                    "managementListenAddress": f"127.0.0.1:{ports.management}",
+                    "certificate": str(work / "pebble.pem"),
+                    "privateKey": str(work / "pebble.key"),
+                    "httpPort": 80,
+                    "tlsPort": 443,
+                    "externalAccountBindingRequired": False,
+                    # Let's Encrypt's certificate profile: 90 days, a revocation URL (testssl.sh rates both).
+                    "certificateValidityPeriod": 90 * 24 * 3600,
+                    "ocspResponderURL": "http://127.0.0.1:4002/",
+                }
+            }
+        )
+    )
+    processes.append(
+        subprocess.Popen(
+            [
+                "pebble-challtestsrv",
+                "-dns01",
+                f"127.0.0.1:{ports.dns}",
+                "-defaultIPv4",
+                default_ipv4,
+                "-defaultIPv6",
+                "",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                f"127.0.0.1:{ports.dns_management}",
+            ],
+            stdout=(work / "challtestsrv.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
     wait_for_port(ports.dns_management, processes[-1], "pebble-challtestsrv")
     log = work / "pebble.log"
-    processes.append(subprocess.Popen(
-        ["pebble", "-config", str(work / "pebble.json"), "-dnsserver", f"127.0.0.1:{ports.dns}"],
-        env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-        stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+    processes.append(
+        subprocess.Popen(
+            ["pebble", "-config", str(work / "pebble.json"), "-dnsserver", f"127.0.0.1:{ports.dns}"],
+            env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
     wait_for_port(ports.acme, processes[-1], "pebble", host=api_addresses[0])
     wait_for_port(ports.management, processes[-1], "pebble management")
     context = ssl.create_default_context(cafile=str(work / "pebble.pem"))
@@ -64,21 +107,44 @@ def start(work: Path, processes: list[subprocess.Popen], *, listen: str, api_add
 
 def running(work: Path, *, api_addresses: tuple[str, ...], ports: Ports = Ports()) -> Pebble:
     """The pebble that `start` started in `work`."""
-    return Pebble(directory=f"https://{api_addresses[0]}:{ports.acme}/dir", api_ca=work / "pebble.pem",
-                  issuing_root=work / "issuing-root.pem", log=work / "pebble.log",
-                  dns_management=f"http://127.0.0.1:{ports.dns_management}")
+    return Pebble(
+        directory=f"https://{api_addresses[0]}:{ports.acme}/dir",
+        api_ca=work / "pebble.pem",
+        issuing_root=work / "issuing-root.pem",
+        log=work / "pebble.log",
+        dns_management=f"http://127.0.0.1:{ports.dns_management}",
+    )
 
 
 def api_certificate(work: Path, api_addresses: tuple[str, ...]) -> None:
     """A self-signed certificate for pebble's own HTTPS API (Debian's pebble ships none)."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=pebble",
-                    "-addext", "subjectAltName=DNS:localhost," + ",".join(f"IP:{a}" for a in api_addresses),
-                    "-keyout", str(work / "pebble.key"), "-out", str(work / "pebble.pem")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=pebble",
+            "-addext",
+            "subjectAltName=DNS:localhost," + ",".join(f"IP:{a}" for a in api_addresses),
+            "-keyout",
+            str(work / "pebble.key"),
+            "-out",
+            str(work / "pebble.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
-def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 20,
-                  host: str = "127.0.0.1") -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen, name: str, timeout: float = 20, host: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -43,11 +43,11 @@ WantedBy=multi-user.target
 
 @dataclass
 class Server:
-    name: str           # the machine's name, and its host-side interface ve-<name>
-    suite: str          # bookworm (Debian 12) or trixie (Debian 13)
-    number: int         # its subnet: 10.77.<number>.0/24
+    name: str  # the machine's name, and its host-side interface ve-<name>
+    suite: str  # bookworm (Debian 12) or trixie (Debian 13)
+    number: int  # its subnet: 10.77.<number>.0/24
     root: Path
-    key: Path           # the deploy user's private key
+    key: Path  # the deploy user's private key
     process: subprocess.Popen | None = None
 
     @property
@@ -59,21 +59,56 @@ class Server:
         return f"10.77.{self.number}.1"
 
     def ssh(self, command: str, *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        result = subprocess.run(["ssh", "-i", str(self.key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
-                                 f"deploy@{self.address}", command], capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [
+                "ssh",
+                "-i",
+                str(self.key),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=5",
+                f"deploy@{self.address}",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"{self.name}: {command} exited {result.returncode}: {result.stdout}{result.stderr}")
         return result
 
     def boot(self) -> None:
         self.process = subprocess.Popen(
-            ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(self.root), "-M", self.name,
-             "--network-veth", "-b"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)  # it outlives the demo's `up`, which stops it only on `down`
+            [
+                "systemd-nspawn",
+                "--register=no",
+                "--keep-unit",
+                "-q",
+                "-D",
+                str(self.root),
+                "-M",
+                self.name,
+                "--network-veth",
+                "-b",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # it outlives the demo's `up`, which stops it only on `down`
         interface = f"ve-{self.name}"[:15]
-        _wait(lambda: subprocess.run(["ip", "link", "show", interface], capture_output=True).returncode == 0,
-              f"{interface} to appear")
+        _wait(
+            lambda: subprocess.run(["ip", "link", "show", interface], capture_output=True).returncode == 0,
+            f"{interface} to appear",
+        )
         subprocess.run(["ip", "addr", "add", f"{self.gateway}/24", "dev", interface], check=True)
         subprocess.run(["ip", "link", "set", interface, "up"], check=True)
         _wait(lambda: _port_open(self.address, 22), f"sshd on {self.name}", timeout=90)
@@ -87,16 +122,22 @@ class Server:
         try:
             _wait(booted, f"{self.name} to finish booting", timeout=240)
         except RuntimeError as timeout:
-            raise RuntimeError(f"{timeout}; systemctl is-system-running answered {answers[-3:]}; "
-                               f"{self.inside('systemctl', 'list-jobs', '--no-pager')}") from None
+            raise RuntimeError(
+                f"{timeout}; systemctl is-system-running answered {answers[-3:]}; "
+                f"{self.inside('systemctl', 'list-jobs', '--no-pager')}"
+            ) from None
 
     def inside(self, *command: str) -> str:
         """A command run in the booted server's namespaces without SSH (for what to say when SSH fails)."""
         init = _descendant_named(self.process.pid, "systemd")
         if init is None:
             return f"no systemd runs under systemd-nspawn {self.process.pid}"
-        result = subprocess.run(["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", *command],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", *command],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return f"{' '.join(command)}: {result.stdout}{result.stderr}"
 
     def stop(self) -> None:
@@ -104,16 +145,27 @@ class Server:
         self.process = None
 
 
-def prepare(name: str, suite: str, number: int, work: Path, ssh_public_key: str, files: dict[str, str], *,
-            wait_for_root: bool = True) -> Server:
+def prepare(
+    name: str,
+    suite: str,
+    number: int,
+    work: Path,
+    ssh_public_key: str,
+    files: dict[str, str],
+    *,
+    wait_for_root: bool = True,
+) -> Server:
     """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it.
     Without `wait_for_root`, a root another run is building raises RootBusy."""
     root = work / name
     subprocess.run(["cp", "-a", "--reflink=auto", str(_cached_root(suite, wait_for_root)), str(root)], check=True)
-    network = (f"[Match]\nName=host0\n\n[Network]\nAddress=10.77.{number}.2/24\nGateway=10.77.{number}.1\n")
-    for path, text in {"/etc/systemd/network/10-host0.network": network,  # before systemd's 80-container-host0 (DHCP)
-                       "/etc/systemd/system/pactus.service": PACTUS_UNIT,
-                       "/etc/sudoers.d/deploy": "deploy ALL=(ALL) NOPASSWD: ALL\n", **files}.items():
+    network = f"[Match]\nName=host0\n\n[Network]\nAddress=10.77.{number}.2/24\nGateway=10.77.{number}.1\n"
+    for path, text in {
+        "/etc/systemd/network/10-host0.network": network,  # before systemd's 80-container-host0 (DHCP)
+        "/etc/systemd/system/pactus.service": PACTUS_UNIT,
+        "/etc/sudoers.d/deploy": "deploy ALL=(ALL) NOPASSWD: ALL\n",
+        **files,
+    }.items():
         target = root / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -130,8 +182,12 @@ runuser -u pactus -- /usr/local/bin/pactus-daemon init -w {PACTUS_DIR} --testnet
 test -f {PACTUS_DIR}/config.toml
 systemctl enable systemd-networkd pactus.service >/dev/null 2>&1
 """
-    subprocess.run(["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(root), "bash", "-c", setup],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(root), "bash", "-c", setup],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return Server(name=name, suite=suite, number=number, root=root, key=work / "deploy_key")
 
 
@@ -171,8 +227,10 @@ def _cached_root(suite: str, wait: bool) -> Path:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise RootBusy(f"the Debian {suite} server root in {CACHE} is being built by another run (debootstrap, "
-                           "about a minute): wait for it to finish, then run again") from None
+            raise RootBusy(
+                f"the Debian {suite} server root in {CACHE} is being built by another run (debootstrap, "
+                "about a minute): wait for it to finish, then run again"
+            ) from None
         _build_root(root, suite)
     return root
 
@@ -182,8 +240,11 @@ def _build_root(root: Path, suite: str) -> None:
         # Built aside and renamed when whole: an interrupted debootstrap never passes for a root.
         partial = root.with_name(root.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial),
-                        MIRROR], check=True, capture_output=True)
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial), MIRROR],
+            check=True,
+            capture_output=True,
+        )
         partial.rename(root)
 
 

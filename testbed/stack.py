@@ -18,9 +18,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from pulumi import automation as auto
@@ -42,14 +43,29 @@ def pulumi_home(directory: Path) -> Path:
     """A PULUMI_HOME with pulumi-command's provider installed from tools/build's binary."""
     for binary in (TOOLS / "bin" / "pulumi", TOOLS / "bin" / "pulumi-language-python", PROVIDER):
         if not os.access(binary, os.X_OK):
-            raise ToolMissing(f"{binary} is missing: run tools/build (it builds the Pulumi CLI, its Python "
-                              "language host and pulumi-command's provider)")
+            raise ToolMissing(
+                f"{binary} is missing: run tools/build (it builds the Pulumi CLI, its Python "
+                "language host and pulumi-command's provider)"
+            )
     installed = directory / "plugins" / f"resource-command-v{PROVIDER_VERSION}"
     if not installed.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(TOOLS / "bin" / "pulumi"), "plugin", "install", "resource", "command", PROVIDER_VERSION,
-                        "--file", str(PROVIDER)], env=cli_environment(directory), check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [
+                str(TOOLS / "bin" / "pulumi"),
+                "plugin",
+                "install",
+                "resource",
+                "command",
+                PROVIDER_VERSION,
+                "--file",
+                str(PROVIDER),
+            ],
+            env=cli_environment(directory),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     return directory
 
 
@@ -77,19 +93,21 @@ def file_backend(directory: Path) -> str:
 @dataclass
 class StepRun:
     """A remote command the engine created, updated, replaced or deleted, and what it printed."""
+
     name: str
     op: str
-    output: str = ""    # its stdout, then its stderr ("[secret]" for a step that carries a secret)
+    output: str = ""  # its stdout, then its stderr ("[secret]" for a step that carries a secret)
 
 
 @dataclass
 class Result:
     """What one `preview`, `up` or `destroy` did, from the engine's own events."""
-    changes: dict[str, int]                     # op -> count, as the engine's summary gives them
+
+    changes: dict[str, int]  # op -> count, as the engine's summary gives them
     steps: list[StepRun] = field(default_factory=list)
     planned: dict[str, str] = field(default_factory=dict)  # preview: resource name -> op (same, update, ...)
     outputs: dict[str, Any] = field(default_factory=dict)
-    output: str = ""                            # what the CLI printed
+    output: str = ""  # what the CLI printed
     diagnostics: list[str] = field(default_factory=list)
 
     def ran(self) -> list[str]:
@@ -125,17 +143,24 @@ class Project:
         self.command = auto.PulumiCommand(root=str(TOOLS), skip_version_check=True)
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Stack:
-        workspace = auto.LocalWorkspace(work_dir=str(self.directory), env_vars=self.environment,
-                                        pulumi_command=self.command)
+        workspace = auto.LocalWorkspace(
+            work_dir=str(self.directory), env_vars=self.environment, pulumi_command=self.command
+        )
         stack = Stack(self, auto.Stack.create_or_select(name, workspace))
         stack.configure(config, secrets or {})
         return stack
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """The real CLI in this project's folder and environment."""
-        return subprocess.run([self.pulumi, *args, "--non-interactive"], cwd=self.directory,
-                              env={**os.environ, **self.environment}, input=stdin, capture_output=True,
-                              text=True, check=check)
+        return subprocess.run(
+            [self.pulumi, *args, "--non-interactive"],
+            cwd=self.directory,
+            env={**os.environ, **self.environment},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=check,
+        )
 
 
 def copy_program(source: Path, target: Path) -> None:
@@ -167,8 +192,15 @@ class Stack:
         `secrets`, the secrets set before stay."""
         workspace = self.auto.workspace
         settings = workspace.stack_settings(self.name)
-        kept = {} if secrets is not None else {key: value for key, value in (settings.config or {}).items()
-                                               if isinstance(value, StackSettingsSecureConfigValue)}
+        kept = (
+            {}
+            if secrets is not None
+            else {
+                key: value
+                for key, value in (settings.config or {}).items()
+                if isinstance(value, StackSettingsSecureConfigValue)
+            }
+        )
         settings.config = {**kept, **{_key(key): value for key, value in config.items()}}
         workspace.save_stack_settings(self.name, settings)
         for key, value in (secrets or {}).items():
@@ -191,10 +223,25 @@ class Stack:
         at once (CLI, language host and provider, which runs in a process group of its own),
         as when a CI job is cancelled, at the first line of output for which `when` is true.
         Returns what it printed."""
-        process = subprocess.Popen([str(TOOLS / "bin" / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive",
-                                    "--color", "never", "--stack", self.name], cwd=self.project.directory,
-                                   env={**os.environ, **self.project.environment}, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            [
+                str(TOOLS / "bin" / "pulumi"),
+                "up",
+                "--yes",
+                "--skip-preview",
+                "--non-interactive",
+                "--color",
+                "never",
+                "--stack",
+                self.name,
+            ],
+            cwd=self.project.directory,
+            env={**os.environ, **self.project.environment},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         printed: list[str] = []
         killer = threading.Timer(timeout, _kill_session, (process.pid,))
         killer.start()
@@ -212,8 +259,7 @@ class Stack:
 
     def recover(self) -> list[str]:
         """README's recovery after an interrupted `up`, for a file backend: what each printed."""
-        return [self.project.cli(*args, "--stack", self.name, check=False).stdout
-                for args in RECOVERY]
+        return [self.project.cli(*args, "--stack", self.name, check=False).stdout for args in RECOVERY]
 
     def export(self) -> dict:
         """`pulumi stack export` as an operator runs it: secrets encrypted (the Automation API's
@@ -252,8 +298,11 @@ def _kill_session(session: int, timeout: float = 10) -> None:
     """SIGKILL to every process of the session, until none is left."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        members = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()
-                   and _session_of(entry) == session]
+        members = [
+            int(entry.name)
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and _session_of(entry) == session
+        ]
         if not members:
             return
         for pid in members:

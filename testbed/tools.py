@@ -15,6 +15,8 @@ class ToolMissing(RuntimeError):
 def tool(name: str) -> str:
     path = TOOLS_BIN / name
     if not os.access(path, os.X_OK):
-        raise ToolMissing(f"{path} is missing: run tools/build (it builds the Pulumi CLI, its Python language host, "
-                          "pulumi-command's provider and pactus-daemon)")
+        raise ToolMissing(
+            f"{path} is missing: run tools/build (it builds the Pulumi CLI, its Python language host, "
+            "pulumi-command's provider and pactus-daemon)"
+        )
     return str(path)

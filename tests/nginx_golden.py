@@ -15,7 +15,8 @@ from pathlib import Path
 from render.nginx import render_acme_http_site, render_tls_site
 from settings import Settings
 from tests.cases import parse_case
-from tests.pulumi_mocks import BASIC_AUTH, MINIMAL, SECRETS, settings_of
+from tests.configs import MINIMAL, settings_of
+from tests.credentials import BASIC_AUTH, SECRETS
 
 CASES = Path(__file__).parent / "nginx_cases"
 # The TLS site as nginx < 1.25.1 (Debian 12's) takes it; the newer form differs only in how

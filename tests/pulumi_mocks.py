@@ -8,85 +8,22 @@ inputs exactly as the engine would receive them, secret markers included.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextvars
 import json
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+from components.endpoint_check import Endpoint, ServedCertificate
+from tests.configs import STACK
+from tests.credentials import CLOUDFLARE_TOKEN, SSH_KEY
+
 SECRET_SIG = rpc._special_sig_key
 SECRET_MARK = rpc._special_secret_sig
-
-from components.endpoint_check import Endpoint, ServedCertificate
-from settings import Settings, parse_settings
-
-
-def openssh_key(cipher: bytes = b"none") -> str:
-    """A key file shaped like `ssh-keygen` writes one (magic, cipher, ...), with no real key in it."""
-    def string(data: bytes) -> bytes:
-        return len(data).to_bytes(4, "big") + data
-    body = (b"openssh-key-v1\0" + string(cipher) + string(b"none" if cipher == b"none" else b"bcrypt")
-            + string(b"") + (1).to_bytes(4, "big") + b"material-for-unit-tests-only" * 4)
-    text = base64.b64encode(body).decode()
-    lines = [text[i:i + 70] for i in range(0, len(text), 70)]
-    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
-
-
-STACK = "mainnet-node1"
-SSH_KEY = openssh_key()
-CLOUDFLARE_TOKEN = "cf-token-for-unit-tests-0123456789"
-# `htpasswd -nbB -C 5 operator 'correct horse battery staple'`
-BASIC_AUTH = "operator:$2y$05$1PukGhfoe2P9QPBXxNMAsORUU9IAuI17OMFO78CJ6HGTOeWCE1.1W"
-SECRETS = {"sshPrivateKey": SSH_KEY, "cloudflare:apiToken": CLOUDFLARE_TOKEN}
-
-MINIMAL = {
-    "domain": "node1.example.com",
-    "host": "203.0.113.10",
-    "acmeEmail": "ops@example.com",
-    "manageDns": "false",
-}
-FULL = {
-    **MINIMAL,
-    "manageDns": "true",
-    "cloudflareZoneId": "0123456789abcdef0123456789abcdef",
-    "sshHost": "10.0.0.5",
-    "sshPort": "2222",
-    "sshUser": "deploy",
-    "acmeServer": "staging",
-    "distro": "debian",
-    "pactusService": "pactus.service",
-    "grpc": {"enable": True, "listen": "127.0.0.1:50051"},
-    "jsonrpc": {"enable": True, "listen": "127.0.0.1:8545", "origins": ["https://wallet.example.com"]},
-    "http": {"enable": True, "listen": "127.0.0.1:8080"},
-    "pactusConfig": {"node": {"reward_addresses": ["pc1zexampleaddress"]}},
-}
-
-
-# The Wallet service through the proxy: only behind the credential, checked by the node too.
-WALLET = {**FULL, "exposeWallet": "true", "grpc": {**FULL["grpc"], "basicAuth": True}}
-
-FLEET = ("mainnet-node1", "mainnet-node2", "testnet-node1")  # the example stacks in examples/fleet
-
-
-def fleet_stack(stack: str) -> dict[str, Any]:
-    """An example stack's config as the CLI hands it to the program: project values, the stack's over them."""
-    fleet = Path(__file__).resolve().parent.parent / "examples" / "fleet"
-    project = yaml.safe_load((fleet / "Pulumi.yaml").read_text())["config"]
-    values = {k: v["value"] if isinstance(v, dict) else v for k, v in project.items()}
-    values |= yaml.safe_load((fleet / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {key.split(":", 1)[1]: value for key, value in values.items()}
-
-
-def settings_of(raw: dict[str, Any], *, stack: str = "test", secrets: dict[str, str] = SECRETS) -> Settings:
-    """Settings as the program would parse them from a stack config with these secrets set."""
-    return parse_settings(raw, stack=stack, secrets=secrets)
 
 
 @dataclass
@@ -96,9 +33,9 @@ class Registration:
     name: str
     parent: str
     dependencies: list[str]
-    inputs: dict[str, Any]       # deserialised: secrets unwrapped
+    inputs: dict[str, Any]  # deserialised: secrets unwrapped
     wire_inputs: dict[str, Any]  # as sent to the engine: secrets wrapped in their marker
-    secret_outputs: list[str]    # additional_secret_outputs
+    secret_outputs: list[str]  # additional_secret_outputs
 
 
 @dataclass
@@ -146,27 +83,38 @@ class _RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.registrations.append(Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent,
-                dependencies=list(request.dependencies),
-                inputs=rpc.deserialize_properties(request.object),
-                wire_inputs=json_format.MessageToDict(request.object),
-                secret_outputs=list(request.additionalSecretOutputs),
-            ))
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    inputs=rpc.deserialize_properties(request.object),
+                    wire_inputs=json_format.MessageToDict(request.object),
+                    secret_outputs=list(request.additionalSecretOutputs),
+                )
+            )
         return response
 
 
-def deploy(config: dict[str, Any], *, ssh_key: str | None = SSH_KEY, basic_auth: str | None = None,
-           cloudflare_token: str | None = CLOUDFLARE_TOKEN, stack: str = STACK,
-           secret_keys: tuple[str, ...] = (), cloudflare_token_secret: bool = True, preview: bool = False) -> Deployment:
+def deploy(
+    config: dict[str, Any],
+    *,
+    ssh_key: str | None = SSH_KEY,
+    basic_auth: str | None = None,
+    cloudflare_token: str | None = CLOUDFLARE_TOKEN,
+    stack: str = STACK,
+    secret_keys: tuple[str, ...] = (),
+    cloudflare_token_secret: bool = True,
+    preview: bool = False,
+) -> Deployment:
     """Runs the program once, in a fresh context and event loop, and returns what it registered.
     `secret_keys`: keys of `config` set as `pulumi config set --secret` would."""
     secrets = {"sshPrivateKey": ssh_key, "basicAuth": basic_auth}
-    return contextvars.Context().run(_deploy, config, secrets, cloudflare_token, stack, secret_keys,
-                                     cloudflare_token_secret, preview)
+    return contextvars.Context().run(
+        _deploy, config, secrets, cloudflare_token, stack, secret_keys, cloudflare_token_secret, preview
+    )
 
 
 # The endpoints the program checked, and what the check says. Under mocks nothing is
@@ -180,9 +128,11 @@ def _record_check(endpoint: Endpoint) -> ServedCertificate:
     return SERVED
 
 
-def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys, cloudflare_token_secret,
-            preview) -> Deployment:
+def _deploy(
+    config, secrets, cloudflare_token, stack, config_secret_keys, cloudflare_token_secret, preview
+) -> Deployment:
     import program  # imported here so that a test sees the program as `pulumi up` runs it
+
     program.check_endpoint = _record_check
 
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -203,8 +153,10 @@ def _deploy(config, secrets, cloudflare_token, stack, config_secret_keys, cloudf
 
     pulumi.runtime.test(program.main)()
     loop = asyncio.get_event_loop()
-    stack_outputs = {key: loop.run_until_complete(value.future()) if isinstance(value, pulumi.Output) else value
-                     for key, value in pulumi.runtime.get_root_resource().outputs.items()}  # what pulumi.export() got
+    stack_outputs = {
+        key: loop.run_until_complete(value.future()) if isinstance(value, pulumi.Output) else value
+        for key, value in pulumi.runtime.get_root_resource().outputs.items()
+    }  # what pulumi.export() got
     return Deployment(resources=monitor.registrations, outputs=stack_outputs)
 
 

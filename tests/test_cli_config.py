@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from testbed.stack import ToolMissing, cli_environment, pulumi_home
-from tests.pulumi_mocks import SSH_KEY
+from tests.credentials import SSH_KEY
 from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +36,14 @@ def project(tmp_path, monkeypatch) -> Path:
 
 
 def pulumi(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([tool("pulumi"), "--non-interactive", *args], cwd=folder, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [tool("pulumi"), "--non-interactive", *args],
+        cwd=folder,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def new_stack(folder: Path, stack: str, **plain: str) -> None:
@@ -49,14 +55,25 @@ def new_stack(folder: Path, stack: str, **plain: str) -> None:
 
 def test_the_cli_is_the_pinned_version():
     version = subprocess.run([tool("pulumi"), "version"], capture_output=True, text=True, check=True).stdout.strip()
-    pinned = subprocess.run(["go", "list", "-m", "-f", "{{.Version}}", "github.com/pulumi/pulumi/pkg/v3"],
-                            cwd=ROOT / "tools", capture_output=True, text=True, check=True).stdout.strip()
+    pinned = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Version}}", "github.com/pulumi/pulumi/pkg/v3"],
+        cwd=ROOT / "tools",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert version == pinned
 
 
 def test_a_stack_with_only_the_required_keys_passes_the_declarations(project):
-    new_stack(project, "node1", domain="node1.example.com", host="203.0.113.10", acmeEmail="ops@example.com",
-              manageDns="false")
+    new_stack(
+        project,
+        "node1",
+        domain="node1.example.com",
+        host="203.0.113.10",
+        acmeEmail="ops@example.com",
+        manageDns="false",
+    )
     preview = pulumi(project, "preview")
     assert preview.returncode == 0 and "10 to create" in preview.stdout, preview.stdout + preview.stderr
 
@@ -74,8 +91,9 @@ def test_a_missing_required_key_and_a_wrong_type_are_refused_by_the_cli(project)
     assert "configuration key 'pactus-secure:sshPort' must be of type 'integer'" in output, output
 
 
-@pytest.mark.parametrize("stack", sorted(p.name[len("Pulumi."):-len(".yaml")]
-                                         for p in (ROOT / "examples/fleet").glob("Pulumi.*.yaml")))
+@pytest.mark.parametrize(
+    "stack", sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "examples/fleet").glob("Pulumi.*.yaml"))
+)
 def test_each_example_fleet_stack_passes_the_declarations(project, stack):
     fleet = project / "examples/fleet"
     assert pulumi(fleet, "stack", "init", stack).returncode == 0

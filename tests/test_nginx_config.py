@@ -11,8 +11,9 @@ import pytest
 from render.host_layout import HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
 from tests.cases import parse_case
+from tests.configs import MINIMAL, settings_of
+from tests.credentials import BASIC_AUTH, SECRETS
 from tests.nginx_golden import CASES, case_settings, rendered
-from tests.pulumi_mocks import BASIC_AUTH, MINIMAL, SECRETS, settings_of
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CASE_NAMES = sorted(p.name for p in CASES.glob("*.case"))
@@ -20,15 +21,18 @@ CASE_NAMES = sorted(p.name for p in CASES.glob("*.case"))
 
 def settings_for(grpc=True, jsonrpc=False, http=False, wallet=False, domain="node1.example.com", rate_limited=True):
     """`rate_limited`: the defaults (rate limit on, no basic auth) or their opposites (basic auth, no rate limit)."""
-    return settings_of({
-        **MINIMAL,
-        "domain": domain,
-        "grpc": {"enable": grpc, "basicAuth": wallet},  # the wallet only behind the node's own check
-        "jsonrpc": {"enable": jsonrpc},
-        "http": {"enable": http},
-        "exposeWallet": wallet,
-        "rateLimit": {"enable": rate_limited},
-    }, secrets={**SECRETS, "basicAuth": BASIC_AUTH} if wallet or not rate_limited else SECRETS)
+    return settings_of(
+        {
+            **MINIMAL,
+            "domain": domain,
+            "grpc": {"enable": grpc, "basicAuth": wallet},  # the wallet only behind the node's own check
+            "jsonrpc": {"enable": jsonrpc},
+            "http": {"enable": http},
+            "exposeWallet": wallet,
+            "rateLimit": {"enable": rate_limited},
+        },
+        secrets={**SECRETS, "basicAuth": BASIC_AUTH} if wallet or not rate_limited else SECRETS,
+    )
 
 
 # gRPC is always on: JSON-RPC and the HTTP-API reach Pactus through it.
@@ -42,8 +46,26 @@ COMBINATIONS = [
 def throwaway_certificate(tmp_path_factory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("certificate")
     certificate, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
-                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return certificate, key
 
 
@@ -53,7 +75,9 @@ def nginx_test(tmp_path: Path, sites: dict[str, str], certificate: tuple[Path, P
     (tmp_path / "conf.d").mkdir()
     for name, text in sites.items():
         layout = HostLayout(name.split("/")[0])
-        text = text.replace(layout.certificate, str(certificate[0])).replace(layout.certificate_key, str(certificate[1]))
+        text = text.replace(layout.certificate, str(certificate[0])).replace(
+            layout.certificate_key, str(certificate[1])
+        )
         (tmp_path / "conf.d" / f"{name.replace('/', '-')}.conf").write_text(text)
     (tmp_path / "nginx.conf").write_text(f"""
 pid {tmp_path}/nginx.pid;
@@ -65,8 +89,9 @@ http {{
     include {tmp_path}/conf.d/*.conf;
 }}
 """)
-    return subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True
+    )
 
 
 def test_nginx_is_the_real_one():
@@ -74,14 +99,21 @@ def test_nginx_is_the_real_one():
     assert version.returncode == 0 and "nginx/" in version.stderr
 
 
-@pytest.mark.parametrize("grpc, jsonrpc, http, wallet, rate_limited", COMBINATIONS,
-                         ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}-rate_limited={r}" for g, j, h, w, r in COMBINATIONS])
+@pytest.mark.parametrize(
+    "grpc, jsonrpc, http, wallet, rate_limited",
+    COMBINATIONS,
+    ids=[f"grpc={g}-jsonrpc={j}-http={h}-wallet={w}-rate_limited={r}" for g, j, h, w, r in COMBINATIONS],
+)
 def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc, jsonrpc, http, wallet, rate_limited):
     settings = settings_for(grpc, jsonrpc, http, wallet, rate_limited=rate_limited)
-    result = nginx_test(tmp_path, {
-        "node1.example.com/http": render_acme_http_site(settings),
-        "node1.example.com/tls": render_tls_site(settings, http2_directive=False),
-    }, throwaway_certificate)
+    result = nginx_test(
+        tmp_path,
+        {
+            "node1.example.com/http": render_acme_http_site(settings),
+            "node1.example.com/tls": render_tls_site(settings, http2_directive=False),
+        },
+        throwaway_certificate,
+    )
     assert result.returncode == 0, result.stderr
     assert "warn" not in result.stderr, result.stderr
 
@@ -89,18 +121,26 @@ def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc,
 def test_two_nodes_on_one_host_do_not_clash(tmp_path, throwaway_certificate):
     one = settings_for(jsonrpc=True, http=True)
     two = settings_for(jsonrpc=True, http=True, domain="node2.example.com")
-    result = nginx_test(tmp_path, {
-        f"{s.domain}/{kind}": render(s)
-        for s in (one, two)
-        for kind, render in (("http", render_acme_http_site), ("tls", lambda s: render_tls_site(s, http2_directive=False)))
-    }, throwaway_certificate)
+    result = nginx_test(
+        tmp_path,
+        {
+            f"{s.domain}/{kind}": render(s)
+            for s in (one, two)
+            for kind, render in (
+                ("http", render_acme_http_site),
+                ("tls", lambda s: render_tls_site(s, http2_directive=False)),
+            )
+        },
+        throwaway_certificate,
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_a_broken_config_fails_nginx_t(tmp_path, throwaway_certificate):
     """The check itself can fail: the tutorial's grpc_pass with a URI path is rejected."""
     broken = render_tls_site(settings_for(), http2_directive=False).replace(
-        "grpc_pass grpc://pactus_node1_example_com_grpc;", "grpc_pass grpc://127.0.0.1:50051/;")
+        "grpc_pass grpc://pactus_node1_example_com_grpc;", "grpc_pass grpc://127.0.0.1:50051/;"
+    )
     result = nginx_test(tmp_path, {"node1.example.com/tls": broken}, throwaway_certificate)
     assert result.returncode != 0 and "invalid host" in result.stderr
 
@@ -124,8 +164,11 @@ def test_the_rendered_files_are_the_golden_ones(case):
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_each_golden_case_passes_nginx_t(tmp_path, throwaway_certificate, case):
     parts = parse_case(CASES / case)
-    result = nginx_test(tmp_path, {"node1.example.com/http": parts["acme-http.conf"],
-                                   "node1.example.com/tls": parts["tls-proxy.conf"]}, throwaway_certificate)
+    result = nginx_test(
+        tmp_path,
+        {"node1.example.com/http": parts["acme-http.conf"], "node1.example.com/tls": parts["tls-proxy.conf"]},
+        throwaway_certificate,
+    )
     assert result.returncode == 0 and "warn" not in result.stderr, result.stderr
 
 
@@ -137,9 +180,14 @@ def test_security_holds_in_every_case(case):
     http_apis = settings.jsonrpc.enable + settings.http.enable
     grpc_routes = settings.grpc.enable * (1 + (settings.grpc.path_prefix is not None))
     # TLS as Mozilla's intermediate profile, nothing said about the server.
-    for line in ("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_prefer_server_ciphers on;", "server_tokens off;", "gzip off;",
-                 'add_header Strict-Transport-Security "max-age=63072000" always;',
-                 'add_header X-Content-Type-Options "nosniff" always;'):
+    for line in (
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "ssl_prefer_server_ciphers on;",
+        "server_tokens off;",
+        "gzip off;",
+        'add_header Strict-Transport-Security "max-age=63072000" always;',
+        'add_header X-Content-Type-Options "nosniff" always;',
+    ):
         assert f"    {line}\n" in text, line
     # The Wallet: refused (PERMISSION_DENIED) unless exposed, and exposed only behind the node's own check.
     assert text.count(r"\.(Wallet)/ {") == (0 if settings.expose_wallet else grpc_routes)
@@ -159,24 +207,27 @@ def test_port_80_serves_only_the_acme_webroot_and_redirects():
         assert "443" not in text and "ssl_certificate" not in text and "proxy_pass" not in text, case
 
 
-@pytest.mark.parametrize("address, client", [
-    ("203.0.113.7", None),                                # IPv4: the address itself
-    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2"),
-    ("2001:db8:1:2::6", "2001:db8:1:2"),
-    ("2001:db8:1::6", "2001:db8:1:0"),
-    ("2001:db8::6", "2001:db8:0:0"),
-    ("2001::6", "2001:0:0:0"),
-    ("::1", "0:0:0:0"),
-])
+@pytest.mark.parametrize(
+    "address, client",
+    [
+        ("203.0.113.7", None),  # IPv4: the address itself
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2"),
+        ("2001:db8:1:2::6", "2001:db8:1:2"),
+        ("2001:db8:1::6", "2001:db8:1:0"),
+        ("2001:db8::6", "2001:db8:0:0"),
+        ("2001::6", "2001:0:0:0"),
+        ("::1", "0:0:0:0"),
+    ],
+)
 def test_an_ipv6_client_counts_by_its_64(address, client):
     """The map's patterns, applied in order as Nginx applies them."""
     text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
-    block = text[text.index(f"map $remote_addr ${HostLayout('node1.example.com').variable_prefix}_client {{"):]
-    block = block[:block.index("\n}")]
+    block = text[text.index(f"map $remote_addr ${HostLayout('node1.example.com').variable_prefix}_client {{") :]
+    block = block[: block.index("\n}")]
     for pattern, value in re.findall(r'"~(.+?)"\s+"(.+?)";', block):
-        match = re.match(pattern.replace("(?<", "(?P<"), address)
-        if match:
-            assert re.sub(r"\$(\w)", lambda m: match.group(m.group(1)), value) == client
+        found = re.match(pattern.replace("(?<", "(?P<"), address)
+        if found:
+            assert re.sub(r"\$(\w)", lambda m, found=found: found.group(m.group(1)), value) == client
             return
     assert client is None
 
@@ -186,6 +237,7 @@ def test_a_site_for_the_longest_domain_passes_nginx_t(tmp_path, throwaway_certif
     the variables hash's bucket (64 bytes), which the example fleet's domains reached."""
     domain = ".".join(["a" * 63] * 3) + ".com"  # 195 characters: its site's file name still fits in 255
     settings = settings_for(jsonrpc=True, http=True, domain=domain)
-    result = nginx_test(tmp_path, {f"{domain}/tls": render_tls_site(settings, http2_directive=False)},
-                        throwaway_certificate)
+    result = nginx_test(
+        tmp_path, {f"{domain}/tls": render_tls_site(settings, http2_directive=False)}, throwaway_certificate
+    )
     assert result.returncode == 0, result.stderr

@@ -14,11 +14,12 @@ import pytest
 from render.pactus_config import managed_sections, render_managed_sections
 from render.scripts import MERGE_PROGRAM
 from tests.cases import parse_case
-from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, WALLET, settings_of
+from tests.configs import FULL, MINIMAL, WALLET, settings_of
+from tests.credentials import BASIC_AUTH, SECRETS
 
 CASES = Path(__file__).parent / "merge_cases"
 # What the cases' expected outputs hold for the managed sections, unless a case says otherwise.
-MANAGED = '''[grpc]
+MANAGED = """[grpc]
 # managed
 enable = true
 listen = "127.0.0.1:50051"
@@ -35,7 +36,7 @@ enable = false
 [html]
 # managed
 enable = false
-'''
+"""
 # mawk is Debian's awk, gawk RedHat's and Arch's; busybox's is on minimal images.
 AWKS = [["mawk"], ["gawk"], ["busybox", "awk"]]  # a missing one fails its tests: tools/setup installs all three
 
@@ -44,8 +45,19 @@ def merge(awk: list[str], managed: str, current: str, tmp_path: Path) -> subproc
     (tmp_path / "managed.toml").write_text(managed)
     (tmp_path / "current.toml").write_text(current)
     names = " ".join(tomllib.loads(managed))
-    return subprocess.run([*awk, "-v", f"managed={names}", "-f", str(MERGE_PROGRAM), str(tmp_path / "managed.toml"),
-                           str(tmp_path / "current.toml")], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            *awk,
+            "-v",
+            f"managed={names}",
+            "-f",
+            str(MERGE_PROGRAM),
+            str(tmp_path / "managed.toml"),
+            str(tmp_path / "current.toml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_every_awk_is_installed():
@@ -85,8 +97,9 @@ def test_minimal_settings_manage_the_api_sections_and_html_all_on_loopback():
 
 
 def test_full_settings_carry_origins_wallet_and_the_operators_sections():
-    sections = tomllib.loads(render_managed_sections(settings_of(WALLET, secrets={**SECRETS, "basicAuth": BASIC_AUTH}),
-                                                     BASIC_AUTH))
+    sections = tomllib.loads(
+        render_managed_sections(settings_of(WALLET, secrets={**SECRETS, "basicAuth": BASIC_AUTH}), BASIC_AUTH)
+    )
     assert sections["grpc"]["basic_auth"] == BASIC_AUTH
     assert sections["grpc"]["enable_wallet"] is True
     assert sections["jsonrpc"]["origins"] == ["https://wallet.example.com"] and sections["http"]["enable"]
@@ -101,6 +114,11 @@ def test_each_managed_section_says_who_manages_it_inside_itself():
 
 
 def test_nested_operator_tables_are_written_whole():
-    sections = tomllib.loads(render_managed_sections(settings_of(
-        {**MINIMAL, "pactusConfig": {"logger": {"levels": {"_sync": "warn"}}, "store": {"retention_days": 10}}})))
+    sections = tomllib.loads(
+        render_managed_sections(
+            settings_of(
+                {**MINIMAL, "pactusConfig": {"logger": {"levels": {"_sync": "warn"}}, "store": {"retention_days": 10}}}
+            )
+        )
+    )
     assert sections["logger"] == {"levels": {"_sync": "warn"}} and sections["store"] == {"retention_days": 10}

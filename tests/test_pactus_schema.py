@@ -24,16 +24,38 @@ def flatten(table: dict, leaf, prefix: str = "") -> dict[str, str]:
 
 
 def test_the_schema_is_what_a_real_node_writes(tmp_path):
-    result = subprocess.run([tool("pactus-daemon"), "init", "-w", str(tmp_path / "node"), "--testnet", "-p", "x",
-                             "--val-num", "1", "--restore", " ".join(["abandon"] * 11 + ["about"])],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            tool("pactus-daemon"),
+            "init",
+            "-w",
+            str(tmp_path / "node"),
+            "--testnet",
+            "-p",
+            "x",
+            "--val-num",
+            "1",
+            "--restore",
+            " ".join(["abandon"] * 11 + ["about"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (tmp_path / "node" / "config.toml").exists(), result.stdout + result.stderr
     written = tomllib.loads((tmp_path / "node" / "config.toml").read_text())
-    real = {key: kind for key, kind in flatten(written, lambda value: TYPES[type(value)]).items() if key.split(".")[0] not in MANAGED_SECTIONS}
+    real = {
+        key: kind
+        for key, kind in flatten(written, lambda value: TYPES[type(value)]).items()
+        if key.split(".")[0] not in MANAGED_SECTIONS
+    }
     levels = {key for key in real if key.startswith("logger.levels.")}
     assert levels and all(real.pop(key) == "string" for key in levels)  # the schema's "*" takes any logger name
     # The schema names the Go integer type Pactus decodes into; the file holds a TOML integer.
-    schema = {key: "integer" if kind in ("int", "uint32") else kind
-              for key, kind in flatten(dict(PACTUS_SCHEMA), str).items() if key != "logger.levels.*"}
+    schema = {
+        key: "integer" if kind in ("int", "uint32") else kind
+        for key, kind in flatten(dict(PACTUS_SCHEMA), str).items()
+        if key != "logger.levels.*"
+    }
     assert schema == real
     assert set(written) == set(PACTUS_SCHEMA) | set(MANAGED_SECTIONS)

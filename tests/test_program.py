@@ -6,11 +6,11 @@ import pulumi
 import pytest
 
 from components import names as n
-from render.host_layout import HostLayout
-
 from components.endpoint_check import Endpoint, EndpointCheckFailed
-from tests.pulumi_mocks import (CHECKED, SERVED, BASIC_AUTH, CLOUDFLARE_TOKEN, FULL, MINIMAL, SECRET_MARK, SECRET_SIG, SSH_KEY, STACK,
-                               FLEET, deploy, fleet_stack, is_secret, openssh_key, secret_occurrences, unsecret)
+from render.host_layout import HostLayout
+from tests.configs import FLEET, FULL, MINIMAL, STACK, fleet_stack
+from tests.credentials import BASIC_AUTH, CLOUDFLARE_TOKEN, HOST_KEY, SSH_KEY, openssh_key
+from tests.pulumi_mocks import CHECKED, SECRET_MARK, SECRET_SIG, SERVED, deploy, is_secret, secret_occurrences, unsecret
 
 COMMAND = "command:remote:Command"
 LAYOUT = HostLayout("node1.example.com")
@@ -38,10 +38,17 @@ def locked_down():
 
 def test_full_config_registers_the_whole_graph(full):
     types = sorted(r.type for r in full.resources)
-    assert types == sorted([
-        "pactus-secure:index:SecureNode", "pactus-secure:index:DnsRecord", "cloudflare:index/dnsRecord:DnsRecord",
-        "pactus-secure:index:HostBase", "pactus-secure:index:Proxy", "pactus-secure:index:NodeConfig", *[COMMAND] * 5,
-    ])
+    assert types == sorted(
+        [
+            "pactus-secure:index:SecureNode",
+            "pactus-secure:index:DnsRecord",
+            "cloudflare:index/dnsRecord:DnsRecord",
+            "pactus-secure:index:HostBase",
+            "pactus-secure:index:Proxy",
+            "pactus-secure:index:NodeConfig",
+            *[COMMAND] * 5,
+        ]
+    )
     assert sorted(r.name for r in full.of_type(COMMAND)) == sorted(STEPS)
 
 
@@ -80,8 +87,7 @@ def test_ipv6_adds_an_aaaa_record_beside_the_a_record():
     assert records["AAAA"].inputs["proxied"] is False and records["AAAA"].inputs["name"] == "node1.example.com"
     before, after = inputs_by_name(deploy(FULL)), inputs_by_name(deployment)
     assert set(after) - set(before) == {n.DNS + "-aaaa"}
-    assert sorted(n for n in before if before[n] != after[n]) == [
-        n.HTTP_SITE, n.TLS_SITE]
+    assert sorted(n for n in before if before[n] != after[n]) == [n.HTTP_SITE, n.TLS_SITE]
 
 
 def test_steps_run_in_the_only_order_that_works(full):
@@ -125,15 +131,17 @@ def test_connection_uses_the_ssh_settings(full, minimal):
 
 
 def test_each_step_carries_what_it_installs(full):
-    assert "certbot \"${args[@]}\"" in full.named(n.CERTIFICATE).inputs["stdin"]
+    assert 'certbot "${args[@]}"' in full.named(n.CERTIFICATE).inputs["stdin"]
     assert "grpc_pass grpc://" in full.named(n.TLS_SITE).inputs["stdin"]
     assert "/.well-known/acme-challenge/" in full.named(n.HTTP_SITE).inputs["stdin"]
     assert 'origins = ["https://wallet.example.com"]' in full.named(n.CONFIG_TOML).inputs["stdin"]
 
 
 def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
-    for step, path in ((n.HTTP_SITE, "/etc/nginx/conf.d/pactus-secure-node1.example.com-http.conf"),
-                       (n.TLS_SITE, "/etc/nginx/conf.d/pactus-secure-node1.example.com-tls.conf")):
+    for step, path in (
+        (n.HTTP_SITE, "/etc/nginx/conf.d/pactus-secure-node1.example.com-http.conf"),
+        (n.TLS_SITE, "/etc/nginx/conf.d/pactus-secure-node1.example.com-tls.conf"),
+    ):
         delete = full.named(step).inputs["delete"]
         assert delete.startswith("sudo -n bash -s <<'PACTUS_SECURE_END_OF_SCRIPT'\n")
         assert f"SITE={path}\n" in delete and delete.endswith("PACTUS_SECURE_END_OF_SCRIPT\n")
@@ -144,16 +152,28 @@ def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
 
 def test_stack_outputs_name_the_endpoints_and_the_certificate_served(full, minimal):
     served = {"certificateExpiry": SERVED.expires, "certificateIssuer": SERVED.issuer}
-    assert full.outputs == {"grpcTarget": "node1.example.com:443", "jsonrpcUrl": "https://node1.example.com/jsonrpc",
-                            "httpApiUrl": "https://node1.example.com/http/", **served}
+    assert full.outputs == {
+        "grpcTarget": "node1.example.com:443",
+        "jsonrpcUrl": "https://node1.example.com/jsonrpc",
+        "httpApiUrl": "https://node1.example.com/http/",
+        **served,
+    }
     assert minimal.outputs == {"grpcTarget": "node1.example.com:443", **served}
 
 
 def test_up_checks_every_enabled_api_as_a_user_would_and_preview_checks_nothing():
     CHECKED.clear()
     deploy({**FULL, "checkCaBundle": __file__}, basic_auth=BASIC_AUTH)
-    assert CHECKED == [Endpoint(domain="node1.example.com", grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                                basic_auth_required=True, ca_bundle=__file__)]
+    assert CHECKED == [
+        Endpoint(
+            domain="node1.example.com",
+            grpc=True,
+            jsonrpc_path="/jsonrpc",
+            http_base_path="/http",
+            basic_auth_required=True,
+            ca_bundle=__file__,
+        )
+    ]
     CHECKED.clear()
     assert "certificateExpiry" not in deploy(FULL, preview=True).outputs and CHECKED == []
 
@@ -161,6 +181,7 @@ def test_up_checks_every_enabled_api_as_a_user_would_and_preview_checks_nothing(
 def test_a_failed_endpoint_check_fails_the_up_with_what_came_back(monkeypatch):
     def refused(endpoint):
         raise EndpointCheckFailed("https://node1.example.com/jsonrpc: expected the node's answer, got HTTP 502")
+
     monkeypatch.setattr("tests.pulumi_mocks._record_check", refused)
     with pytest.raises(Exception, match="expected the node's answer, got HTTP 502"):
         deploy(FULL)
@@ -180,16 +201,19 @@ def test_an_unchanged_stack_changes_no_input(full):
     assert changed_between(full, deploy(FULL)) == []
 
 
-@pytest.mark.parametrize("override, changed", [
-    ({"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}}, [n.CONFIG_TOML]),
-    ({"pactusConfig": {"logger": {"levels": {"sync": "warn"}}}}, [n.CONFIG_TOML]),
-    ({"acmeEmail": "security@example.com"}, [n.CERTIFICATE]),
-    ({"acmeServer": "production"}, [n.CERTIFICATE]),
-    ({"html": {"enable": True}}, [n.CONFIG_TOML]),
-    ({"http": {"enable": False}}, [n.CONFIG_TOML, n.TLS_SITE]),
-    ({"host": "203.0.113.11"}, [n.CERTIFICATE, n.DNS + "-a"]),  # the self-check names the host it expects
-    ({"pactusService": ""}, [n.CONFIG_TOML]),
-])
+@pytest.mark.parametrize(
+    "override, changed",
+    [
+        ({"jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}}, [n.CONFIG_TOML]),
+        ({"pactusConfig": {"logger": {"levels": {"sync": "warn"}}}}, [n.CONFIG_TOML]),
+        ({"acmeEmail": "security@example.com"}, [n.CERTIFICATE]),
+        ({"acmeServer": "production"}, [n.CERTIFICATE]),
+        ({"html": {"enable": True}}, [n.CONFIG_TOML]),
+        ({"http": {"enable": False}}, [n.CONFIG_TOML, n.TLS_SITE]),
+        ({"host": "203.0.113.11"}, [n.CERTIFICATE, n.DNS + "-a"]),  # the self-check names the host it expects
+        ({"pactusService": ""}, [n.CONFIG_TOML]),
+    ],
+)
 def test_a_change_reruns_only_the_steps_it_concerns(full, override, changed):
     assert changed_between(full, deploy({**FULL, **override})) == sorted(changed)
 
@@ -199,8 +223,11 @@ def test_a_new_domain_keeps_every_name_and_replaces_the_steps_that_own_its_files
     the new site files are written, then the old ones' undo scripts remove them."""
     renamed = deploy({**FULL, "domain": "node9.example.com"})
     assert changed_between(full, renamed) == sorted([n.DNS + "-a", n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE])
-    replaced = [c.name for c in renamed.of_type(COMMAND)
-                if c.inputs.get("triggers") != full.named(c.name).inputs.get("triggers")]
+    replaced = [
+        c.name
+        for c in renamed.of_type(COMMAND)
+        if c.inputs.get("triggers") != full.named(c.name).inputs.get("triggers")
+    ]
     assert sorted(replaced) == sorted([n.HTTP_SITE, n.TLS_SITE])
     assert renamed.named(n.TLS_SITE).inputs["triggers"] == [HostLayout("node9.example.com").tls_site]
 
@@ -228,7 +255,7 @@ def test_a_bad_config_error_never_shows_a_secret():
 def test_the_host_key_reaches_the_connection_and_its_absence_is_warned_about(monkeypatch):
     warnings = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk"
+    key = HOST_KEY
     pinned = deploy({**MINIMAL, "sshHostKey": key})
     assert {unsecret(c.inputs["connection"])["hostKey"] for c in pinned.of_type(COMMAND)} == {key} and warnings == []
     unpinned = deploy(MINIMAL)
@@ -246,8 +273,10 @@ def test_a_cloudflare_token_set_in_plain_text_is_refused_without_being_shown():
 
 def test_a_bad_value_set_as_a_secret_is_named_but_not_shown():
     with pytest.raises(pulumi.RunError) as caught:
-        deploy({**MINIMAL, "acmeEmail": "s3cret-not-an-email", "basicAuth": "admin:hunter2"},
-               secret_keys=("acmeEmail", "basicAuth"))
+        deploy(
+            {**MINIMAL, "acmeEmail": "s3cret-not-an-email", "basicAuth": "admin:hunter2"},
+            secret_keys=("acmeEmail", "basicAuth"),
+        )
     message = str(caught.value)
     assert "pactus-secure:acmeEmail = (secret)" in message and "pactus-secure:basicAuth = (secret)" in message
     assert "s3cret" not in message and "hunter2" not in message
@@ -270,7 +299,10 @@ def test_a_locked_down_config_adds_firewall_and_basic_auth_steps_in_order(locked
     assert locked_down.by_urn(firewall.parent).type == "pactus-secure:index:HostBase"
     assert locked_down.by_urn(htpasswd.parent).type == "pactus-secure:index:Proxy"
     assert f"auth_basic_user_file {LAYOUT.htpasswd};" in tls_site.inputs["stdin"]
-    assert "ufw allow" in firewall.inputs["stdin"] and "PORTS=(80/tcp 443/tcp 2222/tcp 21888/tcp)" in firewall.inputs["stdin"]
+    assert (
+        "ufw allow" in firewall.inputs["stdin"]
+        and "PORTS=(80/tcp 443/tcp 2222/tcp 21888/tcp)" in firewall.inputs["stdin"]
+    )
     assert f"rm -f {LAYOUT.htpasswd}" in htpasswd.inputs["delete"]
 
 
@@ -279,11 +311,12 @@ def test_basic_auth_reaches_nginx_and_pactus_only_as_secrets(locked_down):
     assert is_secret(htpasswd.wire_inputs["stdin"]) and BASIC_AUTH in unsecret(htpasswd.inputs["stdin"])
     config = locked_down.named(n.CONFIG_TOML)
     assert is_secret(config.wire_inputs["stdin"])
-    assert f"basic_auth = \"{BASIC_AUTH}\"" in unsecret(config.inputs["stdin"])
+    assert f'basic_auth = "{BASIC_AUTH}"' in unsecret(config.inputs["stdin"])
 
 
-@pytest.mark.parametrize("secret", [SSH_KEY, SSH_KEY.splitlines()[1], CLOUDFLARE_TOKEN, BASIC_AUTH,
-                                    BASIC_AUTH.split(":", 1)[1]])
+@pytest.mark.parametrize(
+    "secret", [SSH_KEY, SSH_KEY.splitlines()[1], CLOUDFLARE_TOKEN, BASIC_AUTH, BASIC_AUTH.split(":", 1)[1]]
+)
 def test_no_secret_appears_outside_a_secret_input(locked_down, secret):
     """Every input of every registered resource, command strings and undo scripts included."""
     for resource in locked_down.resources:
@@ -319,12 +352,27 @@ def test_nginx_basic_auth_alone_leaves_pactus_config_plain():
     assert not is_secret(deployment.named(n.CONFIG_TOML).wire_inputs["stdin"])
 
 
-@pytest.mark.parametrize("config, kwargs, named", [
-    ({**MINIMAL, "basicAuth": BASIC_AUTH}, {}, "pactus-secure:basicAuth = (secret): holds a secret"),
-    (MINIMAL, {"ssh_key": "ssh-ed25519 AAAAC3Nza ops@laptop"}, "pactus-secure:sshPrivateKey = (secret): is a public key"),
-    (MINIMAL, {"ssh_key": openssh_key(b"aes256-ctr")}, "pactus-secure:sshPrivateKey = (secret): is protected by a passphrase"),
-    (MINIMAL, {"basic_auth": "operator:plain-password"}, "pactus-secure:basicAuth = (secret): must be one htpasswd line"),
-])
+@pytest.mark.parametrize(
+    "config, kwargs, named",
+    [
+        ({**MINIMAL, "basicAuth": BASIC_AUTH}, {}, "pactus-secure:basicAuth = (secret): holds a secret"),
+        (
+            MINIMAL,
+            {"ssh_key": "ssh-ed25519 AAAAC3Nza ops@laptop"},
+            "pactus-secure:sshPrivateKey = (secret): is a public key",
+        ),
+        (
+            MINIMAL,
+            {"ssh_key": openssh_key(b"aes256-ctr")},
+            "pactus-secure:sshPrivateKey = (secret): is protected by a passphrase",
+        ),
+        (
+            MINIMAL,
+            {"basic_auth": "operator:plain-password"},
+            "pactus-secure:basicAuth = (secret): must be one htpasswd line",
+        ),
+    ],
+)
 def test_a_bad_secret_fails_before_any_resource_and_is_never_shown(config, kwargs, named):
     with pytest.raises(pulumi.RunError) as caught:
         deploy(config, **kwargs)

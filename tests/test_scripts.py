@@ -18,7 +18,8 @@ from render import scripts
 from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import render
-from tests.pulumi_mocks import BASIC_AUTH, FULL, MINIMAL, SECRETS, settings_of
+from tests.configs import FULL, MINIMAL, settings_of
+from tests.credentials import BASIC_AUTH, SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELLCHECK = shutil.which("shellcheck") or "shellcheck"  # .ci/run installs it
@@ -31,8 +32,16 @@ VARIANTS = {
     for name, raw in (
         ("minimal", MINIMAL),
         ("full", FULL),
-        ("private-acme", {**MINIMAL, "acmeServer": "https://127.0.0.1:14000/dir", "acmeCaBundle": "/etc/pebble/ca.pem",
-                          "sshUser": "deploy", "pactusService": "pactus-mainnet.service"}),
+        (
+            "private-acme",
+            {
+                **MINIMAL,
+                "acmeServer": "https://127.0.0.1:14000/dir",
+                "acmeCaBundle": "/etc/pebble/ca.pem",
+                "sshUser": "deploy",
+                "pactusService": "pactus-mainnet.service",
+            },
+        ),
         ("locked-down", {**FULL, "firewall": "true", "grpc": {"basicAuth": True}}),
     )
 }
@@ -87,8 +96,14 @@ def run_function(script: str, function: str, tmp_path: Path, path_dirs=()) -> st
     body = script.rstrip()
     assert body.endswith('main "$@"')
     env = {**os.environ, "PATH": os.pathsep.join([*map(str, path_dirs), os.environ["PATH"]])}
-    result = subprocess.run(["bash", "-c", body[: -len('main "$@"')] + function], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, check=True)
+    result = subprocess.run(
+        ["bash", "-c", body[: -len('main "$@"')] + function],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
     return result.stdout
 
 
@@ -101,8 +116,10 @@ def fake_nginx(tmp_path: Path, version: str) -> Path:
     return bin_dir
 
 
-@pytest.mark.parametrize("version, http2_directive", [("1.22.1", False), ("1.24.0", False), ("1.25.1", True),
-                                                      ("1.26.3", True), ("1.18.0", False)])
+@pytest.mark.parametrize(
+    "version, http2_directive",
+    [("1.22.1", False), ("1.24.0", False), ("1.25.1", True), ("1.26.3", True), ("1.18.0", False)],
+)
 def test_tls_site_script_picks_the_http2_form_of_the_hosts_nginx(tmp_path, version, http2_directive):
     settings = settings_of(FULL)
     out = run_function(scripts.tls_site_script(settings), "render_site", tmp_path, [fake_nginx(tmp_path, version)])
@@ -120,14 +137,19 @@ def test_content_that_would_end_its_heredoc_early_is_refused():
     assert scripts._heredoc_body("no newline at the end") == "no newline at the end\n"
 
 
-def replace_file(tmp_path: Path, produce: str, mode: str = "0644", owner: str = "root:root",
-                 check: str = "", undo: str = "") -> subprocess.CompletedProcess:
+def replace_file(
+    tmp_path: Path, produce: str, mode: str = "0644", owner: str = "root:root", check: str = "", undo: str = ""
+) -> subprocess.CompletedProcess:
     """Runs the scripts' replace_file on site.conf in tmp_path; PRODUCE, CHECK and UNDO are shell bodies."""
     library = render("scripts/lib/common.sh.j2") + render("scripts/lib/replace_file.sh.j2")
     functions = f"produce() {{ {produce}; }}\ncheck() {{ {check or ':'}; }}\nundo() {{ {undo or ':'}; }}\n"
     call = f"replace_file site.conf {mode} {owner} produce {'check' if check else ''} {'undo' if undo else ''}"
-    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{library}\n{functions}{call}\necho \"CHANGED=$CHANGED\""],
-                          cwd=tmp_path, capture_output=True, text=True)
+    return subprocess.run(
+        ["bash", "-c", f'set -euo pipefail\n{library}\n{functions}{call}\necho "CHANGED=$CHANGED"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_replace_file_writes_once_then_leaves_the_file_alone(tmp_path):
@@ -158,8 +180,12 @@ def test_a_failing_producer_never_reaches_the_live_file(tmp_path):
 def test_a_failed_check_puts_the_previous_file_back_then_undoes(tmp_path):
     (tmp_path / "site.conf").write_text("live\n")
     (tmp_path / "site.conf").chmod(0o600)
-    result = replace_file(tmp_path, "echo new", check='echo "sees $(cat site.conf)"; return 1',
-                          undo='echo "restarted with $(cat site.conf)"')
+    result = replace_file(
+        tmp_path,
+        "echo new",
+        check='echo "sees $(cat site.conf)"; return 1',
+        undo='echo "restarted with $(cat site.conf)"',
+    )
     assert result.returncode != 0 and "CHANGED" not in result.stdout
     assert "sees new; the previous site.conf is back and restarted with live" in result.stderr
     assert (tmp_path / "site.conf").read_text() == "live\n" and (tmp_path / "site.conf").stat().st_mode & 0o777 == 0o600
@@ -213,8 +239,7 @@ def test_a_passed_check_keeps_the_new_file_and_says_what_the_check_did(tmp_path)
 
 
 def run_pactus_config(settings) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-s"], input=scripts.pactus_config_script(settings), capture_output=True,
-                          text=True)
+    return subprocess.run(["bash", "-s"], input=scripts.pactus_config_script(settings), capture_output=True, text=True)
 
 
 NODE_SECTION = "# the operator's own\n[node]\n  reward_addresses = ['pc1zmine']  # rewards\n\n"
@@ -271,17 +296,25 @@ def test_a_file_the_merge_cannot_handle_is_left_untouched_with_the_fix_named(pac
 
 def test_old_backups_are_pruned_to_the_newest_few(pactus_dir):
     for origin in range(scripts.CONFIG_BACKUPS_KEPT + 3):
-        settings = settings_of({**MINIMAL, "pactusDir": str(pactus_dir),
-                                "jsonrpc": {"enable": True, "origins": [f"https://o{origin}.example.com"]}})
+        settings = settings_of(
+            {
+                **MINIMAL,
+                "pactusDir": str(pactus_dir),
+                "jsonrpc": {"enable": True, "origins": [f"https://o{origin}.example.com"]},
+            }
+        )
         assert run_pactus_config(settings).returncode == 0
     assert len(backups(pactus_dir)) == scripts.CONFIG_BACKUPS_KEPT
 
 
 def test_config_toml_carrying_basic_auth_is_readable_by_its_owner_alone(pactus_dir):
-    settings = settings_of({**MINIMAL, "pactusDir": str(pactus_dir), "grpc": {"basicAuth": True}},
-                           secrets={**SECRETS, "basicAuth": BASIC_AUTH})
-    result = subprocess.run(["bash", "-s"], input=scripts.pactus_config_script(settings, BASIC_AUTH),
-                            capture_output=True, text=True)
+    settings = settings_of(
+        {**MINIMAL, "pactusDir": str(pactus_dir), "grpc": {"basicAuth": True}},
+        secrets={**SECRETS, "basicAuth": BASIC_AUTH},
+    )
+    result = subprocess.run(
+        ["bash", "-s"], input=scripts.pactus_config_script(settings, BASIC_AUTH), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE((pactus_dir / "config.toml").stat().st_mode) == 0o600
 
@@ -342,13 +375,17 @@ def test_pactus_service_needs_systemd_and_nothing_is_written_without_it(pactus_d
     assert (pactus_dir / "config.toml").read_text() == before
 
 
-
-@pytest.mark.parametrize("raw, ports", [
-    ({}, ["22/tcp", "80/tcp", "443/tcp", "21888/tcp"]),
-    ({"p2pPort": "21777"}, ["22/tcp", "80/tcp", "443/tcp", "21777/tcp"]),
-    ({"pactusConfig": {"network": {"listen_addrs": ["/ip4/0.0.0.0/tcp/21900", "/ip6/::/udp/21900/quic-v1"]}}},
-     ["22/tcp", "80/tcp", "443/tcp", "21900/tcp", "21900/udp"]),
-])
+@pytest.mark.parametrize(
+    "raw, ports",
+    [
+        ({}, ["22/tcp", "80/tcp", "443/tcp", "21888/tcp"]),
+        ({"p2pPort": "21777"}, ["22/tcp", "80/tcp", "443/tcp", "21777/tcp"]),
+        (
+            {"pactusConfig": {"network": {"listen_addrs": ["/ip4/0.0.0.0/tcp/21900", "/ip6/::/udp/21900/quic-v1"]}}},
+            ["22/tcp", "80/tcp", "443/tcp", "21900/tcp", "21900/udp"],
+        ),
+    ],
+)
 def test_the_firewall_keeps_the_nodes_peer_to_peer_port_open(raw, ports):
     assert scripts.firewall_ports(settings_of({**MINIMAL, "firewall": "true", **raw})) == ports
 
@@ -360,9 +397,13 @@ def test_a_step_waits_for_another_stacks_step_on_the_same_host(tmp_path):
     try:
         time.sleep(0.3)
         started = time.monotonic()
-        result = subprocess.run(["bash", "-s"], input=scripts.file_remove_script(settings_of(MINIMAL),
-                                                                                 str(tmp_path / "absent")),
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            ["bash", "-s"],
+            input=scripts.file_remove_script(settings_of(MINIMAL), str(tmp_path / "absent")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         waited = time.monotonic() - started
     finally:
         holder.wait()

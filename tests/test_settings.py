@@ -6,9 +6,12 @@ import pytest
 
 from settings import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError, parse_settings
 from settings.docs import PULUMI_YAML, README, pulumi_yaml, readme_with_table
-from tests.pulumi_mocks import BASIC_AUTH, FLEET, FULL, MINIMAL, SECRETS, SSH_KEY, fleet_stack, openssh_key, settings_of
+from tests.configs import FLEET, FULL, MINIMAL, fleet_stack, settings_of
+from tests.credentials import BASIC_AUTH, HOST_KEY, SECRETS, SSH_KEY, openssh_key
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 def parse(raw, secrets=SECRETS):
     return parse_settings(raw, stack="test", secrets=secrets)
 
@@ -56,13 +59,16 @@ def test_pulumi_yaml_and_readme_say_what_the_declarations_say():
     assert README.read_text() == readme_with_table(README.read_text())
 
 
-@pytest.mark.parametrize("override, key, only_problem", [
-    ({"grpc": {"listen": 50051}}, "grpc.listen", "must be a string"),
-    ({"host": 10}, "host", "must be a string"),
-    ({"hostIpv6": False}, "hostIpv6", "must be a string"),
-    ({"pactusDir": 7}, "pactusDir", "must be a string"),
-    ({"grpc": {"listen": "127.0.0.1:0"}}, "grpc.listen", "a port number from 1 to 65535"),
-])
+@pytest.mark.parametrize(
+    "override, key, only_problem",
+    [
+        ({"grpc": {"listen": 50051}}, "grpc.listen", "must be a string"),
+        ({"host": 10}, "host", "must be a string"),
+        ({"hostIpv6": False}, "hostIpv6", "must be a string"),
+        ({"pactusDir": 7}, "pactusDir", "must be a string"),
+        ({"grpc": {"listen": "127.0.0.1:0"}}, "grpc.listen", "a port number from 1 to 65535"),
+    ],
+)
 def test_a_wrong_value_is_one_problem_of_its_key(override, key, only_problem):
     problems = [p for p in problems_of({**MINIMAL, **override}) if p.startswith(f"pactus-secure:{key} =")]
     assert len(problems) == 1 and problems[0].endswith(only_problem), problems
@@ -156,14 +162,27 @@ BAD_VALUES = [
     ({"pactusConfig": {"gateway": {}}}, "pactusConfig.gateway", "not a section of Pactus v1.16"),
     ({"pactusConfig": {"consensus": {}}}, "pactusConfig.consensus", "not a section of Pactus v1.16"),
     ({"pactusConfig": {"node": {"reward_adresses": []}}}, "pactusConfig.node.reward_adresses", "no such key"),
-    ({"pactusConfig": {"node": {"reward_addresses": "pc1z"}}}, "pactusConfig.node.reward_addresses", "a list of strings"),
-    ({"pactusConfig": {"sync": {"firewall": {"rate_limit": {"block_topic": "1"}}}}},
-     "pactusConfig.sync.firewall.rate_limit.block_topic = '1'", "a whole number"),
+    (
+        {"pactusConfig": {"node": {"reward_addresses": "pc1z"}}},
+        "pactusConfig.node.reward_addresses",
+        "a list of strings",
+    ),
+    (
+        {"pactusConfig": {"sync": {"firewall": {"rate_limit": {"block_topic": "1"}}}}},
+        "pactusConfig.sync.firewall.rate_limit.block_topic = '1'",
+        "a whole number",
+    ),
     ({"pactusConfig": {"logger": {"levels": {"_sync": 3}}}}, "pactusConfig.logger.levels._sync = 3", "a string"),
-    ({"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://0.0.0.0:28332"}}}, "pactusConfig.zeromq.zmqpubrawtx",
-     "tcp:// address on loopback"),
-    ({"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://127.0.0.1:28332\n"}}}, "pactusConfig.zeromq.zmqpubrawtx",
-     "has a control character"),
+    (
+        {"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://0.0.0.0:28332"}}},
+        "pactusConfig.zeromq.zmqpubrawtx",
+        "tcp:// address on loopback",
+    ),
+    (
+        {"pactusConfig": {"zeromq": {"zmqpubrawtx": "tcp://127.0.0.1:28332\n"}}},
+        "pactusConfig.zeromq.zmqpubrawtx",
+        "has a control character",
+    ),
     ({"html": {"enable": True, "listen": "0.0.0.0:8090"}}, "html.listen", "loopback"),
     ({"html": {"enable": True, "listen": "127.0.0.1:80"}}, "html.listen", "belong to Nginx"),
     ({"html": {"pprof": True}}, "html.pprof", "unknown field"),
@@ -184,8 +203,11 @@ BAD_VALUES = [
     ({"host": "127.0.0.1"}, "host = '127.0.0.1'", "set allowPrivateHost true"),
     ({"host": "0.0.0.0"}, "host = '0.0.0.0'", "not a public address"),
     ({"host": "10.0.0.5"}, "host = '10.0.0.5'", "perhaps the machine running pulumi"),
-    ({"allowPrivateListen": "true", "html": {"enable": True, "enablePprof": True, "listen": "10.0.0.5:8090"}},
-     "html.listen", "Go's profiler"),
+    (
+        {"allowPrivateListen": "true", "html": {"enable": True, "enablePprof": True, "listen": "10.0.0.5:8090"}},
+        "html.listen",
+        "Go's profiler",
+    ),
     ({"maxBodySize": {"jsonrpc": "999999m"}}, "maxBodySize.jsonrpc", "above 256k"),
     ({"maxBodySize": {"grpc": "5m"}}, "maxBodySize.grpc", "above 4m"),
     ({"maxBodySize": {"http": "2m"}}, "maxBodySize.http", "above 1m"),
@@ -193,29 +215,46 @@ BAD_VALUES = [
     ({"pactusDir": "/"}, "pactusDir = '/'", "a system folder"),
     ({"pactusDir": "/etc"}, "pactusDir = '/etc'", "a system folder"),
     ({"pactusDir": "/usr/local/pactus"}, "pactusDir", "a system folder"),
-    ({"pactusConfig": {"network": {"max_connections": 2 ** 64}}}, "pactusConfig.network.max_connections",
-     "from -2^63 to 2^63-1"),
+    (
+        {"pactusConfig": {"network": {"max_connections": 2**64}}},
+        "pactusConfig.network.max_connections",
+        "from -2^63 to 2^63-1",
+    ),
     ({"pactusConfig": {"store": {"retention_days": -1}}}, "pactusConfig.store.retention_days", "from 0 to 2^32-1"),
-    ({"pactusConfig": {"sync": {"moniker": "node\'\'\'1"}}}, "pactusConfig.sync.moniker", "multi-line string"),
+    ({"pactusConfig": {"sync": {"moniker": "node'''1"}}}, "pactusConfig.sync.moniker", "multi-line string"),
     ({"html": {"enable": True, "listen": "127.0.0.1:50051"}}, "html.listen", "grpc listens on port 50051 too"),
     ({"domain": "127.1"}, "domain = '127.1'", "not an IP address"),
     ({"domain": "0x7f.0.0.1"}, "domain = '0x7f.0.0.1'", "not an IP address"),
-    ({"sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9"}, "sshHostKey",
-     "a cut-off key does not decode"),
-    ({"pactusConfig": {"logger": {"filename": "/root/.ssh/authorized_keys"}}}, "pactusConfig.logger.filename",
-     "must stay inside pactusDir"),
+    (
+        {"sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9"},
+        "sshHostKey",
+        "a cut-off key does not decode",
+    ),
+    (
+        {"pactusConfig": {"logger": {"filename": "/root/.ssh/authorized_keys"}}},
+        "pactusConfig.logger.filename",
+        "must stay inside pactusDir",
+    ),
     ({"pactusConfig": {"store": {"path": "../../etc"}}}, "pactusConfig.store.path", "must stay inside pactusDir"),
-    ({"pactusConfig": {"network": {"network_key": "/etc/shadow"}}}, "pactusConfig.network.network_key",
-     "must stay inside pactusDir"),
-    ({"firewall": "true", "pactusConfig": {"network": {"listen_addrs": ["/ip4/0.0.0.0/tcp/99999"]}}},
-     "pactusConfig.network.listen_addrs", "ports go from 1 to 65535"),
+    (
+        {"pactusConfig": {"network": {"network_key": "/etc/shadow"}}},
+        "pactusConfig.network.network_key",
+        "must stay inside pactusDir",
+    ),
+    (
+        {"firewall": "true", "pactusConfig": {"network": {"listen_addrs": ["/ip4/0.0.0.0/tcp/99999"]}}},
+        "pactusConfig.network.listen_addrs",
+        "ports go from 1 to 65535",
+    ),
     ({"precheckTimeout": "²"}, "precheckTimeout = '²'", "a number of seconds from 0 to 3600"),
     ({"sshPort": "２２"}, "sshPort", "a port number from 1 to 65535"),
     ({"rateLimit": {"burst": "٣"}}, "rateLimit.burst", "a number of requests"),
 ]
 
 
-@pytest.mark.parametrize("override, names, fix", BAD_VALUES, ids=[f"{i}-{names.split(' ')[0]}" for i, (_, names, _) in enumerate(BAD_VALUES)])
+@pytest.mark.parametrize(
+    "override, names, fix", BAD_VALUES, ids=[f"{i}-{names.split(' ')[0]}" for i, (_, names, _) in enumerate(BAD_VALUES)]
+)
 def test_each_bad_value_gets_one_clear_error(override, names, fix):
     raw = {k: v for k, v in {**MINIMAL, **override}.items() if v is not None}
     problems = problems_of(raw)
@@ -233,30 +272,60 @@ def test_options_that_widen_exposure_are_accepted_only_when_asked_for():
 
 def test_limits_and_ssh_retries_have_defaults_and_can_be_set():
     settings = parse(MINIMAL)
-    assert (settings.rate_limit.enable, settings.rate_limit.requests_per_second, settings.rate_limit.burst) == (True, 10, 20)
-    assert (settings.max_body_size.grpc, settings.max_body_size.jsonrpc, settings.max_body_size.http) == ("1m", "32k", "64k")
+    assert (settings.rate_limit.enable, settings.rate_limit.requests_per_second, settings.rate_limit.burst) == (
+        True,
+        10,
+        20,
+    )
+    assert (settings.max_body_size.grpc, settings.max_body_size.jsonrpc, settings.max_body_size.http) == (
+        "1m",
+        "32k",
+        "64k",
+    )
     assert (settings.ssh_dial_error_limit, settings.ssh_per_dial_timeout) == (5, 10)
-    tuned = parse({**MINIMAL, "rateLimit": {"enable": False, "burst": 0}, "maxBodySize": {"http": "8K"},
-                   "sshDialErrorLimit": "2", "sshPerDialTimeout": 3})
+    tuned = parse(
+        {
+            **MINIMAL,
+            "rateLimit": {"enable": False, "burst": 0},
+            "maxBodySize": {"http": "8K"},
+            "sshDialErrorLimit": "2",
+            "sshPerDialTimeout": 3,
+        }
+    )
     assert tuned.rate_limit.enable is False and tuned.rate_limit.burst == 0 and tuned.max_body_size.http == "8k"
     assert (tuned.ssh_dial_error_limit, tuned.ssh_per_dial_timeout) == (2, 3)
 
 
 BAD_SECRETS = [
-    ({"sshPrivateKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyNotPrivate ops@laptop"}, "sshPrivateKey", "is a public key"),
+    (
+        {"sshPrivateKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyNotPrivate ops@laptop"},
+        "sshPrivateKey",
+        "is a public key",
+    ),
     ({"sshPrivateKey": "my-key-s3cret"}, "sshPrivateKey", "not a private key file"),
     ({"sshPrivateKey": SSH_KEY.replace("-----END OPENSSH", "-----END RSA")}, "sshPrivateKey", "not a private key file"),
     ({"sshPrivateKey": openssh_key(b"aes256-ctr")}, "sshPrivateKey", "passphrase"),
-    ({"sshPrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n"
-                       "-----END RSA PRIVATE KEY-----\n"}, "sshPrivateKey", "passphrase"),
-    ({"sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"},
-     "sshPrivateKey", "damaged"),
+    (
+        {
+            "sshPrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+            "DEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+        },
+        "sshPrivateKey",
+        "passphrase",
+    ),
+    (
+        {"sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n"},
+        "sshPrivateKey",
+        "damaged",
+    ),
     ({"basicAuth": "operator:correct-horse"}, "basicAuth", "htpasswd -nB"),
     ({"basicAuth": "operator:$apr1$abcdefgh$0123456789abcdefghijkl"}, "basicAuth", "bcrypt"),
 ]
 
 
-@pytest.mark.parametrize("secrets, key, fix", BAD_SECRETS, ids=[f"{i}-{key}" for i, (_, key, _) in enumerate(BAD_SECRETS)])
+@pytest.mark.parametrize(
+    "secrets, key, fix", BAD_SECRETS, ids=[f"{i}-{key}" for i, (_, key, _) in enumerate(BAD_SECRETS)]
+)
 def test_a_malformed_secret_is_named_with_the_fix_and_never_shown(secrets, key, fix):
     problems = problems_of(MINIMAL, secrets={**SECRETS, **secrets})
     (problem,) = [p for p in problems if f"pactus-secure:{key} =" in p]
@@ -266,7 +335,11 @@ def test_a_malformed_secret_is_named_with_the_fix_and_never_shown(secrets, key, 
 
 
 def test_well_formed_secrets_pass():
-    for key_text in (SSH_KEY, SSH_KEY.replace("\n", "\r\n"), "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"):
+    for key_text in (
+        SSH_KEY,
+        SSH_KEY.replace("\n", "\r\n"),
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+    ):
         assert parse(MINIMAL, secrets={**SECRETS, "sshPrivateKey": key_text}).domain == "node1.example.com"
     settings = parse({**MINIMAL, "grpc": {"basicAuth": True}}, secrets={**SECRETS, "basicAuth": BASIC_AUTH + "\n"})
     assert settings.basic_auth and settings.grpc.basic_auth
@@ -288,14 +361,17 @@ def test_no_token_is_needed_when_dns_is_managed_elsewhere():
     assert parse(MINIMAL, secrets={"sshPrivateKey": SSH_KEY}).manage_dns is False
 
 
-@pytest.mark.parametrize("given", [
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",
-    "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk",      # as ssh-keyscan prints it
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk root@node1",         # as a .pub file holds it
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        HOST_KEY,
+        f"203.0.113.10 {HOST_KEY}",  # as ssh-keyscan prints it
+        f"{HOST_KEY} root@node1",  # as a .pub file holds it
+    ],
+)
 def test_the_ssh_host_key_is_taken_in_the_forms_operators_have_it(given):
     settings = settings_of({**MINIMAL, "sshHostKey": given})
-    assert settings.ssh_host_key == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPniercauu1o3SylZuQW4OiFKeCkGocVgA4o3V9v0ffk"
+    assert settings.ssh_host_key == HOST_KEY
 
 
 def test_a_secret_pasted_into_a_plain_key_is_never_shown_in_the_error():
@@ -316,8 +392,11 @@ def test_a_long_value_in_an_error_is_cut_short():
 def test_the_suggested_keyscan_command_quotes_every_value():
     """Were a hostile sshHost ever to pass the checks, the pasted command would not run it."""
     import dataclasses
+
     from program import unpinned_host_key_warning
+
     hostile = dataclasses.replace(parse(MINIMAL), ssh_host="fe80::1%$(reboot)")
     assert "-- 'fe80::1%$(reboot)' | cut" in unpinned_host_key_warning(hostile)
     assert "-- node1.example.com | cut" in unpinned_host_key_warning(
-        dataclasses.replace(parse(MINIMAL), ssh_host="node1.example.com"))
+        dataclasses.replace(parse(MINIMAL), ssh_host="node1.example.com")
+    )

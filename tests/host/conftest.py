@@ -14,24 +14,24 @@ import signal
 import socket
 import ssl
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from render.host_layout import HostLayout
 from testbed import pebble
+from testbed.pactus_node import PactusNode
 from testbed.pebble import wait_for_port
 from testbed.stack import Project, Stack, ToolMissing
-from testbed.pactus_node import PactusNode
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # resolve node.test through /etc/hosts
 
 DOMAIN = "node.test"
-FAULTS_DOMAIN = "faults.test"           # tests/host/test_faults.py breaks things on this one
-UNVALIDATED_DOMAIN = "refused.test"     # validated by no test before the one that makes validation fail
+FAULTS_DOMAIN = "faults.test"  # tests/host/test_faults.py breaks things on this one
+UNVALIDATED_DOMAIN = "refused.test"  # validated by no test before the one that makes validation fail
 DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN)
 ORIGIN = "https://wallet.example.com"
 HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
@@ -43,23 +43,25 @@ CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
 
 # The operator's own lines, which every `up` must keep.
 HAND_EDITS_PREFIX = "# validator node.test: set up by hand, see the runbook\n\n"
-HAND_EDITS_REWARD = ("reward_addresses = []",
-                     "reward_addresses = ['tpc1r6mgpwrzv62qz96m7hghmltx8dpn5dacnhzv67r']  # the cold wallet")
+HAND_EDITS_REWARD = (
+    "reward_addresses = []",
+    "reward_addresses = ['tpc1r6mgpwrzv62qz96m7hghmltx8dpn5dacnhzv67r']  # the cold wallet",
+)
 HAND_EDITS_LOGGER = ("colorful = true", "colorful = false  # plain logs for journald")
 
 
 @dataclass
 class Machine:
     ssh_port: int
-    host_key: str           # sshd's public host key, as sshHostKey takes it
+    host_key: str  # sshd's public host key, as sshHostKey takes it
     client_key: str
-    pebble_api_ca: Path     # trusted by certbot: pebble's own HTTPS API
-    pebble_log: Path        # every request pebble answered
-    issuing_root: Path      # trusted by clients: the root pebble signs certificates under
+    pebble_api_ca: Path  # trusted by certbot: pebble's own HTTPS API
+    pebble_log: Path  # every request pebble answered
+    issuing_root: Path  # trusted by clients: the root pebble signs certificates under
     pactus_dir: Path
     original_config: str
     node: PactusNode
-    sshd_log: Path          # sshd's log: one "Accepted publickey" line per SSH session
+    sshd_log: Path  # sshd's log: one "Accepted publickey" line per SSH session
 
     def ssh_sessions(self) -> int:
         """SSH sessions sshd has accepted so far: each remote command the provider runs opens one."""
@@ -154,8 +156,15 @@ def project(tmp_path_factory) -> Project:
         pytest.fail(str(missing))
 
 
-def node_stack(project: Project, name: str, config: dict, machine: Machine, *, basic_auth: str | None = None,
-               key: str | None = None) -> Stack:
+def node_stack(
+    project: Project,
+    name: str,
+    config: dict,
+    machine: Machine,
+    *,
+    basic_auth: str | None = None,
+    key: str | None = None,
+) -> Stack:
     """A stack of the project with this config, the SSH key (and credential) set as secrets."""
     secrets = {"sshPrivateKey": key or machine.client_key}
     if basic_auth is not None:
@@ -166,8 +175,10 @@ def node_stack(project: Project, name: str, config: dict, machine: Machine, *, b
 @pytest.fixture(scope="session")
 def machine(tmp_path_factory):
     if os.geteuid() != 0:
-        pytest.fail("the real-host suite runs the program's scripts as they run on a server: run it as root "
-                    "(or run the unit tests alone with `-m 'not host'`)")
+        pytest.fail(
+            "the real-host suite runs the program's scripts as they run on a server: run it as root "
+            "(or run the unit tests alone with `-m 'not host'`)"
+        )
     with this_machine_as_a_node(tmp_path_factory.mktemp("host")) as machine:
         yield machine
 
@@ -223,14 +234,21 @@ UsePAM no
 """)
     os.makedirs("/run/sshd", exist_ok=True)
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
-    processes.append(subprocess.Popen([sshd, "-D", "-e", "-f", str(work / "sshd_config")],
-                                      stdout=(work / "sshd.log").open("w"), stderr=subprocess.STDOUT, text=True))
+    processes.append(
+        subprocess.Popen(
+            [sshd, "-D", "-e", "-f", str(work / "sshd_config")],
+            stdout=(work / "sshd.log").open("w"),
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    )
     wait_for_port(ssh_port, processes[-1], "sshd")
 
     # pebble, with pebble-challtestsrv as its DNS: node.test -> 127.0.0.1, no AAAA. On every
     # address: the real servers of test_servers.py reach it at their gateway.
-    acme = pebble.start(work, processes, listen="0.0.0.0", api_addresses=("127.0.0.1", *SERVER_GATEWAYS),
-                        default_ipv4="127.0.0.1")
+    acme = pebble.start(
+        work, processes, listen="0.0.0.0", api_addresses=("127.0.0.1", *SERVER_GATEWAYS), default_ipv4="127.0.0.1"
+    )
 
     with open("/etc/hosts", "a") as hosts:
         hosts.write(HOSTS_LINE)
@@ -242,7 +260,15 @@ UsePAM no
     original = HAND_EDITS_PREFIX + node.init().replace(*HAND_EDITS_REWARD).replace(*HAND_EDITS_LOGGER)
     (pactus_dir / "config.toml").write_text(original)
     node.start()
-    return Machine(ssh_port=ssh_port, host_key=(work / "host_key.pub").read_text().strip(),
-                   client_key=(work / "client_key").read_text(),
-                   pebble_api_ca=acme.api_ca, pebble_log=acme.log, issuing_root=acme.issuing_root,
-                   pactus_dir=pactus_dir, original_config=original, node=node, sshd_log=work / "sshd.log")
+    return Machine(
+        ssh_port=ssh_port,
+        host_key=(work / "host_key.pub").read_text().strip(),
+        client_key=(work / "client_key").read_text(),
+        pebble_api_ca=acme.api_ca,
+        pebble_log=acme.log,
+        issuing_root=acme.issuing_root,
+        pactus_dir=pactus_dir,
+        original_config=original,
+        node=node,
+        sshd_log=work / "sshd.log",
+    )

@@ -18,20 +18,33 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_demo(command: str, state: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["./demo", command], cwd=REPO, env={**os.environ, "PACTUS_SECURE_DEMO_STATE": str(state)},
-                          capture_output=True, text=True, timeout=1200)
+    return subprocess.run(
+        ["./demo", command],
+        cwd=REPO,
+        env={**os.environ, "PACTUS_SECURE_DEMO_STATE": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 def leftovers() -> list[str]:
     """What of the demo this machine still has."""
     found = []
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    found += [line for line in processes.splitlines() if f"-M {demo.NAME}" in line or f":{demo.PORTS.acme}" in line
-              or f":{demo.PORTS.dns}" in line]
+    found += [
+        line
+        for line in processes.splitlines()
+        if f"-M {demo.NAME}" in line or f":{demo.PORTS.acme}" in line or f":{demo.PORTS.dns}" in line
+    ]
     if subprocess.run(["ip", "link", "show", f"ve-{demo.NAME}"[:15]], capture_output=True).returncode == 0:
         found.append("its network interface")
-    if subprocess.run(["iptables", "-t", "nat", "-C", *servers.masquerade(demo.SUBNET)],
-                      capture_output=True).returncode == 0:
+    if (
+        subprocess.run(
+            ["iptables", "-t", "nat", "-C", *servers.masquerade(demo.SUBNET)], capture_output=True
+        ).returncode
+        == 0
+    ):
         found.append("its NAT rule")
     found += [line for line in Path("/etc/hosts").read_text().splitlines() if demo.HOSTS_MARK in line]
     return found
@@ -50,7 +63,8 @@ def test_the_demo_comes_up_answers_through_nginx_and_down_leaves_nothing(tmp_pat
         root = (state / "pebble" / "issuing-root.pem").read_bytes()
         with grpc.secure_channel(f"{demo.DOMAIN}:443", grpc.ssl_channel_credentials(root)) as channel:
             info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
-                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
+            )
         assert info.total_validators > 0
 
         again = run_demo("up", state)
@@ -58,8 +72,9 @@ def test_the_demo_comes_up_answers_through_nginx_and_down_leaves_nothing(tmp_pat
         assert "is running: reused" in again.stdout
 
         preview = run_demo("preview", state)
-        assert preview.returncode == 0 and demo.ADDED_ORIGIN in preview.stdout and "1 to update" in preview.stdout, \
+        assert preview.returncode == 0 and demo.ADDED_ORIGIN in preview.stdout and "1 to update" in preview.stdout, (
             preview.stdout
+        )
     finally:
         down = run_demo("down", state)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -10,16 +10,25 @@ import pytest
 
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK
 from render.scripts import certificate_script, firewall_script, host_setup_script
+from tests.configs import MINIMAL, settings_of
 from tests.host.fake_root import FakeRoot
-from tests.pulumi_mocks import MINIMAL, settings_of
 
 pytestmark = pytest.mark.host
 # distro: auto, read from the fake's /etc/os-release. No HTTP-01 self-check: nothing serves
 # port 80 in a fake root (test_faults.py and test_real_host.py check it on this host).
 SETTINGS = settings_of({**MINIMAL, "precheckTimeout": "0"})
 
-CHANGES = (" install ", "pacman -S ", "systemctl enable ", "systemctl start ", "setsebool ", "--add-port=",
-           "firewall-cmd --reload", "ufw allow ", "ufw --force enable")
+CHANGES = (
+    " install ",
+    "pacman -S ",
+    "systemctl enable ",
+    "systemctl start ",
+    "setsebool ",
+    "--add-port=",
+    "firewall-cmd --reload",
+    "ufw allow ",
+    "ufw --force enable",
+)
 DAEMONS_STARTED = ("nginx ", "cron ", "crond ")  # started by hand where systemd is not running
 
 
@@ -33,19 +42,36 @@ def fake_root(tmp_path, distro, systemd) -> FakeRoot:
 
 
 EXPECTED_SETUP = {
-    ("debian", True): ["apt-get install -y -q --no-install-recommends nginx certbot ca-certificates",
-                       "systemctl enable nginx", "systemctl start nginx"],
+    ("debian", True): [
+        "apt-get install -y -q --no-install-recommends nginx certbot ca-certificates",
+        "systemctl enable nginx",
+        "systemctl start nginx",
+    ],
     ("debian", False): ["apt-get install -y -q --no-install-recommends nginx certbot ca-certificates", "nginx "],
-    ("rocky", True): ["dnf install -y -q epel-release", "dnf install -y -q nginx certbot ca-certificates",
-                      "systemctl enable nginx", "systemctl start nginx",
-                      "firewall-cmd --permanent --add-port=80/tcp", "firewall-cmd --permanent --add-port=443/tcp",
-                      "firewall-cmd --reload", "setsebool -P httpd_can_network_connect 1"],
-    ("fedora", True): ["dnf install -y -q nginx certbot ca-certificates", "systemctl enable nginx",
-                       "systemctl start nginx", "firewall-cmd --permanent --add-port=80/tcp",
-                       "firewall-cmd --permanent --add-port=443/tcp", "firewall-cmd --reload",
-                       "setsebool -P httpd_can_network_connect 1"],
-    ("arch", True): ["pacman -S --noconfirm --needed nginx certbot ca-certificates", "systemctl enable nginx",
-                     "systemctl start nginx"],
+    ("rocky", True): [
+        "dnf install -y -q epel-release",
+        "dnf install -y -q nginx certbot ca-certificates",
+        "systemctl enable nginx",
+        "systemctl start nginx",
+        "firewall-cmd --permanent --add-port=80/tcp",
+        "firewall-cmd --permanent --add-port=443/tcp",
+        "firewall-cmd --reload",
+        "setsebool -P httpd_can_network_connect 1",
+    ],
+    ("fedora", True): [
+        "dnf install -y -q nginx certbot ca-certificates",
+        "systemctl enable nginx",
+        "systemctl start nginx",
+        "firewall-cmd --permanent --add-port=80/tcp",
+        "firewall-cmd --permanent --add-port=443/tcp",
+        "firewall-cmd --reload",
+        "setsebool -P httpd_can_network_connect 1",
+    ],
+    ("arch", True): [
+        "pacman -S --noconfirm --needed nginx certbot ca-certificates",
+        "systemctl enable nginx",
+        "systemctl start nginx",
+    ],
     ("arch", False): ["pacman -S --noconfirm --needed nginx certbot ca-certificates", "nginx "],
 }
 
@@ -118,12 +144,15 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
     assert [call for call in calls if call.startswith("certbot ")] == [
         f"certbot certonly --webroot -w {ACME_WEBROOT} -d node1.example.com --cert-name node1.example.com "
         "--server https://acme-v02.api.letsencrypt.org/directory --email=ops@example.com --agree-tos --non-interactive "
-        f"--no-eff-email --keep-until-expiring --deploy-hook {RENEW_HOOK}"]
+        f"--no-eff-email --keep-until-expiring --deploy-hook {RENEW_HOOK}"
+    ]
     scheduled = [call for call in changes(calls) if not call.startswith("certbot ")]
     assert scheduled == EXPECTED_RENEWAL[distro, systemd]
     if distro == "arch" and systemd:  # Arch's certbot ships no timer: the program's own
-        assert "ExecStart=/usr/bin/certbot -q renew" in root.file(
-            "/etc/systemd/system/pactus-secure-certbot-renew.service").read_text()
+        assert (
+            "ExecStart=/usr/bin/certbot -q renew"
+            in root.file("/etc/systemd/system/pactus-secure-certbot-renew.service").read_text()
+        )
         assert "systemctl daemon-reload" in calls
     if not systemd:
         assert "certbot -q renew" in root.file("/etc/cron.d/pactus-secure-certbot-renew").read_text()
@@ -140,8 +169,14 @@ PRIVATE_CA = "/etc/pactus-secure/acme-ca.pem"
 
 @pytest.mark.parametrize("distro, systemd", [("debian", True), ("rocky", True), ("arch", True), ("debian", False)])
 def test_scheduled_renewals_trust_the_private_acme_servers_ca_bundle(tmp_path, distro, systemd):
-    settings = settings_of({**MINIMAL, "acmeServer": "https://acme.internal.example/dir", "acmeCaBundle": PRIVATE_CA,
-                            "precheckTimeout": "0"})
+    settings = settings_of(
+        {
+            **MINIMAL,
+            "acmeServer": "https://acme.internal.example/dir",
+            "acmeCaBundle": PRIVATE_CA,
+            "precheckTimeout": "0",
+        }
+    )
     root = fake_root(tmp_path, distro, systemd)
     first = root.run(certificate_script(settings))
     assert first.returncode == 0, first.stderr
@@ -159,13 +194,30 @@ def test_scheduled_renewals_trust_the_private_acme_servers_ca_bundle(tmp_path, d
 
 FIREWALL_SETTINGS = settings_of({**MINIMAL, "sshPort": "2222", "firewall": "true"})
 EXPECTED_FIREWALL = {
-    ("debian", False): ["apt-get install -y -q --no-install-recommends ufw", "ufw allow 80/tcp",
-                        "ufw allow 443/tcp", "ufw allow 2222/tcp", "ufw allow 21888/tcp", "ufw --force enable"],
-    ("arch", True): ["pacman -S --noconfirm --needed ufw", "ufw allow 80/tcp", "ufw allow 443/tcp",
-                     "ufw allow 2222/tcp", "ufw allow 21888/tcp", "ufw --force enable"],
-    ("rocky", True): ["dnf install -y -q firewalld", "firewall-cmd --permanent --add-port=80/tcp",
-                      "firewall-cmd --permanent --add-port=443/tcp", "firewall-cmd --permanent --add-port=2222/tcp",
-                      "firewall-cmd --permanent --add-port=21888/tcp", "firewall-cmd --reload"],
+    ("debian", False): [
+        "apt-get install -y -q --no-install-recommends ufw",
+        "ufw allow 80/tcp",
+        "ufw allow 443/tcp",
+        "ufw allow 2222/tcp",
+        "ufw allow 21888/tcp",
+        "ufw --force enable",
+    ],
+    ("arch", True): [
+        "pacman -S --noconfirm --needed ufw",
+        "ufw allow 80/tcp",
+        "ufw allow 443/tcp",
+        "ufw allow 2222/tcp",
+        "ufw allow 21888/tcp",
+        "ufw --force enable",
+    ],
+    ("rocky", True): [
+        "dnf install -y -q firewalld",
+        "firewall-cmd --permanent --add-port=80/tcp",
+        "firewall-cmd --permanent --add-port=443/tcp",
+        "firewall-cmd --permanent --add-port=2222/tcp",
+        "firewall-cmd --permanent --add-port=21888/tcp",
+        "firewall-cmd --reload",
+    ],
 }
 
 

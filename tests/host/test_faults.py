@@ -24,9 +24,19 @@ from components import names as n
 from render.host_layout import ACME_WEBROOT, HostLayout
 from render.nginx import render_tls_site
 from testbed.stack import Project, Stack, StackFailed
-from tests.host.conftest import (FAULTS_DOMAIN, UNVALIDATED_DOMAIN, challtestsrv, forget_certificate, free_port,
-                                 nginx_processes, node_stack, pid_alive, this_host_as_the_node, trusted)
-from tests.pulumi_mocks import settings_of
+from tests.configs import settings_of
+from tests.host.conftest import (
+    FAULTS_DOMAIN,
+    UNVALIDATED_DOMAIN,
+    challtestsrv,
+    forget_certificate,
+    free_port,
+    nginx_processes,
+    node_stack,
+    pid_alive,
+    this_host_as_the_node,
+    trusted,
+)
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(FAULTS_DOMAIN)
@@ -43,8 +53,12 @@ def pactus_dir(tmp_path) -> Path:
 def faults_config(machine, pactus_dir: Path, domain: str = FAULTS_DOMAIN, **overrides) -> dict:
     """Its own node directory, and its APIs where the suite's running node answers them."""
     listens = machine.node.loopback_listens()
-    return this_host_as_the_node(machine, domain, pactus_dir, **{
-        "grpc": {"listen": listens["grpc"]}, "jsonrpc": {"enable": True, "listen": listens["jsonrpc"]}, **overrides})
+    return this_host_as_the_node(
+        machine,
+        domain,
+        pactus_dir,
+        **{"grpc": {"listen": listens["grpc"]}, "jsonrpc": {"enable": True, "listen": listens["jsonrpc"]}, **overrides},
+    )
 
 
 def with_http(machine, config: dict) -> dict:
@@ -63,6 +77,7 @@ def new_stack(project, machine):
     def make(config: dict) -> Stack:
         made.append(node_stack(project, f"faults-{next(_stacks)}", config, machine))
         return made[-1]
+
     yield make
     for stack in made:
         stack.remove()
@@ -92,14 +107,16 @@ def serves_jsonrpc(machine, domain: str = FAULTS_DOMAIN) -> bool:
     direct = PactusOpenRPCClient({}, machine.node.jsonrpc_url())
     answer = asyncio.run(client.pactus.blockchain.get_blockchain_info())
     own = asyncio.run(direct.pactus.blockchain.get_blockchain_info())
-    return [answer.get(key) for key in NODE_IDENTITY] == [own.get(key) for key in NODE_IDENTITY] and \
-        answer.get("total_validators", 0) > 0
+    return [answer.get(key) for key in NODE_IDENTITY] == [own.get(key) for key in NODE_IDENTITY] and answer.get(
+        "total_validators", 0
+    ) > 0
 
 
 def port_80_redirects(domain: str) -> bool:
     request = urllib.request.Request(f"http://{domain}/jsonrpc")
-    opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
-                                              {"redirect_request": lambda *args: None}))
+    opener = urllib.request.build_opener(
+        type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *args: None})
+    )
     try:
         opener.open(request)
     except urllib.error.HTTPError as answer:
@@ -219,8 +236,9 @@ def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serv
     assert "location /http/ {" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
 
 
-def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_back(machine, pactus_dir, new_stack,
-                                                                                     project, tmp_path):
+def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_back(
+    machine, pactus_dir, new_stack, project, tmp_path
+):
     """A run swapped in the new TLS site and was cut off before `nginx -t`: the file is already
     what the next run renders, so only the kept previous file tells that it was never checked."""
     config = faults_config(machine, pactus_dir)
@@ -234,8 +252,9 @@ def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_b
     operator_file.write_text("upstream pactus_faults_test_http { server 127.0.0.1:9; }\n")
     try:
         Path(LAYOUT.tls_site + ".pactus-secure-previous").write_bytes(live)
-        Path(LAYOUT.tls_site).write_text(render_tls_site(settings_of(unchecked, stack=lost.name),
-                                                         http2_directive=False))
+        Path(LAYOUT.tls_site).write_text(
+            render_tls_site(settings_of(unchecked, stack=lost.name), http2_directive=False)
+        )
         with pytest.raises(StackFailed) as rejected:
             lost.up()
         message = rejected.value.output
@@ -249,8 +268,7 @@ def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_b
         operator_file.unlink()
 
 
-def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_converges(machine, pactus_dir,
-                                                                                        new_stack):
+def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_converges(machine, pactus_dir, new_stack):
     config = faults_config(machine, pactus_dir)
     stack = new_stack(config)
     stack.up()
@@ -265,7 +283,10 @@ def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_con
             stack.up()
     message = not_taken.value.output
     assert failed_in(message, n.TLS_SITE) and "nginx -t rejected" not in message
-    assert "nginx did not take up its new configuration" in message and f"the previous {LAYOUT.tls_site} is back" in message
+    assert (
+        "nginx did not take up its new configuration" in message
+        and f"the previous {LAYOUT.tls_site} is back" in message
+    )
     assert Path(LAYOUT.tls_site).read_bytes() == live and serves_jsonrpc(machine)
     assert n.TLS_SITE in ran(stack.up())
     assert "listen [::]:443" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
@@ -287,15 +308,15 @@ def test_an_unreachable_host_fails_after_the_configured_tries(machine, pactus_di
     assert ("connection refused" if target == "refused" else "203.0.113.1") in message.lower()
 
 
-def test_a_server_showing_another_host_key_is_refused_before_any_command_runs(machine, pactus_dir, new_stack,
-                                                                             tmp_path):
+def test_a_server_showing_another_host_key_is_refused_before_any_command_runs(machine, pactus_dir, new_stack, tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
     config = faults_config(machine, pactus_dir, sshHostKey=(tmp_path / "other.pub").read_text().strip())
     sessions = machine.ssh_sessions()
     with pytest.raises(StackFailed) as refused:
         new_stack(config).up()
-    assert "host key mismatch" in refused.value.output.lower() or "hostkey" in refused.value.output.lower(), \
+    assert "host key mismatch" in refused.value.output.lower() or "hostkey" in refused.value.output.lower(), (
         refused.value.output
+    )
     assert machine.ssh_sessions() == sessions and not (pactus_dir / "config.toml").exists()
 
 
@@ -310,7 +331,8 @@ def test_a_node_that_is_down_is_answered_as_unavailable_in_grpc_terms(machine, p
     with grpc.secure_channel(f"{FAULTS_DOMAIN}:443", credentials) as channel:
         with pytest.raises(grpc.RpcError) as down:
             blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
-                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
+            )
     assert down.value.code() == grpc.StatusCode.UNAVAILABLE
     assert down.value.details() == "the Pactus node behind this proxy is unavailable"
 
@@ -324,16 +346,34 @@ def another_server(tmp_path):
     """Another web server, as a wrong A record would name it: its own network namespace at
     10.213.0.2, port 80 answering 404 for every path; elsewhere.test resolves to it."""
     namespace, hosts = "pactus-secure-elsewhere", Path("/etc/hosts").read_text()
-    for command in (["ip", "netns", "add", namespace],
-                    ["ip", "link", "add", "pse-host", "type", "veth", "peer", "name", "pse-other"],
-                    ["ip", "link", "set", "pse-other", "netns", namespace],
-                    ["ip", "addr", "add", "10.213.0.1/30", "dev", "pse-host"], ["ip", "link", "set", "pse-host", "up"],
-                    ["ip", "-n", namespace, "addr", "add", f"{ELSEWHERE_ADDRESS}/30", "dev", "pse-other"],
-                    ["ip", "-n", namespace, "link", "set", "pse-other", "up"]):
+    for command in (
+        ["ip", "netns", "add", namespace],
+        ["ip", "link", "add", "pse-host", "type", "veth", "peer", "name", "pse-other"],
+        ["ip", "link", "set", "pse-other", "netns", namespace],
+        ["ip", "addr", "add", "10.213.0.1/30", "dev", "pse-host"],
+        ["ip", "link", "set", "pse-host", "up"],
+        ["ip", "-n", namespace, "addr", "add", f"{ELSEWHERE_ADDRESS}/30", "dev", "pse-other"],
+        ["ip", "-n", namespace, "link", "set", "pse-other", "up"],
+    ):
         subprocess.run(command, check=True)
-    server = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-m", "http.server", "80", "--bind",
-                               ELSEWHERE_ADDRESS, "--directory", str(tmp_path)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            sys.executable,
+            "-m",
+            "http.server",
+            "80",
+            "--bind",
+            ELSEWHERE_ADDRESS,
+            "--directory",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -356,14 +396,23 @@ def orders(machine) -> int:
     return machine.pebble_log.read_text().count("/order-plz")
 
 
-@pytest.mark.parametrize("domain, expected", [
-    ("nowhere.test", "nowhere.test resolves to nothing (pactus-secure:host is 127.0.0.1); no address to ask "
-                     "on port 80. Fix"),
-    (ELSEWHERE, f"{ELSEWHERE} resolves to {ELSEWHERE_ADDRESS} (pactus-secure:host is 127.0.0.1); "
-                f"{ELSEWHERE_ADDRESS} answered HTTP/1.0 404 File not found. Fix"),
-])
-def test_no_certificate_is_asked_for_while_the_name_does_not_lead_to_this_host(machine, pactus_dir, another_server,
-                                                                                new_stack, domain, expected):
+@pytest.mark.parametrize(
+    "domain, expected",
+    [
+        (
+            "nowhere.test",
+            "nowhere.test resolves to nothing (pactus-secure:host is 127.0.0.1); no address to ask on port 80. Fix",
+        ),
+        (
+            ELSEWHERE,
+            f"{ELSEWHERE} resolves to {ELSEWHERE_ADDRESS} (pactus-secure:host is 127.0.0.1); "
+            f"{ELSEWHERE_ADDRESS} answered HTTP/1.0 404 File not found. Fix",
+        ),
+    ],
+)
+def test_no_certificate_is_asked_for_while_the_name_does_not_lead_to_this_host(
+    machine, pactus_dir, another_server, new_stack, domain, expected
+):
     before = orders(machine)
     config = faults_config(machine, pactus_dir, domain=domain, precheckTimeout="6")
     try:

@@ -24,7 +24,7 @@ import yaml
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
 from testbed import servers
-from testbed.stack import copy_program, cli_environment
+from testbed.stack import cli_environment, copy_program
 from tests.host.conftest import HAND_EDITS_REWARD, challtestsrv
 
 pytestmark = pytest.mark.host
@@ -39,8 +39,14 @@ class Fleet:
         self.folder, self.environment, self.nodes, self.domains = folder, environment, nodes, domains
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "fleet", *args, "--project", str(self.folder)], cwd=REPO,
-                                env=self.environment, capture_output=True, text=True, timeout=1200)
+        result = subprocess.run(
+            [sys.executable, "-m", "fleet", *args, "--project", str(self.folder)],
+            cwd=REPO,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         assert not check or result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
         return result
 
@@ -50,9 +56,15 @@ class Fleet:
 
     def set(self, stack: str, key: str, value: str, *, path: bool = False, secret: bool = False) -> None:
         flags = (["--path"] if path else []) + (["--secret"] if secret else ["--plaintext"])
-        subprocess.run([str(REPO / "tools/bin/pulumi"), "config", "set", *flags, "--stack", stack, key,
-                        "--non-interactive"], cwd=self.folder, env=self.environment, input=value, text=True,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(REPO / "tools/bin/pulumi"), "config", "set", *flags, "--stack", stack, key, "--non-interactive"],
+            cwd=self.folder,
+            env=self.environment,
+            input=value,
+            text=True,
+            check=True,
+            capture_output=True,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +77,13 @@ def fleet(machine, tmp_path_factory):
     folder = project / "examples" / "fleet"
     (work / "state").mkdir()
     from testbed.stack import pulumi_home
-    environment = {**os.environ, **cli_environment(pulumi_home(work / "home"), work / "state"),
-                   "PYTHONPATH": str(REPO)}
+
+    environment = {**os.environ, **cli_environment(pulumi_home(work / "home"), work / "state"), "PYTHONPATH": str(REPO)}
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "deploy_key")], check=True)
-    domains = {stack: yaml.safe_load((folder / f"Pulumi.{stack}.yaml").read_text())["config"]["pactus-secure:domain"]
-               for stack in SERVERS}
+    domains = {
+        stack: yaml.safe_load((folder / f"Pulumi.{stack}.yaml").read_text())["config"]["pactus-secure:domain"]
+        for stack in SERVERS
+    }
     hosts_before = Path("/etc/hosts").read_text()
     forwarding = servers.route_to_the_mirror()
     nodes: dict[str, servers.Server] = {}
@@ -77,18 +91,30 @@ def fleet(machine, tmp_path_factory):
         for stack, (suite, number) in SERVERS.items():
             address = f"10.77.{number}.2"
             nodes[stack] = servers.prepare(
-                f"pst-fleet{number}", suite, number, work, (work / "deploy_key.pub").read_text().strip(),
-                {"/etc/hostname": f"pst-fleet{number}\n",
-                 "/etc/hosts": f"127.0.0.1 localhost pst-fleet{number}\n{address} {domains[stack]}\n",
-                 PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text()})
+                f"pst-fleet{number}",
+                suite,
+                number,
+                work,
+                (work / "deploy_key.pub").read_text().strip(),
+                {
+                    "/etc/hostname": f"pst-fleet{number}\n",
+                    "/etc/hosts": f"127.0.0.1 localhost pst-fleet{number}\n{address} {domains[stack]}\n",
+                    PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text(),
+                },
+            )
             challtestsrv("/add-a", {"host": domains[stack], "addresses": [address]})
         with ThreadPoolExecutor(len(nodes)) as pool:
             list(pool.map(lambda node: node.boot(), nodes.values()))
         Path("/etc/hosts").write_text(hosts_before + "".join(f"{nodes[s].address} {domains[s]}\n" for s in SERVERS))
         deployed = Fleet(folder, environment, nodes, domains)
         for stack, node in nodes.items():
-            subprocess.run([str(REPO / "tools/bin/pulumi"), "stack", "init", stack, "--non-interactive"],
-                           cwd=folder, env=environment, check=True, capture_output=True)
+            subprocess.run(
+                [str(REPO / "tools/bin/pulumi"), "stack", "init", stack, "--non-interactive"],
+                cwd=folder,
+                env=environment,
+                check=True,
+                capture_output=True,
+            )
             for key, value in overrides(node, machine).items():
                 deployed.set(stack, key, value, path="." in key)
             deployed.set(stack, "sshPrivateKey", (work / "deploy_key").read_text(), secret=True)
@@ -102,12 +128,17 @@ def fleet(machine, tmp_path_factory):
 
 def overrides(node: servers.Server, machine) -> dict[str, str]:
     return {
-        "pactus-secure:host": node.address, "pactus-secure:sshHost": node.address,
-        "pactus-secure:allowPrivateHost": "true", "pactus-secure:hostIpv6": "",
+        "pactus-secure:host": node.address,
+        "pactus-secure:sshHost": node.address,
+        "pactus-secure:allowPrivateHost": "true",
+        "pactus-secure:hostIpv6": "",
         "pactus-secure:sshHostKey": (node.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().strip(),
-        "pactus-secure:pactusDir": servers.PACTUS_DIR, "pactus-secure:pactusService": "pactus.service",
-        "pactus-secure:manageDns": "false", "pactus-secure:acmeServer": f"https://{node.gateway}:14000/dir",
-        "pactus-secure:acmeCaBundle": PEBBLE_CA_ON_SERVER, "pactus-secure:checkCaBundle": str(machine.issuing_root),
+        "pactus-secure:pactusDir": servers.PACTUS_DIR,
+        "pactus-secure:pactusService": "pactus.service",
+        "pactus-secure:manageDns": "false",
+        "pactus-secure:acmeServer": f"https://{node.gateway}:14000/dir",
+        "pactus-secure:acmeCaBundle": PEBBLE_CA_ON_SERVER,
+        "pactus-secure:checkCaBundle": str(machine.issuing_root),
         "pactus-secure:pactusConfig.node.reward_addresses[0]": REWARD,
     }
 
@@ -116,7 +147,8 @@ def grpc_answers(fleet: Fleet, stack: str, machine) -> bool:
     credentials = grpc.ssl_channel_credentials(machine.issuing_root.read_bytes())
     with grpc.secure_channel(f"{fleet.domains[stack]}:443", credentials) as channel:
         info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
-            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
+        )
     return info.total_validators > 0
 
 
@@ -160,14 +192,18 @@ def test_5_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_oth
         rows = fleet.rows("up", check=False)
     finally:
         down.boot()
-    assert rows["mainnet-node2"]["result"].startswith("failed: ") and \
-        "node2.mainnet.example.com" in rows["mainnet-node2"]["result"], rows["mainnet-node2"]
+    assert (
+        rows["mainnet-node2"]["result"].startswith("failed: ")
+        and "node2.mainnet.example.com" in rows["mainnet-node2"]["result"]
+    ), rows["mainnet-node2"]
     assert rows["mainnet-node1"]["result"] == rows["testnet-node1"]["result"] == "succeeded"
 
 
 def test_6_a_bad_value_in_one_stack_stops_the_fleet_before_any_host_is_touched(fleet):
-    sessions = {stack: node.ssh("sudo journalctl -u ssh --no-pager | grep -c 'Accepted publickey'",
-                                check=False).stdout for stack, node in fleet.nodes.items()}
+    sessions = {
+        stack: node.ssh("sudo journalctl -u ssh --no-pager | grep -c 'Accepted publickey'", check=False).stdout
+        for stack, node in fleet.nodes.items()
+    }
     fleet.set("testnet-node1", "pactus-secure:sshPort", "²")
     try:
         result = fleet.run("up", check=False)
@@ -175,17 +211,25 @@ def test_6_a_bad_value_in_one_stack_stops_the_fleet_before_any_host_is_touched(f
         fleet.set("testnet-node1", "pactus-secure:sshPort", "22")
     assert result.returncode == 2 and "nothing was run" in result.stderr
     assert "testnet-node1: pactus-secure:sshPort" in result.stderr
-    after = {stack: node.ssh("sudo journalctl -u ssh --no-pager | grep -c 'Accepted publickey'",
-                             check=False).stdout for stack, node in fleet.nodes.items()}
+    after = {
+        stack: node.ssh("sudo journalctl -u ssh --no-pager | grep -c 'Accepted publickey'", check=False).stdout
+        for stack, node in fleet.nodes.items()
+    }
     assert {stack: int(count) - 1 for stack, count in after.items()} == {s: int(c) for s, c in sessions.items()}
 
 
 def test_7_ctrl_c_starts_no_new_stack_and_lets_the_running_one_finish_its_step(fleet):
     for stack in SERVERS:
         fleet.set(stack, "pactus-secure:jsonrpc.origins[0]", "https://wallet.example.com", path=True)
-    process = subprocess.Popen([sys.executable, "-m", "fleet", "up", "--parallel", "1", "--json", "--project",
-                                str(fleet.folder)], cwd=REPO, env=fleet.environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "up", "--parallel", "1", "--json", "--project", str(fleet.folder)],
+        cwd=REPO,
+        env=fleet.environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     time.sleep(4)  # the first stack is running
     os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole foreground group
     stdout, stderr = process.communicate(timeout=600)
@@ -194,9 +238,14 @@ def test_7_ctrl_c_starts_no_new_stack_and_lets_the_running_one_finish_its_step(f
     stopped = [stack for stack, row in rows.items() if row["result"] == "not started (stopped)"]
     assert len(stopped) >= 1 and len(stopped) < len(SERVERS), rows
     for stack in SERVERS:  # no stack is left with an operation in flight
-        state = subprocess.run([str(REPO / "tools/bin/pulumi"), "stack", "export", "--stack", stack,
-                                "--non-interactive"], cwd=fleet.folder, env=fleet.environment,
-                               capture_output=True, text=True, check=True).stdout
+        state = subprocess.run(
+            [str(REPO / "tools/bin/pulumi"), "stack", "export", "--stack", stack, "--non-interactive"],
+            cwd=fleet.folder,
+            env=fleet.environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert not json.loads(state)["deployment"].get("pending_operations"), stack
     assert all(row["result"] == "succeeded" for row in fleet.rows("up").values())  # and the next run converges
 
@@ -205,5 +254,7 @@ def test_8_fleet_destroy_cleans_all_three(fleet):
     rows = fleet.rows("destroy")
     assert all(row["result"] == "succeeded" for row in rows.values()), rows
     for stack, node in fleet.nodes.items():
-        assert node.ssh(f"ls /etc/nginx/conf.d/pactus-secure-{fleet.domains[stack]}-* 2>/dev/null",
-                        check=False).stdout == ""
+        assert (
+            node.ssh(f"ls /etc/nginx/conf.d/pactus-secure-{fleet.domains[stack]}-* 2>/dev/null", check=False).stdout
+            == ""
+        )

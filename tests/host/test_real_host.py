@@ -18,7 +18,7 @@ import json
 import subprocess
 import time
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -32,9 +32,20 @@ from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpo
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import managed_sections
 from testbed.stack import Project, Result, Stack, StackFailed
-from tests.host.conftest import (DOMAIN, HAND_EDITS_LOGGER, HAND_EDITS_PREFIX, HAND_EDITS_REWARD, ORIGIN,
-                                 PEBBLE_DIRECTORY, node_stack, nginx_processes, this_host_as_the_node, trusted)
-from tests.pulumi_mocks import deploy, settings_of
+from tests.configs import settings_of
+from tests.host.conftest import (
+    DOMAIN,
+    HAND_EDITS_LOGGER,
+    HAND_EDITS_PREFIX,
+    HAND_EDITS_REWARD,
+    ORIGIN,
+    PEBBLE_DIRECTORY,
+    nginx_processes,
+    node_stack,
+    this_host_as_the_node,
+    trusted,
+)
+from tests.pulumi_mocks import deploy
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(DOMAIN)
@@ -42,9 +53,14 @@ RESTART_HINT = "pactusService is not set, so nobody restarted the node"
 
 
 def stack_config(machine, origins=(ORIGIN,), **overrides):
-    return this_host_as_the_node(machine, DOMAIN, machine.pactus_dir,
-                                 jsonrpc={"enable": True, "origins": list(origins)}, http={"enable": True},
-                                 **overrides)
+    return this_host_as_the_node(
+        machine,
+        DOMAIN,
+        machine.pactus_dir,
+        jsonrpc={"enable": True, "origins": list(origins)},
+        http={"enable": True},
+        **overrides,
+    )
 
 
 def up(stack: Stack, machine, config: dict | None = None) -> Result:
@@ -88,17 +104,23 @@ def access_log_since(offset: int, count: int) -> list[str]:
 
 
 def managed_files(machine) -> dict[str, str]:
-    paths = [LAYOUT.http_site, LAYOUT.tls_site, RENEW_HOOK, LAYOUT.certificate, LAYOUT.renewal_conf,
-             str(machine.pactus_dir / "config.toml")]
+    paths = [
+        LAYOUT.http_site,
+        LAYOUT.tls_site,
+        RENEW_HOOK,
+        LAYOUT.certificate,
+        LAYOUT.renewal_conf,
+        str(machine.pactus_dir / "config.toml"),
+    ]
     return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths}
 
 
 @dataclasses.dataclass
 class Deployed:
     stack: Stack
-    first_up: StackFailed    # the first `up`, on a node still running the config.toml init wrote
-    after_restart: Result    # the `up` after the operator restarted the node
-    sessions: int            # SSH sessions of the first up
+    first_up: StackFailed  # the first `up`, on a node still running the config.toml init wrote
+    after_restart: Result  # the `up` after the operator restarted the node
+    sessions: int  # SSH sessions of the first up
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +144,12 @@ def test_0_a_fresh_preview_lists_exactly_what_the_program_declares_and_runs_no_r
         assert machine.ssh_sessions() == sessions
     finally:
         stack.remove()
-    declared = {r.name for r in deploy(stack_config(machine), ssh_key=machine.client_key, cloudflare_token=None,
-                                       preview=True).resources}
+    declared = {
+        r.name
+        for r in deploy(
+            stack_config(machine), ssh_key=machine.client_key, cloudflare_token=None, preview=True
+        ).resources
+    }
     engine_own = {f"pactus-secure-{stack.name}", "default_1_2_1"}  # the stack, and pulumi-command's provider
     assert set(preview.planned) == declared | engine_own and set(preview.planned.values()) == {"create"}
     assert preview.changes == {"create": len(declared) + 1}  # the summary counts the stack, not the provider
@@ -135,8 +161,12 @@ def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(node, mach
     chain = [step for step in ran if step != n.CONFIG_TOML]
     assert chain == [n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE]
     assert node.sessions == 5  # one SSH session a step, nothing else
-    issuer = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-ext", "subjectAltName", "-in", LAYOUT.certificate],
-                            capture_output=True, text=True, check=True).stdout
+    issuer = subprocess.run(
+        ["openssl", "x509", "-noout", "-issuer", "-ext", "subjectAltName", "-in", LAYOUT.certificate],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Pebble" in issuer and f"DNS:{DOMAIN}" in issuer
     certbot_run = node.first_up.result.step(n.CERTIFICATE)
     assert f"certificate for {DOMAIN} issued by {PEBBLE_DIRECTORY}" in certbot_run.output
@@ -160,12 +190,15 @@ def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wal
         assert info == blockchain_pb2_grpc.BlockchainStub(direct).GetBlockchainInfo(request, timeout=10)
         assert info.total_validators > 0  # testnet's genesis, as the node has it
         node = network_pb2_grpc.NetworkStub(proxied).GetNodeInfo(network_pb2.GetNodeInfoRequest(), timeout=10)
-        assert node.peer_id == network_pb2_grpc.NetworkStub(direct).GetNodeInfo(
-            network_pb2.GetNodeInfoRequest(), timeout=10).peer_id
+        assert (
+            node.peer_id
+            == network_pb2_grpc.NetworkStub(direct).GetNodeInfo(network_pb2.GetNodeInfoRequest(), timeout=10).peer_id
+        )
         offset = Path(LAYOUT.access_log).stat().st_size
         with pytest.raises(grpc.RpcError) as refused:
             wallet_pb2_grpc.WalletStub(proxied).GetTotalBalance(
-                wallet_pb2.GetTotalBalanceRequest(wallet_name="default_wallet"), timeout=10)
+                wallet_pb2.GetTotalBalanceRequest(wallet_name="default_wallet"), timeout=10
+            )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     (line,) = access_log_since(offset, 1)
     assert "/pactus.Wallet/GetTotalBalance" in line and "upstream=- " in line  # Nginx answered it alone
@@ -186,28 +219,41 @@ def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone
         assert api.headers["strict-transport-security"] == "max-age=63072000"
 
         body = '{"jsonrpc": "2.0", "id": 1, "method": "pactus.blockchain.get_blockchain_info"}'
-        allowed = https.post(f"https://{DOMAIN}/jsonrpc", content=body,
-                             headers={"Origin": ORIGIN, "Content-Type": "application/json"})
+        allowed = https.post(
+            f"https://{DOMAIN}/jsonrpc", content=body, headers={"Origin": ORIGIN, "Content-Type": "application/json"}
+        )
         assert allowed.headers.get_list("access-control-allow-origin") == [ORIGIN]
-        other = https.post(f"https://{DOMAIN}/jsonrpc", content=body,
-                           headers={"Origin": "https://evil.example.com", "Content-Type": "application/json"})
+        other = https.post(
+            f"https://{DOMAIN}/jsonrpc",
+            content=body,
+            headers={"Origin": "https://evil.example.com", "Content-Type": "application/json"},
+        )
         assert other.headers.get_list("access-control-allow-origin") == []
-        preflight = https.options(f"https://{DOMAIN}/jsonrpc", headers={
-            "Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+        preflight = https.options(
+            f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+        )
         assert preflight.headers.get_list("access-control-allow-origin") == [ORIGIN]
 
 
 def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(node, machine):
-    endpoint = Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http", basic_auth_required=False,
-                        ca_bundle=str(machine.issuing_root))
+    endpoint = Endpoint(
+        domain=DOMAIN,
+        grpc=True,
+        jsonrpc_path="/jsonrpc",
+        http_base_path="/http",
+        basic_auth_required=False,
+        ca_bundle=str(machine.issuing_root),
+    )
     served = check_endpoint(endpoint)
     assert served.issuer.startswith("Pebble")
     expires = datetime.fromisoformat(served.expires)
-    assert timedelta(days=89) < expires - datetime.now(timezone.utc) <= timedelta(days=90)
+    assert timedelta(days=89) < expires - datetime.now(UTC) <= timedelta(days=90)
     with pytest.raises(EndpointCheckFailed, match=f"expected a TLS certificate for {DOMAIN} that this machine trusts"):
         check_endpoint(dataclasses.replace(endpoint, ca_bundle=None))  # pebble's root is in no system store
-    with pytest.raises(EndpointCheckFailed, match="/nothere/api/pactus/blockchain/get_blockchain_info: expected the "
-                                                  "node's answer, got HTTP 404"):
+    with pytest.raises(
+        EndpointCheckFailed,
+        match="/nothere/api/pactus/blockchain/get_blockchain_info: expected the node's answer, got HTTP 404",
+    ):
         check_endpoint(dataclasses.replace(endpoint, http_base_path="/nothere"))
     time.sleep(1)  # these calls count against the rate limit test 4 starts from
 
@@ -219,8 +265,17 @@ class _PathPrefix(grpc.UnaryUnaryClientInterceptor):
         self.prefix = prefix
 
     def intercept_unary_unary(self, continuation, details, request):
-        return continuation(_CallDetails(self.prefix + details.method, details.timeout, details.metadata,
-                                         details.credentials, details.wait_for_ready, details.compression), request)
+        return continuation(
+            _CallDetails(
+                self.prefix + details.method,
+                details.timeout,
+                details.metadata,
+                details.credentials,
+                details.wait_for_ready,
+                details.compression,
+            ),
+            request,
+        )
 
 
 @dataclasses.dataclass
@@ -240,14 +295,17 @@ def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(node, machine):
             channel = grpc.intercept_channel(plain, _PathPrefix("/grpc"))
             request = blockchain_pb2.GetBlockchainInfoRequest()
             with direct_grpc(machine) as direct:
-                assert blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(request, timeout=10) == \
-                    blockchain_pb2_grpc.BlockchainStub(direct).GetBlockchainInfo(request, timeout=10)
+                assert blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
+                    request, timeout=10
+                ) == blockchain_pb2_grpc.BlockchainStub(direct).GetBlockchainInfo(request, timeout=10)
             with pytest.raises(grpc.RpcError) as wallet:
                 wallet_pb2_grpc.WalletStub(channel).GetTotalBalance(
-                    wallet_pb2.GetTotalBalanceRequest(wallet_name="default_wallet"), timeout=10)
+                    wallet_pb2.GetTotalBalanceRequest(wallet_name="default_wallet"), timeout=10
+                )
             assert wallet.value.code() == grpc.StatusCode.PERMISSION_DENIED
-            unknown = channel.unary_unary("/pactus.Nothing/Here", request_serializer=lambda _: b"",
-                                          response_deserializer=bytes)
+            unknown = channel.unary_unary(
+                "/pactus.Nothing/Here", request_serializer=lambda _: b"", response_deserializer=bytes
+            )
             with pytest.raises(grpc.RpcError) as missing:
                 unknown(None, timeout=10)
             assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED  # a gRPC answer, not an HTML page
@@ -267,21 +325,32 @@ def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(nod
         assert set(statuses) == {200, 429} and statuses[:21] == [200] * 21  # 1 + burst 20, then the rate
 
         time.sleep(1.2)  # the limit refills at 10 a second
-        too_big = https.post(f"https://{DOMAIN}/jsonrpc", content=b"[" + b" " * 300_000 + b"]",
-                             headers={"Content-Type": "application/json"})
+        too_big = https.post(
+            f"https://{DOMAIN}/jsonrpc",
+            content=b"[" + b" " * 300_000 + b"]",
+            headers={"Content-Type": "application/json"},
+        )
         assert too_big.status_code == 413
     lines = access_log_since(offset, len(statuses) + 1)
     assert [int(line.split('" ', 1)[1].split()[0]) for line in lines] == statuses + [413]
     upstream = f"upstream={machine.node.config()['http']['listen']} "
-    assert all((upstream in line) == (status == 200) for line, status in zip(lines, statuses + [413]))
+    assert all((upstream in line) == (status == 200) for line, status in zip(lines, statuses + [413], strict=True))
     assert "upstream=- " in lines[-1]
 
     time.sleep(1.2)
-    batch = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "pactus.blockchain.get_blockchain_info", "params": {}}
-                        for i in range(1000)])  # one request, a thousand calls: beyond the body limit
+    batch = json.dumps(
+        [
+            {"jsonrpc": "2.0", "id": i, "method": "pactus.blockchain.get_blockchain_info", "params": {}}
+            for i in range(1000)
+        ]
+    )  # one request, a thousand calls: beyond the body limit
     with httpx.Client(verify=trusted(machine)) as https:
-        assert https.post(f"https://{DOMAIN}/jsonrpc", content=batch,
-                          headers={"Content-Type": "application/json"}).status_code == 413
+        assert (
+            https.post(
+                f"https://{DOMAIN}/jsonrpc", content=batch, headers={"Content-Type": "application/json"}
+            ).status_code
+            == 413
+        )
 
     time.sleep(2.1)  # gRPC draws on the same allowance: a whole one again
     codes = []
@@ -304,8 +373,12 @@ def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(node, m
     try:
         error_log = Path("/var/log/nginx/error.log")
         offset = error_log.stat().st_size
-        load = subprocess.run(["h2load", "-n", "256", "-c", "1", "-m", "64", f"https://{DOMAIN}{INFO_PATH}"],
-                              capture_output=True, text=True, timeout=60)
+        load = subprocess.run(
+            ["h2load", "-n", "256", "-c", "1", "-m", "64", f"https://{DOMAIN}{INFO_PATH}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "256 total" in load.stdout, load.stdout + load.stderr
         with error_log.open() as log:
             log.seek(offset)
@@ -335,18 +408,45 @@ def test_6_only_80_and_443_are_open_to_the_world_and_tls_passes_testssl(node, ma
     nginx = {line.split()[3] for line in listening if '"nginx"' in line}
     assert {address.rsplit(":", 1)[1] for address in nginx} == {"80", "443"}
     node = machine.node.listeners()
-    assert len(node) >= 3 and [a for a in node if not loopback(a) and a.rsplit(":", 1)[1] not in machine.node.p2p_ports()] == []
+    assert (
+        len(node) >= 3
+        and [a for a in node if not loopback(a) and a.rsplit(":", 1)[1] not in machine.node.p2p_ports()] == []
+    )
 
     report = tmp_path / "testssl.json"
-    scan = subprocess.run(["testssl", "--quiet", "--color", "0", "--warnings", "off", "--add-ca", str(machine.issuing_root),
-                           "--jsonfile", str(report), f"{DOMAIN}:443"], capture_output=True, text=True, timeout=600)
+    scan = subprocess.run(
+        [
+            "testssl",
+            "--quiet",
+            "--color",
+            "0",
+            "--warnings",
+            "off",
+            "--add-ca",
+            str(machine.issuing_root),
+            "--jsonfile",
+            str(report),
+            f"{DOMAIN}:443",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     findings = {f["id"]: f for f in json.loads(report.read_text())}
     serious = [f for f in findings.values() if f["severity"] in ("MEDIUM", "HIGH", "CRITICAL")]
     assert not serious, json.dumps(serious, indent=1) + scan.stdout[-2000:]
     assert all(findings[p]["finding"] == "not offered" for p in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"))
-    assert all(findings[c]["finding"] == "not offered"
-               for c in ("cipherlist_NULL", "cipherlist_aNULL", "cipherlist_EXPORT", "cipherlist_LOW",
-                         "cipherlist_3DES_IDEA", "cipherlist_AVERAGE"))
+    assert all(
+        findings[c]["finding"] == "not offered"
+        for c in (
+            "cipherlist_NULL",
+            "cipherlist_aNULL",
+            "cipherlist_EXPORT",
+            "cipherlist_LOW",
+            "cipherlist_3DES_IDEA",
+            "cipherlist_AVERAGE",
+        )
+    )
     assert findings["HSTS_time"]["severity"] == "OK" and findings["cert_chain_of_trust"]["finding"] == "passed."
 
 
@@ -361,9 +461,11 @@ def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is
     config, original = tomllib.loads(text), tomllib.loads(machine.original_config)
     managed = managed_sections(settings)
     assert {name: config[name] for name in managed} == managed
-    assert {k: v for k, v in config.items() if k not in managed} == {k: v for k, v in original.items() if k not in managed}
+    assert {k: v for k, v in config.items() if k not in managed} == {
+        k: v for k, v in original.items() if k not in managed
+    }
     # Byte for byte up to the first managed section, hand edits and all (init writes [grpc] after [logger]).
-    assert text.startswith(machine.original_config[:machine.original_config.index("[grpc]")])
+    assert text.startswith(machine.original_config[: machine.original_config.index("[grpc]")])
     assert all(line in text for line in (HAND_EDITS_PREFIX, HAND_EDITS_REWARD[1], HAND_EDITS_LOGGER[1]))
     assert machine.node.rejected_configs() == []  # Pactus decoded it strictly after its restart
     (backup,) = machine.pactus_dir.glob("config.toml.pactus-secure-backup-*")
@@ -417,8 +519,15 @@ def test_8c_an_origins_change_previews_and_applies_as_one_update_of_config_toml(
 def test_8d_a_domain_change_previews_as_readme_says(node, machine):
     """README's "a new domain": the certificate step runs for the new name and the two site
     steps are replaced (their triggers name their files); nothing else. Previewed only."""
-    node.stack.configure(this_host_as_the_node(machine, "renamed.test", machine.pactus_dir,
-                                               jsonrpc={"enable": True, "origins": [ORIGIN]}, http={"enable": True}))
+    node.stack.configure(
+        this_host_as_the_node(
+            machine,
+            "renamed.test",
+            machine.pactus_dir,
+            jsonrpc={"enable": True, "origins": [ORIGIN]},
+            http={"enable": True},
+        )
+    )
     try:
         sessions = machine.ssh_sessions()
         preview = node.stack.preview()
@@ -436,10 +545,20 @@ def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
     cron = Path("/etc/cron.d/pactus-secure-certbot-renew").read_text().splitlines()
     environment = dict(line.split("=", 1) for line in cron if "=" in line and not line.startswith(("#", "17 ")))
     assert environment == {"REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)}
-    renewal = subprocess.run(["certbot", "renew", "--force-renewal", "--cert-name", DOMAIN,
-                              "--non-interactive", "--no-random-sleep-on-renew"],
-                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **environment},
-                             capture_output=True, text=True)
+    renewal = subprocess.run(
+        [
+            "certbot",
+            "renew",
+            "--force-renewal",
+            "--cert-name",
+            DOMAIN,
+            "--non-interactive",
+            "--no-random-sleep-on-renew",
+        ],
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **environment},
+        capture_output=True,
+        text=True,
+    )
     assert renewal.returncode == 0, renewal.stdout + renewal.stderr
     assert f"nginx reloaded for the renewed certificate of {DOMAIN}" in renewal.stdout + renewal.stderr
     assert _serial() != serial_before
@@ -448,16 +567,20 @@ def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
 
 
 def _serial() -> str:
-    return subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", LAYOUT.certificate],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["openssl", "x509", "-noout", "-serial", "-in", LAYOUT.certificate], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(node, machine):
     user, password = "operator", "correct horse battery staple"
-    line = subprocess.run(["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    node.stack.configure({**stack_config(machine), "grpc": {"basicAuth": True}},
-                         secrets={"sshPrivateKey": machine.client_key, "basicAuth": line})
+    line = subprocess.run(
+        ["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    node.stack.configure(
+        {**stack_config(machine), "grpc": {"basicAuth": True}},
+        secrets={"sshPrivateKey": machine.client_key, "basicAuth": line},
+    )
     runs = up(node.stack, machine)
     assert sorted(runs.ran()) == sorted([n.CREDENTIAL, n.CONFIG_TOML, n.TLS_SITE])
     assert line not in runs.output and password not in runs.output
@@ -475,8 +598,9 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(n
         assert https.get(f"https://{DOMAIN}{INFO_PATH}", auth=(user, "wrong")).status_code == 401
         # Nginx checks the credential and passes the header on; Pactus's HTTP-API hands it to its gRPC server.
         assert https.get(f"https://{DOMAIN}{INFO_PATH}", auth=(user, password)).status_code == 200
-        preflight = https.options(f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN,
-                                                                        "Access-Control-Request-Method": "POST"})
+        preflight = https.options(
+            f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+        )
         assert preflight.status_code == 204  # browsers send preflights without credentials
     authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     client = PactusOpenRPCClient({"Authorization": authorization}, f"https://{DOMAIN}/jsonrpc", verify=trusted(machine))
@@ -487,8 +611,9 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(n
         with pytest.raises(grpc.RpcError) as refused:
             stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED  # the daemon's answer
-        info = stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10,
-                                      metadata=[("authorization", authorization)])
+        info = stub.GetBlockchainInfo(
+            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10, metadata=[("authorization", authorization)]
+        )
         assert info.total_validators > 0
 
     node.stack.configure(stack_config(machine), secrets={"sshPrivateKey": machine.client_key})
@@ -504,8 +629,9 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
     Pactus runs the JSON-RPC call in an OPTIONS request's body (checked here against the daemon
     directly), and OPTIONS passes without a credential for CORS preflights: Nginx refuses it."""
     user, password = "operator", "correct horse battery staple"
-    line = subprocess.run(["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    line = subprocess.run(
+        ["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True, check=True
+    ).stdout.strip()
     node.stack.configure(stack_config(machine), secrets={"sshPrivateKey": machine.client_key, "basicAuth": line})
     up(node.stack, machine)
     authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -515,23 +641,38 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
             stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert refused.value.details() == "this node asks for a credential (basic auth)"
-        assert stub.GetBlockchainInfo(blockchain_pb2.GetBlockchainInfoRequest(), timeout=10,
-                                      metadata=[("authorization", authorization)]).total_validators > 0
+        assert (
+            stub.GetBlockchainInfo(
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10, metadata=[("authorization", authorization)]
+            ).total_validators
+            > 0
+        )
 
-    assert check_endpoint(Endpoint(domain=DOMAIN, grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                                   basic_auth_required=True, ca_bundle=str(machine.issuing_root))).issuer.startswith("Pebble")
+    assert check_endpoint(
+        Endpoint(
+            domain=DOMAIN,
+            grpc=True,
+            jsonrpc_path="/jsonrpc",
+            http_base_path="/http",
+            basic_auth_required=True,
+            ca_bundle=str(machine.issuing_root),
+        )
+    ).issuer.startswith("Pebble")
 
     call = '{"jsonrpc": "2.0", "id": 1, "method": "pactus.network.get_node_info", "params": {}}'
-    direct = httpx.request("OPTIONS", machine.node.jsonrpc_url(), content=call,
-                           headers={"Content-Type": "application/json"})
+    direct = httpx.request(
+        "OPTIONS", machine.node.jsonrpc_url(), content=call, headers={"Content-Type": "application/json"}
+    )
     assert "peer_id" in direct.text  # the daemon runs it
     offset = Path(LAYOUT.access_log).stat().st_size
     with httpx.Client(verify=trusted(machine)) as https:
-        smuggled = https.request("OPTIONS", f"https://{DOMAIN}/jsonrpc", content=call,
-                                 headers={"Content-Type": "application/json"})
+        smuggled = https.request(
+            "OPTIONS", f"https://{DOMAIN}/jsonrpc", content=call, headers={"Content-Type": "application/json"}
+        )
         assert smuggled.status_code == 400 and "peer_id" not in smuggled.text
-        preflight = https.options(f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN,
-                                                                        "Access-Control-Request-Method": "POST"})
+        preflight = https.options(
+            f"https://{DOMAIN}/jsonrpc", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+        )
         assert preflight.status_code == 204
     smuggled_line, preflight_line = access_log_since(offset, 2)
     assert "upstream=- " in smuggled_line and "upstream=- " not in preflight_line

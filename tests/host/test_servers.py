@@ -46,18 +46,30 @@ def fleet(machine, project, tmp_path_factory):
         for suite, number in SUITES.items():
             address = f"10.77.{number}.2"
             booted[suite] = servers.prepare(
-                f"pst-{suite}", suite, number, work, public_key,
-                {"/etc/hostname": f"pst-{suite}\n",
-                 "/etc/hosts": f"127.0.0.1 localhost pst-{suite}\n{address} {domain(suite)}\n",
-                 PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text()})
+                f"pst-{suite}",
+                suite,
+                number,
+                work,
+                public_key,
+                {
+                    "/etc/hostname": f"pst-{suite}\n",
+                    "/etc/hosts": f"127.0.0.1 localhost pst-{suite}\n{address} {domain(suite)}\n",
+                    PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text(),
+                },
+            )
             challtestsrv("/add-a", {"host": domain(suite), "addresses": [address]})
         with ThreadPoolExecutor(len(booted)) as pool:
             list(pool.map(lambda server: server.boot(), booted.values()))
-        Path("/etc/hosts").write_text(hosts_before + "".join(
-            f"{server.address} {domain(suite)}\n" for suite, server in booted.items()))
-        yield {suite: (server, node_stack(project, suite, stack(suite, server, machine), machine,
-                                          key=server.key.read_text()))
-               for suite, server in booted.items()}
+        Path("/etc/hosts").write_text(
+            hosts_before + "".join(f"{server.address} {domain(suite)}\n" for suite, server in booted.items())
+        )
+        yield {
+            suite: (
+                server,
+                node_stack(project, suite, stack(suite, server, machine), machine, key=server.key.read_text()),
+            )
+            for suite, server in booted.items()
+        }
     finally:
         Path("/etc/hosts").write_text(hosts_before)
         for server in booted.values():
@@ -67,13 +79,21 @@ def fleet(machine, project, tmp_path_factory):
 
 def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
     return {
-        "domain": domain(suite), "host": server.address, "allowPrivateHost": "true", "sshUser": "deploy",
+        "domain": domain(suite),
+        "host": server.address,
+        "allowPrivateHost": "true",
+        "sshUser": "deploy",
         "sshHostKey": (server.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().strip(),
-        "acmeEmail": "ops@example.com", "manageDns": "false",
-        "acmeServer": f"https://{server.gateway}:14000/dir", "acmeCaBundle": PEBBLE_CA_ON_SERVER,
+        "acmeEmail": "ops@example.com",
+        "manageDns": "false",
+        "acmeServer": f"https://{server.gateway}:14000/dir",
+        "acmeCaBundle": PEBBLE_CA_ON_SERVER,
         "checkCaBundle": str(machine.issuing_root),
-        "pactusDir": servers.PACTUS_DIR, "pactusService": "pactus.service",
-        "jsonrpc": {"enable": True}, "http": {"enable": True}, **overrides,
+        "pactusDir": servers.PACTUS_DIR,
+        "pactusService": "pactus.service",
+        "jsonrpc": {"enable": True},
+        "http": {"enable": True},
+        **overrides,
     }
 
 
@@ -96,13 +116,22 @@ def test_1_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd
     nginx_version = server.ssh("/usr/sbin/nginx -v 2>&1").stdout
     modern = suite == "trixie"  # nginx 1.26 on Debian 13, 1.22 on Debian 12
     assert ("http2 on;" in site) == modern and ("listen 443 ssl http2;" in site) != modern, nginx_version
-    served = check_endpoint(Endpoint(domain=domain(suite), grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                                     basic_auth_required=False, ca_bundle=str(machine.issuing_root)))
+    served = check_endpoint(
+        Endpoint(
+            domain=domain(suite),
+            grpc=True,
+            jsonrpc_path="/jsonrpc",
+            http_base_path="/http",
+            basic_auth_required=False,
+            ca_bundle=str(machine.issuing_root),
+        )
+    )
     assert served.issuer.startswith("Pebble")
     credentials = grpc.ssl_channel_credentials(machine.issuing_root.read_bytes())
     with grpc.secure_channel(f"{domain(suite)}:443", credentials) as channel:
         info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
-            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10)
+            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
+        )
     assert info.total_validators > 0
 
 
@@ -113,9 +142,11 @@ def test_2_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(
     serial = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
     assert "certbot.timer" in server.ssh("systemctl list-timers --all").stdout
     # certbot.service as the timer starts it (with our CA drop-in), forced to renew now.
-    server.ssh("sudo mkdir -p /run/systemd/system/certbot.service.d && printf '[Service]\\nExecStart=\\n"
-               "ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew\\n' | "
-               "sudo tee /run/systemd/system/certbot.service.d/force.conf >/dev/null && sudo systemctl daemon-reload")
+    server.ssh(
+        "sudo mkdir -p /run/systemd/system/certbot.service.d && printf '[Service]\\nExecStart=\\n"
+        "ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew\\n' | "
+        "sudo tee /run/systemd/system/certbot.service.d/force.conf >/dev/null && sudo systemctl daemon-reload"
+    )
     try:
         server.ssh("sudo systemctl start certbot.service", timeout=180)
     finally:
@@ -124,8 +155,13 @@ def test_2_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(
     assert renewed != serial
     # The deploy hook reloaded Nginx through systemd, and the new certificate is the one served.
     assert "Reloaded nginx.service" in server.ssh("sudo journalctl -u nginx.service --no-pager").stdout
-    served = subprocess.run(f"openssl s_client -connect {server.address}:443 -servername {domain(suite)} </dev/null "
-                            "2>/dev/null | openssl x509 -noout -serial", shell=True, capture_output=True, text=True)
+    served = subprocess.run(
+        f"openssl s_client -connect {server.address}:443 -servername {domain(suite)} </dev/null "
+        "2>/dev/null | openssl x509 -noout -serial",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
     assert served.stdout == renewed
 
 
@@ -154,8 +190,10 @@ def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_r
 @pytest.mark.parametrize("suite", SUITES)
 def test_4_the_nodes_directory_stays_the_pactus_users(fleet, suite):
     server, _ = fleet[suite]
-    owners = server.ssh(f"sudo sh -c \"stat -c '%U %a %n' {servers.PACTUS_DIR} {servers.PACTUS_DIR}/config.toml "
-                        f"{servers.PACTUS_DIR}/config.toml.pactus-secure-backup-*\"").stdout.splitlines()
+    owners = server.ssh(
+        f"sudo sh -c \"stat -c '%U %a %n' {servers.PACTUS_DIR} {servers.PACTUS_DIR}/config.toml "
+        f'{servers.PACTUS_DIR}/config.toml.pactus-secure-backup-*"'
+    ).stdout.splitlines()
     assert len(owners) >= 3 and all(line.startswith("pactus ") for line in owners), owners
     assert owners[1].split()[1] == "600", owners  # as pactus-daemon init made it
 
@@ -167,8 +205,14 @@ def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, projec
     server.boot()
     for unit in ("nginx", "pactus", "certbot.timer"):
         assert server.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
-    endpoint = Endpoint(domain=domain(suite), grpc=True, jsonrpc_path="/jsonrpc", http_base_path="/http",
-                        basic_auth_required=False, ca_bundle=str(machine.issuing_root))
+    endpoint = Endpoint(
+        domain=domain(suite),
+        grpc=True,
+        jsonrpc_path="/jsonrpc",
+        http_base_path="/http",
+        basic_auth_required=False,
+        ca_bundle=str(machine.issuing_root),
+    )
     deadline = time.monotonic() + 60  # the node opens its APIs a moment after its unit is active
     while True:
         try:
@@ -181,14 +225,18 @@ def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, projec
     assert up(fleet, suite, machine).steps == []
     # Every script run again (the same stack in a backend that knows none of its steps): after
     # the reboot none has anything to do. That state is dropped, not destroyed.
-    again = node_stack(Project(tmp_path, home=project.home), suite, stack(suite, server, machine), machine,
-                       key=server.key.read_text())
+    again = node_stack(
+        Project(tmp_path, home=project.home), suite, stack(suite, server, machine), machine, key=server.key.read_text()
+    )
     try:
         runs = again.up().steps
     finally:
         again.remove()
-    assert len(runs) == 5 and not [run.name for run in runs if "wrote" in run.output or "reloaded" in run.output
-                                   or "restarted" in run.output or "issued" in run.output]
+    assert len(runs) == 5 and not [
+        run.name
+        for run in runs
+        if "wrote" in run.output or "reloaded" in run.output or "restarted" in run.output or "issued" in run.output
+    ]
 
 
 @pytest.mark.parametrize("suite", SUITES)
