@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from render.host_layout import HostLayout  # noqa: E402
 from testbed.stack import Project  # noqa: E402
-from tests.host.conftest import DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node, wait_for_port  # noqa: E402
+from testbed.this_machine import DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node, wait_for_port  # noqa: E402
 
 CADDY_PORT = 8443
 GRPC_METHOD = "/pactus.Blockchain/GetBlockchainInfo"

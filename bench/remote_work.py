@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from testbed.stack import Project  # noqa: E402
-from tests.host.conftest import DOMAIN, nginx_processes, node_stack, this_host_as_the_node, this_machine_as_a_node  # noqa: E402
+from testbed.this_machine import DOMAIN, nginx_processes, node_stack, this_host_as_the_node, this_machine_as_a_node  # noqa: E402
 
 FLOOR_PROGRAM = '''"""The engine's floor: 10 remote commands with constant inputs."""
 import pulumi

@@ -21,3 +21,5 @@ CREDENTIAL = f"{PROXY}-{Proxy.CREDENTIAL}"
 TLS_SITE = f"{PROXY}-{Proxy.TLS_SITE}"
 CONFIG_TOML = f"{PACTUS}-{NodeConfig.CONFIG_TOML}"
 STEPS = (PACKAGES, FIREWALL, HTTP_SITE, CERTIFICATE, CREDENTIAL, TLS_SITE, CONFIG_TOML)
+# Those every node has, in order: the firewall and the credential come with their settings.
+REQUIRED_STEPS = (PACKAGES, HTTP_SITE, CERTIFICATE, TLS_SITE, CONFIG_TOML)

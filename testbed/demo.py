@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from testbed import pebble, servers
+from testbed.processes import pid_alive
 from testbed.stack import Project
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # the demo name resolves through /etc/hosts
@@ -75,7 +76,7 @@ def down() -> None:
     when it is not there."""
     node = server()
     project_dir = STATE / "pulumi" / "project"
-    if _pid_alive(STATE / "server.pid") and (project_dir / f"Pulumi.{STACK}.yaml").exists():
+    if pid_alive(STATE / "server.pid") and (project_dir / f"Pulumi.{STACK}.yaml").exists():
         say("pulumi destroy")
         try:
             _cli(Project(STATE / "pulumi"), "destroy", "--yes", "--stack", STACK)
@@ -108,7 +109,7 @@ def preflight() -> None:
     ):
         if shutil.which(command) is None:
             raise DemoError(f"{command} is missing: `apt-get install {package}`")
-    if not _pid_alive(STATE / "pebble.pid"):
+    if not pid_alive(STATE / "pebble.pid"):
         for port in (PORTS.acme, PORTS.management, PORTS.dns, PORTS.dns_management):
             holder = _listener(port)
             if holder:
@@ -120,7 +121,7 @@ def preflight() -> None:
 
 def _boot_server() -> servers.Server:
     node = server()
-    if _pid_alive(STATE / "server.pid") and node.ssh("true", check=False).returncode == 0:
+    if pid_alive(STATE / "server.pid") and node.ssh("true", check=False).returncode == 0:
         say(f"server {NAME} (Debian 13, {node.address}) is running: reused")
         return node
     if node.root.exists():
@@ -166,7 +167,7 @@ def _pebble_api_certificate() -> Path:
 
 def _start_pebble(node: servers.Server) -> pebble.Pebble:
     work = STATE / "pebble"
-    if _pid_alive(STATE / "pebble.pid"):
+    if pid_alive(STATE / "pebble.pid"):
         say("pebble (the ACME server) is running: reused")
         return pebble.running(work, api_addresses=(node.gateway,), ports=PORTS)
     say(f"starting pebble, the ACME server, at {node.gateway}:{PORTS.acme}, with its DNS answering {node.address}")
@@ -211,7 +212,7 @@ def _config(node: servers.Server, acme: pebble.Pebble, origins: list[str] | None
 
 def _running() -> tuple[servers.Server, pebble.Pebble]:
     node = server()
-    if not (_pid_alive(STATE / "server.pid") and _pid_alive(STATE / "pebble.pid")):
+    if not (pid_alive(STATE / "server.pid") and pid_alive(STATE / "pebble.pid")):
         raise DemoError("the demo is not up: run `./demo up` first")
     return node, pebble.running(STATE / "pebble", api_addresses=(node.gateway,), ports=PORTS)
 
@@ -300,24 +301,16 @@ def _remember_forwarding() -> None:
         saved.write_text(servers.IP_FORWARD.read_text())
 
 
-def _pid_alive(pid_file: Path) -> bool:
-    try:
-        os.kill(int(pid_file.read_text()), 0)
-        return True
-    except (OSError, ValueError):
-        return False
-
-
 def _stop(pid_file: Path, timeout: float = 60) -> bool:
     """SIGTERM (nspawn shuts its server down cleanly on it), then SIGKILL; True when it ran."""
-    if not _pid_alive(pid_file):
+    if not pid_alive(pid_file):
         return False
     pid = int(pid_file.read_text())
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid_file) and time.monotonic() < deadline:
+    while pid_alive(pid_file) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _pid_alive(pid_file):
+    if pid_alive(pid_file):
         os.kill(pid, signal.SIGKILL)
     pid_file.unlink()
     return True

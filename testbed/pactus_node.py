@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testbed.processes import terminate
 from testbed.tools import tool
 
 # BIP-39's test mnemonic: a throwaway testnet wallet.
@@ -140,17 +141,6 @@ class PactusNode:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"pactus-daemon did not answer within {timeout}s: {self.log.read_text()[-3000:]}")
-
-
-def terminate(process: subprocess.Popen | None, timeout: float) -> None:
-    """SIGTERM, a wait for a clean exit, then SIGKILL."""
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _dial(listen: str) -> str:

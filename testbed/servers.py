@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.pactus_node import MNEMONIC, WALLET_PASSWORD, terminate
+from testbed.pactus_node import MNEMONIC, WALLET_PASSWORD
+from testbed.processes import terminate
 from testbed.tools import tool
 
 CACHE = Path("/var/tmp/pactus-secure-roots")

@@ -191,7 +191,6 @@ def test_security_holds_in_every_case(case):
         assert f"    {line}\n" in text, line
     # The Wallet: refused (PERMISSION_DENIED) unless exposed, and exposed only behind the node's own check.
     assert text.count(r"\.(Wallet)/ {") == (0 if settings.expose_wallet else grpc_routes)
-    assert not settings.expose_wallet or settings.grpc.basic_auth
     # An OPTIONS request with a body never reaches JSON-RPC or the HTTP-API.
     assert text.count("_options_with_body) {\n            return 400;") == http_apis
     # The credential on every API: by Nginx, or on gRPC by the node.

@@ -14,7 +14,6 @@ from tests.pulumi_mocks import CHECKED, SECRET_MARK, SECRET_SIG, SERVED, deploy,
 
 COMMAND = "command:remote:Command"
 LAYOUT = HostLayout("node1.example.com")
-STEPS = (n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML)  # without the optional ones
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +48,7 @@ def test_full_config_registers_the_whole_graph(full):
             *[COMMAND] * 5,
         ]
     )
-    assert sorted(r.name for r in full.of_type(COMMAND)) == sorted(STEPS)
+    assert sorted(r.name for r in full.of_type(COMMAND)) == sorted(n.REQUIRED_STEPS)
 
 
 def test_minimal_config_has_no_dns_record(minimal):
@@ -92,7 +91,7 @@ def test_ipv6_adds_an_aaaa_record_beside_the_a_record():
 
 def test_steps_run_in_the_only_order_that_works(full):
     dns = full.named(n.DNS + "-a")
-    host, http_site, certificate, tls_site, pactus = (full.named(step) for step in STEPS)
+    host, http_site, certificate, tls_site, pactus = (full.named(step) for step in n.REQUIRED_STEPS)
     assert full.depends_on(host, dns)
     assert full.depends_on(http_site, host)
     assert full.depends_on(certificate, http_site) and full.depends_on(certificate, dns)
@@ -102,7 +101,7 @@ def test_steps_run_in_the_only_order_that_works(full):
 
 
 def test_minimal_order_holds_without_dns(minimal):
-    host, http_site, certificate, tls_site, _ = (minimal.named(step) for step in STEPS)
+    host, http_site, certificate, tls_site, _ = (minimal.named(step) for step in n.REQUIRED_STEPS)
     assert minimal.depends_on(tls_site, certificate) and minimal.depends_on(certificate, http_site)
     assert minimal.depends_on(http_site, host) and host.dependencies == []
 
@@ -292,7 +291,7 @@ def test_an_unreachable_host_is_given_up_on_after_the_configured_tries():
 def test_a_locked_down_config_adds_firewall_and_basic_auth_steps_in_order(locked_down):
     steps = {r.name for r in locked_down.of_type(COMMAND)}
     assert steps == set(n.STEPS)  # every step the program has
-    host, http_site, certificate, tls_site, _ = (locked_down.named(step) for step in STEPS)
+    host, http_site, certificate, tls_site, _ = (locked_down.named(step) for step in n.REQUIRED_STEPS)
     firewall, htpasswd = locked_down.named(n.FIREWALL), locked_down.named(n.CREDENTIAL)
     assert locked_down.depends_on(firewall, host) and locked_down.depends_on(http_site, firewall)
     assert locked_down.depends_on(htpasswd, host) and locked_down.depends_on(tls_site, htpasswd)

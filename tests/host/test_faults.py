@@ -23,9 +23,9 @@ from pactus_jsonrpc.client import PactusOpenRPCClient
 from components import names as n
 from render.host_layout import ACME_WEBROOT, HostLayout
 from render.nginx import render_tls_site
+from testbed.processes import pid_alive
 from testbed.stack import Project, Stack, StackFailed
-from tests.configs import settings_of
-from tests.host.conftest import (
+from testbed.this_machine import (
     FAULTS_DOMAIN,
     UNVALIDATED_DOMAIN,
     challtestsrv,
@@ -33,30 +33,29 @@ from tests.host.conftest import (
     free_port,
     nginx_processes,
     node_stack,
-    pid_alive,
     this_host_as_the_node,
     trusted,
 )
+from tests.configs import settings_of
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(FAULTS_DOMAIN)
-STEPS = (n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML)  # in order; no firewall, no credential
 
 
 @pytest.fixture
-def pactus_dir(tmp_path) -> Path:
+def fresh_pactus_dir(tmp_path) -> Path:
     directory = tmp_path / "pactus"
     directory.mkdir()
     return directory
 
 
-def faults_config(machine, pactus_dir: Path, domain: str = FAULTS_DOMAIN, **overrides) -> dict:
+def faults_config(machine, fresh_pactus_dir: Path, domain: str = FAULTS_DOMAIN, **overrides) -> dict:
     """Its own node directory, and its APIs where the suite's running node answers them."""
     listens = machine.node.loopback_listens()
     return this_host_as_the_node(
         machine,
         domain,
-        pactus_dir,
+        fresh_pactus_dir,
         **{"grpc": {"listen": listens["grpc"]}, "jsonrpc": {"enable": True, "listen": listens["jsonrpc"]}, **overrides},
     )
 
@@ -81,10 +80,6 @@ def new_stack(project, machine):
     yield make
     for stack in made:
         stack.remove()
-
-
-def ran(result) -> list[str]:
-    return result.ran()
 
 
 def new_node(domain: str = FAULTS_DOMAIN) -> None:
@@ -128,33 +123,38 @@ def nginx_config_valid() -> bool:
     return subprocess.run(["nginx", "-t"], capture_output=True).returncode == 0
 
 
-@pytest.mark.parametrize("step", STEPS[:-1])
-def test_a_deploy_killed_after_any_step_converges_on_the_next_up(machine, pactus_dir, new_stack, step):
+@pytest.mark.parametrize("step", n.REQUIRED_STEPS[:-1])
+def test_a_deploy_killed_after_any_step_converges_on_the_next_up(machine, fresh_pactus_dir, new_stack, step):
     """The CLI, its language host and the provider get SIGKILL once the step is done, as when
     a CI job is cancelled; README's recovery commands, then one `up` converge."""
     new_node()
-    stack = new_stack(faults_config(machine, pactus_dir))
+    stack = new_stack(faults_config(machine, fresh_pactus_dir))
     printed = stack.up_killed(lambda line: f"command:remote:Command {step} created" in line)
     assert f"{step} created" in printed
     assert nginx_config_valid()
     stack.recover()
     result = stack.up()
     # The state may or may not have recorded the step before the kill: run again, it has nothing to do.
-    assert set(ran(result)) <= set(STEPS) and [s for s in result.steps if s.name == step and "wrote" in s.output] == []
+    assert (
+        set(result.ran()) <= set(n.REQUIRED_STEPS)
+        and [s for s in result.steps if s.name == step and "wrote" in s.output] == []
+    )
     assert serves_jsonrpc(machine)
     assert stack.up().steps == []
     assert not list(stack.project.backend.rglob("*.attrs"))  # nothing a kill can leave half-written
 
 
-def test_a_deploy_killed_in_the_certificate_step_leaves_the_node_serving_and_recovers(machine, pactus_dir, new_stack):
+def test_a_deploy_killed_in_the_certificate_step_leaves_the_node_serving_and_recovers(
+    machine, fresh_pactus_dir, new_stack
+):
     """SIGKILL to the whole process group while certbot's step waits for a new name: the
     sites of the name the node has keep serving, and README's recovery brings the next `up`
     to convergence."""
     new_node()
-    config = faults_config(machine, pactus_dir)
+    config = faults_config(machine, fresh_pactus_dir)
     stack = new_stack(config)
     stack.up()
-    stack.configure(faults_config(machine, pactus_dir, domain="waiting.test", precheckTimeout="120"))
+    stack.configure(faults_config(machine, fresh_pactus_dir, domain="waiting.test", precheckTimeout="120"))
     printed = stack.up_killed(lambda line: f"{n.CERTIFICATE} updating" in line, timeout=120)
     assert f"{n.CERTIFICATE} updating" in printed and f"{n.CERTIFICATE} updated" not in printed
     time.sleep(1)
@@ -174,11 +174,11 @@ def failed_in(output: str, step: str) -> bool:
     return f"command:remote:Command ({step}):" in output
 
 
-def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine, pactus_dir, new_stack):
+def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine, fresh_pactus_dir, new_stack):
     """On a name no test has validated: the ACME server reuses a valid authorization without asking again."""
     domain = UNVALIDATED_DOMAIN
     new_node(domain)
-    config = faults_config(machine, pactus_dir, domain)
+    config = faults_config(machine, fresh_pactus_dir, domain)
     stack = new_stack(config)
 
     challtestsrv("/set-servfail", {"host": f"{domain}."})  # the CA cannot resolve the name
@@ -195,7 +195,7 @@ def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine
     assert nginx_config_valid() and port_80_redirects(domain)
     assert not Path(HostLayout(domain).tls_site).exists()
 
-    stack.configure(faults_config(machine, pactus_dir, domain, acmeServer="https://127.0.0.1:1/dir"))
+    stack.configure(faults_config(machine, fresh_pactus_dir, domain, acmeServer="https://127.0.0.1:1/dir"))
     with pytest.raises(StackFailed) as unreachable:
         stack.up()
     assert failed_in(unreachable.value.output, n.CERTIFICATE)
@@ -204,12 +204,14 @@ def test_certbot_failing_leaves_port_80_serving_and_a_later_up_converges(machine
 
     # Only what failed and what waits for it runs again.
     stack.configure(config)
-    assert set(ran(stack.up())) == {n.CERTIFICATE, n.TLS_SITE}
+    assert set(stack.up().ran()) == {n.CERTIFICATE, n.TLS_SITE}
     assert serves_jsonrpc(machine, domain)
 
 
-def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serving(machine, pactus_dir, new_stack):
-    config = faults_config(machine, pactus_dir)
+def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serving(
+    machine, fresh_pactus_dir, new_stack
+):
+    config = faults_config(machine, fresh_pactus_dir)
     stack = new_stack(config)
     stack.up()
     live = Path(LAYOUT.tls_site).read_bytes()
@@ -232,16 +234,16 @@ def test_a_config_nginx_rejects_never_goes_live_and_the_previous_site_keeps_serv
         assert nginx_processes()[0] == master and serves_jsonrpc(machine)
     finally:
         operator_file.unlink()
-    assert n.TLS_SITE in ran(stack.up())
+    assert n.TLS_SITE in stack.up().ran()
     assert "location /http/ {" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
 
 
 def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_back(
-    machine, pactus_dir, new_stack, project, tmp_path
+    machine, fresh_pactus_dir, new_stack, project, tmp_path
 ):
     """A run swapped in the new TLS site and was cut off before `nginx -t`: the file is already
     what the next run renders, so only the kept previous file tells that it was never checked."""
-    config = faults_config(machine, pactus_dir)
+    config = faults_config(machine, fresh_pactus_dir)
     first = new_stack(config)
     first.up()
     live = Path(LAYOUT.tls_site).read_bytes()
@@ -268,8 +270,10 @@ def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_b
         operator_file.unlink()
 
 
-def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_converges(machine, pactus_dir, new_stack):
-    config = faults_config(machine, pactus_dir)
+def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_converges(
+    machine, fresh_pactus_dir, new_stack
+):
+    config = faults_config(machine, fresh_pactus_dir)
     stack = new_stack(config)
     stack.up()
     live = Path(LAYOUT.tls_site).read_bytes()
@@ -288,15 +292,17 @@ def test_a_config_nginx_passes_but_cannot_take_up_is_put_back_and_a_later_up_con
         and f"the previous {LAYOUT.tls_site} is back" in message
     )
     assert Path(LAYOUT.tls_site).read_bytes() == live and serves_jsonrpc(machine)
-    assert n.TLS_SITE in ran(stack.up())
+    assert n.TLS_SITE in stack.up().ran()
     assert "listen [::]:443" in Path(LAYOUT.tls_site).read_text() and serves_jsonrpc(machine)
 
 
 @pytest.mark.parametrize("target", ["refused", "silent"])
-def test_an_unreachable_host_fails_after_the_configured_tries(machine, pactus_dir, new_stack, target):
+def test_an_unreachable_host_fails_after_the_configured_tries(machine, fresh_pactus_dir, new_stack, target):
     tries, timeout = 3, 2
     ssh = {"sshPort": str(free_port())} if target == "refused" else {"sshHost": "203.0.113.1"}  # TEST-NET-3
-    config = faults_config(machine, pactus_dir, sshDialErrorLimit=str(tries), sshPerDialTimeout=str(timeout), **ssh)
+    config = faults_config(
+        machine, fresh_pactus_dir, sshDialErrorLimit=str(tries), sshPerDialTimeout=str(timeout), **ssh
+    )
     stack = new_stack(config)
     started = time.monotonic()
     with pytest.raises(StackFailed) as unreachable:
@@ -308,21 +314,23 @@ def test_an_unreachable_host_fails_after_the_configured_tries(machine, pactus_di
     assert ("connection refused" if target == "refused" else "203.0.113.1") in message.lower()
 
 
-def test_a_server_showing_another_host_key_is_refused_before_any_command_runs(machine, pactus_dir, new_stack, tmp_path):
+def test_a_server_showing_another_host_key_is_refused_before_any_command_runs(
+    machine, fresh_pactus_dir, new_stack, tmp_path
+):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
-    config = faults_config(machine, pactus_dir, sshHostKey=(tmp_path / "other.pub").read_text().strip())
+    config = faults_config(machine, fresh_pactus_dir, sshHostKey=(tmp_path / "other.pub").read_text().strip())
     sessions = machine.ssh_sessions()
     with pytest.raises(StackFailed) as refused:
         new_stack(config).up()
     assert "host key mismatch" in refused.value.output.lower() or "hostkey" in refused.value.output.lower(), (
         refused.value.output
     )
-    assert machine.ssh_sessions() == sessions and not (pactus_dir / "config.toml").exists()
+    assert machine.ssh_sessions() == sessions and not (fresh_pactus_dir / "config.toml").exists()
 
 
-def test_a_node_that_is_down_is_answered_as_unavailable_in_grpc_terms(machine, pactus_dir, new_stack):
+def test_a_node_that_is_down_is_answered_as_unavailable_in_grpc_terms(machine, fresh_pactus_dir, new_stack):
     """The up fails at the endpoint check, which names what the client got."""
-    stack = new_stack(faults_config(machine, pactus_dir, grpc={"listen": f"127.0.0.1:{free_port()}"}))
+    stack = new_stack(faults_config(machine, fresh_pactus_dir, grpc={"listen": f"127.0.0.1:{free_port()}"}))
     with pytest.raises(StackFailed) as checked:
         stack.up()
     assert "the endpoint check failed" in checked.value.output
@@ -411,10 +419,10 @@ def orders(machine) -> int:
     ],
 )
 def test_no_certificate_is_asked_for_while_the_name_does_not_lead_to_this_host(
-    machine, pactus_dir, another_server, new_stack, domain, expected
+    machine, fresh_pactus_dir, another_server, new_stack, domain, expected
 ):
     before = orders(machine)
-    config = faults_config(machine, pactus_dir, domain=domain, precheckTimeout="6")
+    config = faults_config(machine, fresh_pactus_dir, domain=domain, precheckTimeout="6")
     try:
         started = time.monotonic()
         with pytest.raises(StackFailed) as refused:

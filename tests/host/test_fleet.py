@@ -25,7 +25,7 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
 from testbed import servers
 from testbed.stack import cli_environment, copy_program
-from tests.host.conftest import HAND_EDITS_REWARD, challtestsrv
+from testbed.this_machine import HAND_EDITS_REWARD, challtestsrv
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]

@@ -32,8 +32,7 @@ from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpo
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import managed_sections
 from testbed.stack import Project, Result, Stack, StackFailed
-from tests.configs import settings_of
-from tests.host.conftest import (
+from testbed.this_machine import (
     DOMAIN,
     HAND_EDITS_LOGGER,
     HAND_EDITS_PREFIX,
@@ -45,6 +44,7 @@ from tests.host.conftest import (
     this_host_as_the_node,
     trusted,
 )
+from tests.configs import settings_of
 from tests.pulumi_mocks import deploy
 
 pytestmark = pytest.mark.host

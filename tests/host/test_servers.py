@@ -22,7 +22,7 @@ from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpo
 from render.host_layout import HostLayout
 from testbed import servers
 from testbed.stack import Project, StackFailed
-from tests.host.conftest import challtestsrv, node_stack
+from testbed.this_machine import challtestsrv, node_stack
 
 pytestmark = pytest.mark.host
 SUITES = {"bookworm": 12, "trixie": 13}  # Debian release: its subnet number
