@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from settings.constants import DISTRO_FAMILIES
+
 
 @dataclass(frozen=True)
 class DistroFamily:
@@ -25,30 +27,29 @@ class DistroFamily:
     firewall: str = "ufw"  # the firewall the family manages hosts with: ufw or firewalld
 
 
-FAMILIES: dict[str, DistroFamily] = {
-    family.name: family
-    for family in (
-        DistroFamily(
-            name="debian",
-            os_ids=("debian", "ubuntu"),
-            package_manager="apt",
-            cron_package="cron",
-            cron_daemon="cron",
-            certbot_timer="certbot.timer",
-            nginx_group="www-data",
-        ),
-        # RHEL and its rebuilds carry certbot in EPEL only; Fedora in its own repositories.
-        DistroFamily(
-            name="redhat",
-            os_ids=("rhel", "fedora", "centos"),
-            package_manager="dnf",
-            certbot_timer="certbot-renew.timer",
-            extra_repository="epel-release",
-            firewall="firewalld",
-        ),
-        DistroFamily(name="arch", os_ids=("arch",), package_manager="pacman", nginx_group="http"),
-    )
-}
+_FACTS = (
+    DistroFamily(
+        name="debian",
+        os_ids=("debian", "ubuntu"),
+        package_manager="apt",
+        cron_package="cron",
+        cron_daemon="cron",
+        certbot_timer="certbot.timer",
+        nginx_group="www-data",
+    ),
+    # RHEL and its rebuilds carry certbot in EPEL only; Fedora in its own repositories.
+    DistroFamily(
+        name="redhat",
+        os_ids=("rhel", "fedora", "centos"),
+        package_manager="dnf",
+        certbot_timer="certbot-renew.timer",
+        extra_repository="epel-release",
+        firewall="firewalld",
+    ),
+    DistroFamily(name="arch", os_ids=("arch",), package_manager="pacman", nginx_group="http"),
+)
+# By the names the settings accept (settings/constants.py), in that order.
+FAMILIES: dict[str, DistroFamily] = {name: {f.name: f for f in _FACTS}[name] for name in DISTRO_FAMILIES}
 
 
 def families_for(distro: str) -> list[DistroFamily]:

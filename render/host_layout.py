@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from settings.checks import PROGRAM_DIR
+from settings.constants import PROGRAM_DIR
 
 NGINX_CONF_DIR = "/etc/nginx/conf.d"
 ACME_WEBROOT = f"{PROGRAM_DIR}/acme"

@@ -13,7 +13,7 @@ from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
 from settings import MANAGED_SECTIONS, Settings
-from settings.checks import MULTIADDR_PORT
+from settings.constants import MULTIADDR_PORT
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5

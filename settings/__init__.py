@@ -1,9 +1,10 @@
 """One node's settings: every key declared once (model.py), checked one value at a time
-(checks.py) and between keys (parse.py), then passed around as a frozen `Settings`. The
+(checks.py, pactus_schema.py) and between keys (parse.py), then passed around as a frozen `Settings`. The
 secrets are declared in secrets.py and never held in Settings. Nothing here knows Pulumi."""
 
-from settings.checks import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, MANAGED_SECTIONS, PACTUS_SCHEMA
+from settings.constants import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, MANAGED_SECTIONS
 from settings.model import Settings
+from settings.pactus_schema import PACTUS_SCHEMA
 from settings.parse import parse_settings
 from settings.problems import NAMESPACE, SettingsError
 from settings.secrets import BASIC_AUTH, CLOUDFLARE_TOKEN, SSH_PRIVATE_KEY

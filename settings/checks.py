@@ -6,34 +6,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import os
 import re
 import socket
-import tomllib
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from settings.constants import ACME_SERVER_ALIASES, DISTROS, PRIVATE_NETWORKS, PROGRAM_DIR
 from settings.problems import Problems
 from settings.types import Listen
 
-LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
-LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-ACME_SERVER_ALIASES = {"production": LETSENCRYPT_PRODUCTION, "staging": LETSENCRYPT_STAGING}
-
-DISTROS = ("auto", "debian", "redhat", "arch")
-
-# Where a Pactus API may listen with `allowPrivateListen`: networks no internet client reaches.
-PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
-
-# The config.toml sections `pactusConfig` may carry, their keys and types (schema/pactus-config.toml).
-PACTUS_SCHEMA: Mapping[str, Any] = tomllib.loads(
-    (Path(__file__).resolve().parent.parent / "schema" / "pactus-config.toml").read_text()
-)
-# The sections the program writes itself, from the keys of the same names.
-MANAGED_SECTIONS = ("grpc", "jsonrpc", "http", "html")
+T = TypeVar("T")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -50,7 +36,6 @@ _HOST_KEY = re.compile(
     r"(?: [^\s]+)?"
 )
 _LONGEST = 1024
-MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")  # in a libp2p address: (protocol, port)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
@@ -74,6 +59,17 @@ def text(key: str, value: Any, problems: Problems) -> str | None:
     return None
 
 
+def textual(check: Callable[[str, str, Problems], T | None]) -> Callable[[str, Any, Problems], T | None]:
+    """A check of a string setting, given the string only once `text` has taken it."""
+
+    @functools.wraps(check)
+    def convert(key: str, value: Any, problems: Problems) -> T | None:
+        given = text(key, value, problems)
+        return None if given is None else check(key, given, problems)
+
+    return convert
+
+
 def boolean(key: str, value: Any, problems: Problems) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -83,24 +79,22 @@ def boolean(key: str, value: Any, problems: Problems) -> bool | None:
     return None
 
 
-def hostname(key: str, value: Any, problems: Problems) -> str | None:
-    given = text(key, value, problems)
-    if given is None:
-        return None
+@textual
+def hostname(key: str, given: str, problems: Problems) -> str | None:
     name = given.lower().rstrip(".")
     if _is_ip(name) or _is_numeric_address(name):
         problems.add(
             key,
-            value,
+            given,
             "must be a DNS name, not an IP address (127.1 and 0x7f.0.0.1 are ones too, to "
             "the host's resolver): certificates are issued for names",
         )
     elif "*" in name:
-        problems.add(key, value, "must be one name, not a wildcard: HTTP-01 validation cannot issue wildcards")
+        problems.add(key, given, "must be one name, not a wildcard: HTTP-01 validation cannot issue wildcards")
     elif not name.isascii():
         problems.add(
             key,
-            value,
+            given,
             f"write an internationalised name in punycode: {name.encode('idna').decode()!r}"
             if _idna_ok(name)
             else "is not a valid internationalised name",
@@ -108,7 +102,7 @@ def hostname(key: str, value: Any, problems: Problems) -> str | None:
     elif len(name) > 253 or "." not in name or not all(_LABEL.fullmatch(label) for label in name.split(".")):
         problems.add(
             key,
-            value,
+            given,
             "must be a fully qualified hostname such as node1.example.com "
             "(labels of letters, digits and hyphens, 253 characters at most)",
         )
@@ -117,14 +111,12 @@ def hostname(key: str, value: Any, problems: Problems) -> str | None:
     return None
 
 
-def ssh_host(key: str, value: Any, problems: Problems) -> str | None:
-    given = text(key, value, problems)
-    if given is not None and "%" in given:
-        problems.add(key, value, _SCOPE_ID)
+@textual
+def ssh_host(key: str, given: str, problems: Problems) -> str | None:
+    if "%" in given:
+        problems.add(key, given, _SCOPE_ID)
         return None
-    if given is not None and _is_ip(given):
-        return given
-    return hostname(key, value, problems) if given is not None else None
+    return given if _is_ip(given) else hostname(key, given, problems)
 
 
 _SCOPE_ID = (
@@ -133,43 +125,37 @@ _SCOPE_ID = (
 )
 
 
-def ipv4(key: str, value: Any, problems: Problems) -> str | None:
+@textual
+def ipv4(key: str, given: str, problems: Problems) -> str | None:
     """Any IPv4 address; parse_settings accepts a non-public one only with allowPrivateHost."""
-    given = text(key, value, problems)
-    if given is None:
-        return None
     try:
         return str(ipaddress.IPv4Address(given))
     except (ipaddress.AddressValueError, ValueError):
-        problems.add(key, value, "must be the server's public IPv4 address, e.g. 203.0.113.10")
+        problems.add(key, given, "must be the server's public IPv4 address, e.g. 203.0.113.10")
         return None
 
 
-def ipv6(key: str, value: Any, problems: Problems) -> str | None:
+@textual
+def ipv6(key: str, given: str, problems: Problems) -> str | None:
     """Any IPv6 address; parse_settings accepts a non-global one only with allowPrivateHost."""
-    given = text(key, value, problems)
-    if given is None:
-        return None
     if "%" in given:
-        problems.add(key, value, _SCOPE_ID)
+        problems.add(key, given, _SCOPE_ID)
         return None
     try:
         return str(ipaddress.IPv6Address(given.strip("[]")))
     except (ipaddress.AddressValueError, ValueError):
         problems.add(
-            key, value, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1, or unset for IPv4 only"
+            key, given, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1, or unset for IPv4 only"
         )
         return None
 
 
-def listen(key: str, value: Any, problems: Problems) -> Listen | None:
+@textual
+def listen(key: str, given: str, problems: Problems) -> Listen | None:
     """Loopback, or a private address (which parse_settings accepts only with allowPrivateListen)."""
-    given = text(key, value, problems)
-    if given is None:
-        return None
     match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", given)
     if not match:
-        problems.add(key, value, "must be address:port, e.g. 127.0.0.1:50051")
+        problems.add(key, given, "must be address:port, e.g. 127.0.0.1:50051")
         return None
     host = match.group(1) or match.group(3)
     number = port(key, match.group(2) or match.group(4), problems)
@@ -179,13 +165,13 @@ def listen(key: str, value: Any, problems: Problems) -> Listen | None:
     if host != "localhost" and not is_private(address) and not (address is not None and address.is_loopback):
         problems.add(
             key,
-            value,
+            given,
             "must stay on loopback (127.0.0.1 or [::1]): Nginx is the only public "
             "entry, a public or wildcard listen address exposes the node without TLS",
         )
         return None
     if number in (80, 443):
-        problems.add(key, value, "ports 80 and 443 belong to Nginx on this host: choose another port")
+        problems.add(key, given, "ports 80 and 443 belong to Nginx on this host: choose another port")
         return None
     return Listen(host, number)
 
@@ -211,14 +197,12 @@ def optional_route(key: str, value: Any, problems: Problems) -> str | None:
     return None if value == "" else route(key, value, problems)
 
 
-def route(key: str, value: Any, problems: Problems) -> str | None:
-    given = text(key, value, problems)
-    if given is None:
-        return None
+@textual
+def route(key: str, given: str, problems: Problems) -> str | None:
     if not _ROUTE.fullmatch(given) or any(segment in (".", "..") for segment in given.split("/")):
         problems.add(
             key,
-            value,
+            given,
             "must be an absolute URL path like /jsonrpc: segments of letters, digits "
             "and . _ ~ - (not . or .. alone, which no request path keeps), no trailing "
             "slash, no spaces, quotes or regex characters",
@@ -227,7 +211,7 @@ def route(key: str, value: Any, problems: Problems) -> str | None:
     if given.startswith(_RESERVED_ROUTES):
         problems.add(
             key,
-            value,
+            given,
             "collides with the gRPC service paths (/pactus.*) or the ACME challenge "
             "path (/.well-known): choose another path",
         )
@@ -254,15 +238,13 @@ def origins(key: str, value: Any, problems: Problems) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def acme_server(key: str, value: Any, problems: Problems) -> str | None:
-    given = text(key, value, problems)
-    if given is None:
-        return None
+@textual
+def acme_server(key: str, given: str, problems: Problems) -> str | None:
     url = ACME_SERVER_ALIASES.get(given, given)
     if not _URL.fullmatch(url) or urlunsplit(urlsplit(url)) != url:
         problems.add(
             key,
-            value,
+            given,
             "must be `production`, `staging` or the https URL of an ACME directory "
             "(https://host[:port]/path: letters, digits and . _ ~ - / only)",
         )
@@ -273,13 +255,11 @@ def acme_server(key: str, value: Any, problems: Problems) -> str | None:
 def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, Problems], str | None]:
     """A validator for strings of one pattern, with the fix to name when one does not match."""
 
-    def convert(key: str, value: Any, problems: Problems) -> str | None:
-        given = text(key, value, problems)
-        if given is None:
-            return None
+    @textual
+    def convert(key: str, given: str, problems: Problems) -> str | None:
         if pattern.fullmatch(given):
             return given
-        problems.add(key, value, fix)
+        problems.add(key, given, fix)
         return None
 
     return convert
@@ -288,7 +268,7 @@ def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, Problem
 email = _matching(_EMAIL, "must be an email address: Let's Encrypt sends expiry notices there")
 distro = _matching(
     re.compile(f"^({'|'.join(DISTROS)})$"),
-    f"must be one of {', '.join(DISTROS)} (auto reads /etc/os-release on the host)",
+    f"must be one of {', '.join(DISTROS)} (`auto` reads /etc/os-release on the host)",
 )
 ssh_user = _matching(_SSH_USER, "must be a Unix user name; a non-root user needs passwordless sudo")
 unit = _matching(
@@ -336,17 +316,15 @@ def _bytes(size: str) -> int:
     return int(size.rstrip("km")) * {"k": 1024, "m": 1024**2}.get(size[-1], 1)
 
 
-def ssh_host_key(key: str, value: Any, problems: Problems) -> str | None:
+@textual
+def ssh_host_key(key: str, given: str, problems: Problems) -> str | None:
     """`type base64`, as in known_hosts; a host name before it (ssh-keyscan's lines) and a comment
     after it (a .pub file's) are dropped."""
-    given = text(key, value, problems)
-    if given is None:
-        return None
     match = _HOST_KEY.fullmatch(given)
     if match is None or not _decodes_as(match.group(1)):
         problems.add(
             key,
-            value,
+            given,
             "must be the server's public host key as `ssh-keyscan -t ed25519 <host>` prints it, "
             "e.g. ssh-ed25519 AAAAC3Nza... (whole: a cut-off key does not decode)",
         )
@@ -369,28 +347,23 @@ def _decodes_as(host_key: str) -> bool:
     return len(data) > 4 + length + 8
 
 
-def local_file(key: str, value: Any, problems: Problems) -> str | None:
+@textual
+def local_file(key: str, given: str, problems: Problems) -> str | None:
     """A file on the machine that runs `pulumi up` (not on the host)."""
-    given = text(key, value, problems)
-    if given is not None and os.path.isfile(given):
+    if os.path.isfile(given):
         return given
-    if given is not None:
-        problems.add(key, value, "must be a PEM file on the machine that runs `pulumi up`; there is none there")
+    problems.add(key, given, "must be a PEM file on the machine that runs `pulumi up`; there is none there")
     return None
 
 
-def absolute_path(key: str, value: Any, problems: Problems) -> str | None:
-    given = text(key, value, problems)
-    if given is None:
-        return None
+@textual
+def absolute_path(key: str, given: str, problems: Problems) -> str | None:
     if _SAFE_PATH.fullmatch(given) and "/../" not in given + "/":
         return given.rstrip("/") or "/"
-    problems.add(key, value, "must be an absolute path on the host of letters, digits and . _ - / @ +")
+    problems.add(key, given, "must be an absolute path on the host of letters, digits and . _ - / @ +")
     return None
 
 
-# The program's own folder on the host; its ACME webroot (render/host_layout.py) is served on port 80.
-PROGRAM_DIR = "/var/lib/pactus-secure"
 # Folders root writes config.toml and its backups into must be the node's own: not these...
 _SYSTEM_FOLDERS = ("/", "/root", "/home", "/var", "/var/lib", "/opt", "/srv", "/tmp", "/mnt", "/media")
 # ...nor anything under these.
@@ -428,90 +401,6 @@ def node_dir(key: str, value: Any, problems: Problems) -> str | None:
         )
         return None
     return given
-
-
-def pactus_config(key: str, value: Any, problems: Problems) -> Mapping[str, Any] | None:
-    """Sections of config.toml as Pactus decodes them: a key or type it would reject is refused here."""
-    if not isinstance(value, Mapping):
-        problems.add(key, value, "must be an object of config.toml sections, e.g. {node: {reward_addresses: [...]}}")
-        return None
-    for section, table in value.items():
-        path = f"{key}.{section}"
-        if section in MANAGED_SECTIONS:
-            problems.add(path, table, f"is written from the key {section}: set `{section}` instead")
-        elif section not in PACTUS_SCHEMA:
-            problems.add(
-                path,
-                table,
-                f"is not a section of Pactus v1.16's config.toml; the sections are {', '.join(PACTUS_SCHEMA)}",
-            )
-        else:
-            _check_table(path, table, PACTUS_SCHEMA[section], problems)
-    return value
-
-
-def _check_table(path: str, table: Any, schema: Mapping[str, Any], problems: Problems) -> None:
-    if not isinstance(table, Mapping):
-        problems.add(path, table, "must be a table of keys")
-        return
-    for name, item in table.items():
-        expected = schema.get(name, schema.get("*"))
-        strings = (
-            [item]
-            if isinstance(item, str)
-            else [i for i in item if isinstance(i, str)]
-            if isinstance(item, list)
-            else []
-        )
-        if text(f"{path}.{name}", str(name), problems) is None or any(
-            text(f"{path}.{name}", string, problems) is None for string in strings
-        ):
-            continue  # the same limits as every other string: no control characters, 1024 at most
-        if any("'''" in string or '"""' in string for string in strings):
-            problems.add(
-                f"{path}.{name}",
-                item,
-                "may not hold ''' or \"\"\": the merge on the host would read "
-                "them as the start of a multi-line string and refuse the file",
-            )
-            continue
-        if expected is None:
-            problems.add(
-                f"{path}.{name}",
-                item,
-                f"Pactus has no such key, and would set the whole file aside; "
-                f"the keys here are {', '.join(k for k in schema if k != '*')}",
-            )
-        elif isinstance(expected, Mapping):
-            _check_table(f"{path}.{name}", item, expected, problems)
-        elif not _PACTUS_TYPES[expected](item):
-            problems.add(f"{path}.{name}", item, f"must be {_PACTUS_TYPE_NAMES[expected]}, as Pactus reads it")
-        elif path.endswith("zeromq") and name.startswith("zmqpub") and item and not _ZMQ_LOOPBACK.fullmatch(item):
-            problems.add(
-                f"{path}.{name}",
-                item,
-                "must be a tcp:// address on loopback, e.g. tcp://127.0.0.1:28332: "
-                "Nginx is the only public entry to the node",
-            )
-
-
-_PACTUS_TYPES: dict[str, Callable[[Any], bool]] = {
-    "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63,
-    "uint32": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
-    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "string": lambda v: isinstance(v, str),
-    "strings": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
-}
-_PACTUS_TYPE_NAMES = {
-    "bool": "true or false",
-    "int": "a whole number from -2^63 to 2^63-1",
-    "uint32": "a whole number from 0 to 2^32-1",
-    "float": "a number",
-    "string": "a string",
-    "strings": "a list of strings",
-}
-_ZMQ_LOOPBACK = re.compile(r"tcp://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}")
 
 
 def _is_ip(text: str) -> bool:

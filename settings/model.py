@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from settings import checks
+from settings import checks, pactus_schema
+from settings.constants import DISTROS
 from settings.problems import Problems
 from settings.types import Listen
 
@@ -195,7 +196,9 @@ class Settings:
         300,
     )
     distro: str = setting(
-        "`debian`, `redhat`, `arch`, or `auto` (read from /etc/os-release on the host)", checks.distro, "auto"
+        f"{', '.join(f'`{name}`' for name in DISTROS)} (`auto` reads /etc/os-release on the host)",
+        checks.distro,
+        "auto",
     )
     pactus_dir: str = setting(
         "the node's working directory (`pactus-daemon start -w`), holding config.toml", checks.node_dir, "/root/pactus"
@@ -241,7 +244,7 @@ class Settings:
     pactus_config: Mapping[str, Any] = setting(
         "other sections of config.toml (`node`, `logger`, ...), each written whole; checked against Pactus v1.16's "
         "keys and types (`schema/pactus-config.toml`); `zeromq` publishers on loopback only",
-        checks.pactus_config,
+        pactus_schema.pactus_config,
         {},
     )
     basic_auth: bool = False  # whether the basicAuth secret is set; the credential itself stays a secret

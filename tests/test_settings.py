@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from render.distros import FAMILIES
 from settings import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError, parse_settings
+from settings.constants import DISTRO_FAMILIES, DISTROS
 from settings.docs import PULUMI_YAML, README, pulumi_yaml, readme_with_table
 from tests.configs import FLEET, FULL, MINIMAL, fleet_stack, settings_of
 from tests.credentials import BASIC_AUTH, HOST_KEY, SECRETS, SSH_KEY, openssh_key
@@ -399,4 +401,13 @@ def test_the_suggested_keyscan_command_quotes_every_value():
     assert "-- 'fe80::1%$(reboot)' | cut" in unpinned_host_key_warning(hostile)
     assert "-- node1.example.com | cut" in unpinned_host_key_warning(
         dataclasses.replace(parse(MINIMAL), ssh_host="node1.example.com")
+    )
+
+
+def test_every_distribution_the_settings_accept_has_its_facts():
+    assert tuple(FAMILIES) == DISTRO_FAMILIES
+    assert all(parse({**MINIMAL, "distro": distro}).distro == distro for distro in DISTROS)
+    assert any(
+        "distro = 'gentoo': must be one of auto, debian, redhat, arch" in p
+        for p in problems_of({**MINIMAL, "distro": "gentoo"})
     )
