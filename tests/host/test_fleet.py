@@ -3,7 +3,8 @@
 for what the test sets (the server's address, its node's directory and unit, no DNS
 record, pebble as the CA, a testnet reward address).
 
-The tests run in file order on one fleet; the last destroys it.
+One fleet up is made in setup and the fleet destroyed in teardown. A test that changes it
+puts it back as it found it, so the tests hold in any order.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ REWARD = HAND_EDITS_REWARD[1].split("'")[1]  # a testnet address: the nodes run 
 class Fleet:
     def __init__(self, folder: Path, environment: dict, nodes: dict[str, servers.Server], domains: dict[str, str]):
         self.folder, self.environment, self.nodes, self.domains = folder, environment, nodes, domains
+        self.first_up: dict[str, dict] = {}  # the rows of the fleet up in setup
+
+    def set_origin(self, origin: str) -> None:
+        """Every stack's first JSON-RPC origin: a change that updates config.toml alone."""
+        for stack in self.nodes:
+            self.set(stack, "pactus-secure:jsonrpc.origins[0]", origin, path=True)
+
+    def stack_files(self) -> dict[Path, str]:
+        """The stacks' config files as they are now, for put_back."""
+        return {path: path.read_text() for path in self.folder.glob("Pulumi.*.yaml")}
+
+    def put_back(self, files: dict[Path, str]) -> None:
+        for path, text in files.items():
+            path.write_text(text)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -118,7 +133,9 @@ def fleet(machine, tmp_path_factory):
             for key, value in overrides(node, machine).items():
                 deployed.set(stack, key, value, path="." in key)
             deployed.set(stack, "sshPrivateKey", (work / "deploy_key").read_text(), secret=True)
+        deployed.first_up = deployed.rows("up", "--parallel", "3")
         yield deployed
+        deployed.rows("destroy")
     finally:
         Path("/etc/hosts").write_text(hosts_before)
         for node in nodes.values():
@@ -152,22 +169,22 @@ def grpc_answers(fleet: Fleet, stack: str, machine) -> bool:
     return info.total_validators > 0
 
 
-def test_1_one_fleet_up_deploys_three_servers_at_once_and_each_answers_through_its_own_nginx(fleet, machine):
-    rows = fleet.rows("up", "--parallel", "3")
+def test_one_fleet_up_deploys_three_servers_at_once_and_each_answers_through_its_own_nginx(fleet, machine):
+    rows = fleet.first_up
     assert {stack: row["result"] for stack, row in rows.items()} == dict.fromkeys(SERVERS, "succeeded"), rows
     assert all(row["created"] > 0 and row["endpoint check"] == "passed" for row in rows.values())
     assert all(row["certificate expiry"].startswith("20") for row in rows.values())
     assert all(grpc_answers(fleet, stack, machine) for stack in SERVERS)
 
 
-def test_2_a_second_fleet_up_changes_nothing_anywhere(fleet):
+def test_a_second_fleet_up_changes_nothing_anywhere(fleet):
     rows = fleet.rows("up")
     assert all((row["created"], row["updated"], row["deleted"]) == (0, 0, 0) for row in rows.values()), rows
 
 
-def test_3_an_origins_change_to_every_stack_updates_each_config_toml_and_nothing_else(fleet):
-    for stack in SERVERS:
-        fleet.set(stack, "pactus-secure:jsonrpc.origins[0]", "https://explorer.example.com", path=True)
+def test_an_origins_change_to_every_stack_updates_each_config_toml_and_nothing_else(fleet):
+    before = fleet.stack_files()
+    fleet.set_origin("https://explorer.example.com")
     preview = fleet.rows("preview")
     assert all(row["updated"] == 1 and row["created"] == row["deleted"] == 0 for row in preview.values()), preview
     rows = fleet.rows("up")
@@ -175,9 +192,11 @@ def test_3_an_origins_change_to_every_stack_updates_each_config_toml_and_nothing
     for stack, node in fleet.nodes.items():
         config = node.ssh(f"sudo cat {servers.PACTUS_DIR}/config.toml").stdout
         assert "https://explorer.example.com" in config, stack
+    fleet.put_back(before)
+    assert all(row["updated"] == 1 for row in fleet.rows("up").values())  # back as it was
 
 
-def test_4_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(fleet):
+def test_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(fleet):
     result = fleet.run("status", "--json")
     rows = {row["stack"]: row for row in json.loads(result.stdout)}
     assert all(row["result"] == "ok" and 80 <= row["days left (live)"] <= 90 for row in rows.values()), rows
@@ -185,7 +204,7 @@ def test_4_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(fl
     assert all(stack in table for stack in SERVERS) and "days left" in table
 
 
-def test_5_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_others_succeed(fleet):
+def test_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_others_succeed(fleet):
     down = fleet.nodes["mainnet-node2"]
     down.stop()
     try:
@@ -199,16 +218,17 @@ def test_5_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_oth
     assert rows["mainnet-node1"]["result"] == rows["testnet-node1"]["result"] == "succeeded"
 
 
-def test_6_a_bad_value_in_one_stack_stops_the_fleet_before_any_host_is_touched(fleet):
+def test_a_bad_value_in_one_stack_stops_the_fleet_before_any_host_is_touched(fleet):
     sessions = {
         stack: node.ssh("sudo journalctl -u ssh --no-pager | grep -c 'Accepted publickey'", check=False).stdout
         for stack, node in fleet.nodes.items()
     }
+    before = fleet.stack_files()
     fleet.set("testnet-node1", "pactus-secure:sshPort", "²")
     try:
         result = fleet.run("up", check=False)
     finally:
-        fleet.set("testnet-node1", "pactus-secure:sshPort", "22")
+        fleet.put_back(before)
     assert result.returncode == 2 and "nothing was run" in result.stderr
     assert "testnet-node1: pactus-secure:sshPort" in result.stderr
     after = {
@@ -218,9 +238,9 @@ def test_6_a_bad_value_in_one_stack_stops_the_fleet_before_any_host_is_touched(f
     assert {stack: int(count) - 1 for stack, count in after.items()} == {s: int(c) for s, c in sessions.items()}
 
 
-def test_7_ctrl_c_starts_no_new_stack_and_lets_the_running_one_finish_its_step(fleet):
-    for stack in SERVERS:
-        fleet.set(stack, "pactus-secure:jsonrpc.origins[0]", "https://wallet.example.com", path=True)
+def test_ctrl_c_starts_no_new_stack_and_lets_the_running_one_finish_its_step(fleet):
+    before = fleet.stack_files()
+    fleet.set_origin("https://explorer.example.com")  # a change, so that each stack has a step to run
     process = subprocess.Popen(
         [sys.executable, "-m", "fleet", "up", "--parallel", "1", "--json", "--project", str(fleet.folder)],
         cwd=REPO,
@@ -248,9 +268,11 @@ def test_7_ctrl_c_starts_no_new_stack_and_lets_the_running_one_finish_its_step(f
         ).stdout
         assert not json.loads(state)["deployment"].get("pending_operations"), stack
     assert all(row["result"] == "succeeded" for row in fleet.rows("up").values())  # and the next run converges
+    fleet.put_back(before)
+    assert all(row["result"] == "succeeded" for row in fleet.rows("up").values())  # back as it was
 
 
-def test_8_fleet_destroy_cleans_all_three(fleet):
+def test_fleet_destroy_cleans_all_three(fleet):
     rows = fleet.rows("destroy")
     assert all(row["result"] == "succeeded" for row in rows.values()), rows
     for stack, node in fleet.nodes.items():
@@ -258,3 +280,4 @@ def test_8_fleet_destroy_cleans_all_three(fleet):
             node.ssh(f"ls /etc/nginx/conf.d/pactus-secure-{fleet.domains[stack]}-* 2>/dev/null", check=False).stdout
             == ""
         )
+    assert all(row["result"] == "succeeded" for row in fleet.rows("up").values())  # back as it was

@@ -2,8 +2,8 @@
 `pulumi up` deploys with pulumi-command's provider, to a real Pactus node (pactus-daemon,
 testnet) that the operator restarts on each new config.toml (no pactusService here).
 
-One deployment is made in setup and destroyed by the last test; a test that changes it
-puts it back as it found it.
+One deployment is made in setup and destroyed in teardown. A test that changes it puts it
+back as it found it, so the tests hold in any order.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class Deployed:
     first_up: StackFailed  # the first `up`, on a node still running the config.toml init wrote
     after_restart: Result  # the `up` after the operator restarted the node
     sessions: int  # SSH sessions of the first up
+    first_backups: list[str]  # the config.toml backups the first up left
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +131,14 @@ def node(project, machine):
     with pytest.raises(StackFailed) as first:
         stack.up()
     sessions = machine.ssh_sessions() - before
+    backups = [path.read_text() for path in machine.pactus_dir.glob("config.toml.pactus-secure-backup-*")]
     machine.node.restart()
-    deployed = Deployed(stack, first.value, stack.up(), sessions)
+    deployed = Deployed(stack, first.value, stack.up(), sessions, backups)
     yield deployed
-    stack.destroy()  # test_11 destroyed it already; a second destroy has nothing to do
+    stack.destroy()
 
 
-def test_0_a_fresh_preview_lists_exactly_what_the_program_declares_and_runs_no_remote_command(project, machine):
+def test_a_fresh_preview_lists_exactly_what_the_program_declares_and_runs_no_remote_command(project, machine):
     stack = node_stack(project, "node-preview", stack_config(machine), machine)
     try:
         sessions = machine.ssh_sessions()
@@ -155,7 +157,7 @@ def test_0_a_fresh_preview_lists_exactly_what_the_program_declares_and_runs_no_r
     assert preview.changes == {"create": len(declared) + 1}  # the summary counts the stack, not the provider
 
 
-def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(node, machine):
+def test_a_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(node, machine):
     ran = node.first_up.result.ran()
     assert sorted(ran) == sorted([n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML])
     chain = [step for step in ran if step != n.CONFIG_TOML]
@@ -173,7 +175,7 @@ def test_1_fresh_deploy_succeeds_and_issues_a_certificate_from_pebble(node, mach
     assert f"HTTP-01 self-check passed: {DOMAIN} resolves to 127.0.0.1 and each serves" in certbot_run.output
 
 
-def test_1b_an_up_that_wrote_config_toml_without_pactus_service_says_to_restart_the_node(node):
+def test_an_up_that_wrote_config_toml_without_pactus_service_says_to_restart_the_node(node):
     """The first up's endpoint check met the node on the config.toml init wrote (gRPC on
     [::]:50052): it fails naming the cause and the fix, with no Python traceback."""
     output = node.first_up.output
@@ -183,7 +185,7 @@ def test_1b_an_up_that_wrote_config_toml_without_pactus_service_says_to_restart_
     assert node.after_restart.steps == [] and node.after_restart.outputs["certificateIssuer"].startswith("Pebble")
 
 
-def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wallet_is_refused(node, machine):
+def test_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wallet_is_refused(node, machine):
     request = blockchain_pb2.GetBlockchainInfoRequest()
     with proxied_grpc(machine) as proxied, direct_grpc(machine) as direct:
         info = blockchain_pb2_grpc.BlockchainStub(proxied).GetBlockchainInfo(request, timeout=10)
@@ -207,7 +209,7 @@ def test_2_grpc_clients_dial_the_domain_on_443_get_the_nodes_answers_and_the_wal
 INFO_PATH = "/http/api/pactus/blockchain/get_blockchain_info"
 
 
-def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone(node, machine):
+def test_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone(node, machine):
     client = PactusOpenRPCClient({}, f"https://{DOMAIN}/jsonrpc", verify=trusted(machine))
     info = asyncio.run(client.pactus.blockchain.get_blockchain_info())
     direct = PactusOpenRPCClient({}, machine.node.jsonrpc_url())
@@ -235,7 +237,7 @@ def test_3_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone
         assert preflight.headers.get_list("access-control-allow-origin") == [ORIGIN]
 
 
-def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(node, machine):
+def test_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(node, machine):
     endpoint = Endpoint(
         domain=DOMAIN,
         grpc=True,
@@ -255,7 +257,6 @@ def test_3b_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_
         match="/nothere/api/pactus/blockchain/get_blockchain_info: expected the node's answer, got HTTP 404",
     ):
         check_endpoint(dataclasses.replace(endpoint, http_base_path="/nothere"))
-    time.sleep(1)  # these calls count against the rate limit test 4 starts from
 
 
 class _PathPrefix(grpc.UnaryUnaryClientInterceptor):
@@ -288,7 +289,7 @@ class _CallDetails(grpc.ClientCallDetails):
     compression: object
 
 
-def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(node, machine):
+def test_grpc_under_a_path_prefix_as_pactus_gui_dials_it(node, machine):
     up(node.stack, machine, {**stack_config(machine), "grpc": {"pathPrefix": "/grpc"}})
     try:
         with proxied_grpc(machine) as plain:
@@ -313,12 +314,11 @@ def test_3c_grpc_under_a_path_prefix_as_pactus_gui_dials_it(node, machine):
             assert blockchain_pb2_grpc.BlockchainStub(plain).GetBlockchainInfo(request, timeout=10).total_validators > 0
     finally:
         up(node.stack, machine, stack_config(machine))
-    time.sleep(1)  # these calls count against the rate limit test 4 starts from
 
 
-def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(node, machine):
+def test_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(node, machine):
     url = f"https://{DOMAIN}{INFO_PATH}"
-    time.sleep(2.1)  # the earlier tests' calls have left the client's allowance whole again (10 a second)
+    time.sleep(2.1)  # whatever called before, the client's allowance is whole again (10 a second)
     offset = Path(LAYOUT.access_log).stat().st_size
     with httpx.Client(verify=trusted(machine)) as https:
         statuses = [https.get(url).status_code for _ in range(60)]
@@ -364,9 +364,10 @@ def test_4_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(nod
                 codes.append(error.code())
     assert codes[:21] == [grpc.StatusCode.OK] * 21 and grpc.StatusCode.RESOURCE_EXHAUSTED in codes
     assert set(codes) == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
+    time.sleep(2.1)  # and whole again for whoever calls next
 
 
-def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(node, machine, tmp_path):
+def test_requests_in_progress_beyond_the_limit_are_refused_per_client(node, machine, tmp_path):
     """64 streams at once on one HTTP/2 connection: Nginx lets 32 be in progress. The rate a
     second is raised as high as it goes for this, or it would refuse most of them first."""
     up(node.stack, machine, {**stack_config(machine), "rateLimit": {"requestsPerSecond": 10_000, "burst": 100_000}})
@@ -388,7 +389,7 @@ def test_4b_requests_in_progress_beyond_the_limit_are_refused_per_client(node, m
         up(node.stack, machine, stack_config(machine))
 
 
-def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(node, machine):
+def test_plain_http_redirects_and_the_acme_path_serves_the_webroot(node, machine):
     probe = Path(ACME_WEBROOT) / ".well-known/acme-challenge/pactus-secure-probe"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text("token-from-the-webroot")
@@ -403,7 +404,7 @@ def test_5_plain_http_redirects_and_the_acme_path_serves_the_webroot(node, machi
         probe.unlink()
 
 
-def test_6_only_80_and_443_are_open_to_the_world_and_tls_passes_testssl(node, machine, tmp_path):
+def test_only_80_and_443_are_open_to_the_world_and_tls_passes_testssl(node, machine, tmp_path):
     listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
     nginx = {line.split()[3] for line in listening if '"nginx"' in line}
     assert {address.rsplit(":", 1)[1] for address in nginx} == {"80", "443"}
@@ -455,7 +456,7 @@ def loopback(address: str) -> bool:
     return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
-def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is(node, machine):
+def test_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is(node, machine):
     settings = settings_of(stack_config(machine))
     text = (machine.pactus_dir / "config.toml").read_text()
     config, original = tomllib.loads(text), tomllib.loads(machine.original_config)
@@ -468,13 +469,12 @@ def test_7_config_toml_keeps_the_operators_lines_and_the_daemon_took_it_as_it_is
     assert text.startswith(machine.original_config[: machine.original_config.index("[grpc]")])
     assert all(line in text for line in (HAND_EDITS_PREFIX, HAND_EDITS_REWARD[1], HAND_EDITS_LOGGER[1]))
     assert machine.node.rejected_configs() == []  # Pactus decoded it strictly after its restart
-    (backup,) = machine.pactus_dir.glob("config.toml.pactus-secure-backup-*")
-    assert backup.read_text() == machine.original_config
+    assert node.first_backups == [machine.original_config]
     listens = [section["listen"] for section in config.values() if "listen" in section]
     assert len(listens) == 4 and all(listen.startswith(("127.0.0.1:", "[::1]:")) for listen in listens)
 
 
-def test_8_after_up_preview_shows_no_change_and_a_second_up_runs_no_remote_command(node, machine):
+def test_after_an_up_a_preview_shows_no_change_and_a_second_up_runs_no_remote_command(node, machine):
     files, nginx, sessions = managed_files(machine), nginx_processes(), machine.ssh_sessions()
     preview = node.stack.preview()
     assert set(preview.changes) == {"same"} and set(preview.planned.values()) == {"same"}
@@ -483,7 +483,7 @@ def test_8_after_up_preview_shows_no_change_and_a_second_up_runs_no_remote_comma
     assert managed_files(machine) == files and nginx_processes() == nginx
 
 
-def test_8b_every_script_run_again_on_the_deployed_host_changes_nothing(node, project, machine, tmp_path):
+def test_every_script_run_again_on_the_deployed_host_changes_nothing(node, project, machine, tmp_path):
     """The same stack in a second backend knows none of the steps, so every script runs
     again: none may write, reload or restart anything. Its state is then dropped, not
     destroyed (destroy would remove the first stack's sites)."""
@@ -498,7 +498,7 @@ def test_8b_every_script_run_again_on_the_deployed_host_changes_nothing(node, pr
     assert managed_files(machine) == files and nginx_processes() == nginx
 
 
-def test_8c_an_origins_change_previews_and_applies_as_one_update_of_config_toml(node, machine):
+def test_an_origins_change_previews_and_applies_as_one_update_of_config_toml(node, machine):
     files, nginx = managed_files(machine), nginx_processes()
     changed_config = stack_config(machine, origins=("https://explorer.example.com",))
     node.stack.configure(changed_config)
@@ -516,7 +516,7 @@ def test_8c_an_origins_change_previews_and_applies_as_one_update_of_config_toml(
         up(node.stack, machine, stack_config(machine))
 
 
-def test_8d_a_domain_change_previews_as_readme_says(node, machine):
+def test_a_domain_change_previews_as_readme_says(node, machine):
     """README's "a new domain": the certificate step runs for the new name and the two site
     steps are replaced (their triggers name their files); nothing else. Previewed only."""
     node.stack.configure(
@@ -538,7 +538,7 @@ def test_8d_a_domain_change_previews_as_readme_says(node, machine):
     assert changes == {n.CERTIFICATE: "update", n.HTTP_SITE: "replace", n.TLS_SITE: "replace"}
 
 
-def test_9_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
+def test_a_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
     master, workers = nginx_processes()
     serial_before = _serial()
     # As cron runs it here (no systemd): with the environment our cron file gives it, nothing else.
@@ -572,7 +572,7 @@ def _serial() -> str:
     ).stdout
 
 
-def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(node, machine):
+def test_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(node, machine):
     user, password = "operator", "correct horse battery staple"
     line = subprocess.run(
         ["htpasswd", "-nbB", "-C", "5", user, password], capture_output=True, text=True, check=True
@@ -624,7 +624,7 @@ def test_10_basic_auth_guards_jsonrpc_and_http_api_in_nginx_and_grpc_in_pactus(n
         assert https.get(f"https://{DOMAIN}{INFO_PATH}").status_code == 200
 
 
-def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a_call(node, machine):
+def test_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a_call(node, machine):
     """Without grpc.basicAuth, Nginx asks gRPC clients for the credential and answers UNAUTHENTICATED.
     Pactus runs the JSON-RPC call in an OPTIONS request's body (checked here against the daemon
     directly), and OPTIONS passes without a credential for CORS preflights: Nginx refuses it."""
@@ -681,7 +681,7 @@ def test_10b_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a
     up(node.stack, machine)  # and back to no credential
 
 
-def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(node, machine):
+def test_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(node, machine):
     master, _ = nginx_processes()
     sessions = machine.ssh_sessions()
     result = node.stack.destroy()
@@ -692,6 +692,8 @@ def test_11_destroy_removes_the_sites_and_leaves_nginx_and_the_certificate(node,
     assert nginx_processes()[0] == master
     assert subprocess.run(["nginx", "-t"], capture_output=True).returncode == 0
     assert Path(LAYOUT.certificate).exists() and (machine.pactus_dir / "config.toml").exists()
+    up(node.stack, machine)  # back as it was
+    assert Path(LAYOUT.tls_site).exists() and Path(LAYOUT.http_site).exists()
 
 
 def assert_no_plain_secret_in_state(stack: Stack, machine, basic_auth: str) -> None:

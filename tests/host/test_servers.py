@@ -3,7 +3,8 @@ real server does, which this machine (no systemd) cannot show. The real engine d
 to them (a stack each) through pulumi-command over SSH as `deploy` with sudo; pebble on
 this machine issues their certificates.
 
-The tests run in file order on one deployment per server; the last destroys it.
+One deployment per server is made in setup and destroyed in teardown. A test that changes
+one puts it back as it found it, so the tests hold in any order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -21,7 +23,7 @@ from components import names as n
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import HostLayout
 from testbed import servers
-from testbed.stack import Project, StackFailed
+from testbed.stack import Project, Result, Stack, StackFailed
 from testbed.this_machine import challtestsrv, node_stack
 
 pytestmark = pytest.mark.host
@@ -29,18 +31,26 @@ SUITES = {"bookworm": 12, "trixie": 13}  # Debian release: its subnet number
 PEBBLE_CA_ON_SERVER = "/etc/pactus-secure-test/pebble.pem"
 
 
+@dataclass
+class Deployed:
+    server: servers.Server
+    stack: Stack
+    first_up: Result  # what the up in setup ran
+
+
 def domain(suite: str) -> str:
     return f"{suite}.test"
 
 
 @pytest.fixture(scope="module")
-def fleet(machine, project, tmp_path_factory):
-    """Both servers booted, pebble's DNS pointing their names at them, and this machine too."""
+def deployments(machine, project, tmp_path_factory):
+    """Both servers booted, pebble's DNS pointing their names at them and this machine too, each
+    deployed by its own stack (destroyed afterwards)."""
     work = tmp_path_factory.mktemp("servers")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "deploy_key")], check=True)
     public_key = (work / "deploy_key.pub").read_text().strip()
     hosts_before = Path("/etc/hosts").read_text()
-    booted = {}
+    booted, nodes = {}, {}
     forwarding = servers.route_to_the_mirror()
     try:
         for suite, number in SUITES.items():
@@ -63,18 +73,19 @@ def fleet(machine, project, tmp_path_factory):
         Path("/etc/hosts").write_text(
             hosts_before + "".join(f"{server.address} {domain(suite)}\n" for suite, server in booted.items())
         )
-        yield {
-            suite: (
-                server,
-                node_stack(project, suite, stack(suite, server, machine), machine, key=server.key.read_text()),
-            )
-            for suite, server in booted.items()
-        }
+        for suite, server in booted.items():
+            deployed = node_stack(project, suite, stack(suite, server, machine), machine, key=server.key.read_text())
+            nodes[suite] = Deployed(server, deployed, deployed.up())
+        yield nodes
     finally:
-        Path("/etc/hosts").write_text(hosts_before)
-        for server in booted.values():
-            server.stop()
-        servers.stop_routing(forwarding)
+        try:
+            for node in nodes.values():
+                node.stack.destroy()
+        finally:
+            Path("/etc/hosts").write_text(hosts_before)
+            for server in booted.values():
+                server.stop()
+            servers.stop_routing(forwarding)
 
 
 def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
@@ -97,16 +108,16 @@ def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
     }
 
 
-def up(fleet, suite: str, machine, **overrides):
-    server, deployed = fleet[suite]
+def up(deployments, suite: str, machine, **overrides):
+    server, deployed = deployments[suite].server, deployments[suite].stack
     deployed.configure(stack(suite, server, machine, **overrides))
     return deployed.up()
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_1_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd(fleet, machine, suite):
-    server, _ = fleet[suite]
-    runs = {run.name: run for run in up(fleet, suite, machine).steps}
+def test_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd(deployments, machine, suite):
+    server = deployments[suite].server
+    runs = {run.name: run for run in deployments[suite].first_up.steps}
     assert sorted(runs) == sorted([n.PACKAGES, n.HTTP_SITE, n.CERTIFICATE, n.TLS_SITE, n.CONFIG_TOML])
     assert "installed: nginx" in runs[n.PACKAGES].output
     assert "restarted pactus.service with the new config" in runs[n.CONFIG_TOML].output
@@ -136,8 +147,8 @@ def test_1_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_2_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(fleet, machine, suite):
-    server, _ = fleet[suite]
+def test_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(deployments, machine, suite):
+    server = deployments[suite].server
     layout = HostLayout(domain(suite))
     serial = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
     assert "certbot.timer" in server.ssh("systemctl list-timers --all").stdout
@@ -166,11 +177,11 @@ def test_2_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_runs_again(fleet, machine, suite):
-    server, _ = fleet[suite]
+def test_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_runs_again(deployments, machine, suite):
+    server = deployments[suite].server
     before = server.ssh(f"sudo cat {servers.PACTUS_DIR}/config.toml").stdout
     with pytest.raises(StackFailed) as refused:  # port 22: sshd's, and below 1024 for the pactus user
-        up(fleet, suite, machine, jsonrpc={"enable": True, "listen": "127.0.0.1:22"})
+        up(deployments, suite, machine, jsonrpc={"enable": True, "listen": "127.0.0.1:22"})
     message = refused.value.output
     assert f"command:remote:Command ({n.CONFIG_TOML}):" in message and "Traceback" not in message
     assert "pactus.service did not come up with the new config.toml (it stopped): " in message
@@ -184,12 +195,12 @@ def test_3_a_config_the_daemon_refuses_at_start_is_rolled_back_and_the_service_r
     assert server.ssh("systemctl is-active pactus").stdout.strip() == "active"
     # The stack as it was: the failed up had moved the TLS site's JSON-RPC route to port 22;
     # config.toml is as before, so only the site changes back.
-    assert up(fleet, suite, machine).ran() == [n.TLS_SITE]
+    assert up(deployments, suite, machine).ran() == [n.TLS_SITE]
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_4_the_nodes_directory_stays_the_pactus_users(fleet, suite):
-    server, _ = fleet[suite]
+def test_the_nodes_directory_stays_the_pactus_users(deployments, suite):
+    server = deployments[suite].server
     owners = server.ssh(
         f"sudo sh -c \"stat -c '%U %a %n' {servers.PACTUS_DIR} {servers.PACTUS_DIR}/config.toml "
         f'{servers.PACTUS_DIR}/config.toml.pactus-secure-backup-*"'
@@ -199,8 +210,8 @@ def test_4_the_nodes_directory_stays_the_pactus_users(fleet, suite):
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, project, suite, tmp_path):
-    server, _ = fleet[suite]
+def test_after_a_reboot_everything_comes_back_by_itself(deployments, machine, project, suite, tmp_path):
+    server = deployments[suite].server
     server.stop()
     server.boot()
     for unit in ("nginx", "pactus", "certbot.timer"):
@@ -222,7 +233,7 @@ def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, projec
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
-    assert up(fleet, suite, machine).steps == []
+    assert up(deployments, suite, machine).steps == []
     # Every script run again (the same stack in a backend that knows none of its steps): after
     # the reboot none has anything to do. That state is dropped, not destroyed.
     again = node_stack(
@@ -240,10 +251,11 @@ def test_5_after_a_reboot_everything_comes_back_by_itself(fleet, machine, projec
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_6_destroy_leaves_nothing_of_ours_served_and_nginx_running(fleet, suite):
-    server, deployed = fleet[suite]
+def test_destroy_leaves_nothing_of_ours_served_and_nginx_running(deployments, suite):
+    server, deployed = deployments[suite].server, deployments[suite].stack
     deployed.destroy()
     layout = HostLayout(domain(suite))
     assert server.ssh(f"test -e {layout.tls_site} || test -e {layout.http_site}", check=False).returncode != 0
     assert server.ssh("sudo /usr/sbin/nginx -t", check=False).returncode == 0
     assert server.ssh("systemctl is-active nginx").stdout.strip() == "active"
+    assert {n.HTTP_SITE, n.TLS_SITE} <= set(deployed.up().ran())  # back as it was
