@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.certificates import self_signed
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -118,28 +120,8 @@ def running(work: Path, *, api_addresses: tuple[str, ...], ports: Ports = Ports(
 
 def api_certificate(work: Path, api_addresses: tuple[str, ...]) -> None:
     """A self-signed certificate for pebble's own HTTPS API (Debian's pebble ships none)."""
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=pebble",
-            "-addext",
-            "subjectAltName=DNS:localhost," + ",".join(f"IP:{a}" for a in api_addresses),
-            "-keyout",
-            str(work / "pebble.key"),
-            "-out",
-            str(work / "pebble.pem"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    alt_names = "DNS:localhost," + ",".join(f"IP:{address}" for address in api_addresses)
+    self_signed(work / "pebble.pem", work / "pebble.key", name="pebble", days=30, alt_names=alt_names)
 
 
 def wait_for_port(

@@ -10,6 +10,7 @@ import pytest
 
 from render.host_layout import HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
+from testbed.certificates import self_signed
 from tests.cases import parse_case
 from tests.configs import MINIMAL, settings_of
 from tests.credentials import BASIC_AUTH, SECRETS
@@ -46,26 +47,7 @@ COMBINATIONS = [
 def throwaway_certificate(tmp_path_factory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("certificate")
     certificate, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=test",
-            "-keyout",
-            str(key),
-            "-out",
-            str(certificate),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed(certificate, key, name="test", days=1)
     return certificate, key
 
 

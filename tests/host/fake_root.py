@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.certificates import self_signed
+
 MOUNTED = ("/etc/nginx", "/etc/letsencrypt", "/etc/systemd/system", "/etc/cron.d", "/var/lib/pactus-secure", "/run")
 FIXTURES = Path(__file__).parent / "fixtures" / "fake-root"
 FAMILY_OF = {"debian": "debian", "rocky": "redhat", "fedora": "redhat", "arch": "arch", "gentoo": "debian"}
@@ -41,12 +43,7 @@ class FakeRoot:
         (self.state / "installed").touch()
         (self.state / "available").write_text("certbot\n" if self.distro == "fedora" else "")
         (self.state / "units").touch()
-        certificate = ["-keyout", str(self.state / "privkey.pem"), "-out", str(self.state / "fullchain.pem")]
-        subprocess.run(
-            "openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj /CN=fake".split() + certificate,
-            check=True,
-            capture_output=True,
-        )
+        self_signed(self.state / "fullchain.pem", self.state / "privkey.pem", name="fake", days=90)
         for stand_in in (*(FIXTURES / "stand-ins" / family).iterdir(), *(FIXTURES / "stand-ins" / "all").iterdir()):
             tool = self.bin / stand_in.name
             tool.write_text(

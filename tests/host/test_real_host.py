@@ -82,6 +82,18 @@ def up(stack: Stack, machine, config: dict | None = None) -> Result:
     return result
 
 
+def node_endpoint(machine, *, basic_auth_required: bool) -> Endpoint:
+    """The deployment's APIs as the endpoint check calls them, trusting pebble's root."""
+    return Endpoint(
+        domain=DOMAIN,
+        grpc=True,
+        jsonrpc_path="/jsonrpc",
+        http_base_path="/http",
+        basic_auth_required=basic_auth_required,
+        ca_bundle=str(machine.issuing_root),
+    )
+
+
 def direct_grpc(machine):
     return grpc.insecure_channel(machine.node.grpc_target())
 
@@ -238,14 +250,7 @@ def test_jsonrpc_and_http_api_answer_through_https_with_cors_from_pactus_alone(n
 
 
 def test_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wrong(node, machine):
-    endpoint = Endpoint(
-        domain=DOMAIN,
-        grpc=True,
-        jsonrpc_path="/jsonrpc",
-        http_base_path="/http",
-        basic_auth_required=False,
-        ca_bundle=str(machine.issuing_root),
-    )
+    endpoint = node_endpoint(machine, basic_auth_required=False)
     served = check_endpoint(endpoint)
     assert served.issuer.startswith("Pebble")
     expires = datetime.fromisoformat(served.expires)
@@ -648,16 +653,7 @@ def test_basic_auth_alone_guards_grpc_in_nginx_and_no_options_request_runs_a_cal
             > 0
         )
 
-    assert check_endpoint(
-        Endpoint(
-            domain=DOMAIN,
-            grpc=True,
-            jsonrpc_path="/jsonrpc",
-            http_base_path="/http",
-            basic_auth_required=True,
-            ca_bundle=str(machine.issuing_root),
-        )
-    ).issuer.startswith("Pebble")
+    assert check_endpoint(node_endpoint(machine, basic_auth_required=True)).issuer.startswith("Pebble")
 
     call = '{"jsonrpc": "2.0", "id": 1, "method": "pactus.network.get_node_info", "params": {}}'
     direct = httpx.request(

@@ -108,6 +108,18 @@ def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
     }
 
 
+def node_endpoint(suite: str, machine) -> Endpoint:
+    """A server's APIs as the endpoint check calls them, trusting pebble's root."""
+    return Endpoint(
+        domain=domain(suite),
+        grpc=True,
+        jsonrpc_path="/jsonrpc",
+        http_base_path="/http",
+        basic_auth_required=False,
+        ca_bundle=str(machine.issuing_root),
+    )
+
+
 def up(deployments, suite: str, machine, **overrides):
     server, deployed = deployments[suite].server, deployments[suite].stack
     deployed.configure(stack(suite, server, machine, **overrides))
@@ -127,16 +139,7 @@ def test_a_fresh_up_installs_nginx_and_certbot_issues_and_serves_under_systemd(d
     nginx_version = server.ssh("/usr/sbin/nginx -v 2>&1").stdout
     modern = suite == "trixie"  # nginx 1.26 on Debian 13, 1.22 on Debian 12
     assert ("http2 on;" in site) == modern and ("listen 443 ssl http2;" in site) != modern, nginx_version
-    served = check_endpoint(
-        Endpoint(
-            domain=domain(suite),
-            grpc=True,
-            jsonrpc_path="/jsonrpc",
-            http_base_path="/http",
-            basic_auth_required=False,
-            ca_bundle=str(machine.issuing_root),
-        )
-    )
+    served = check_endpoint(node_endpoint(suite, machine))
     assert served.issuer.startswith("Pebble")
     credentials = grpc.ssl_channel_credentials(machine.issuing_root.read_bytes())
     with grpc.secure_channel(f"{domain(suite)}:443", credentials) as channel:
@@ -216,14 +219,7 @@ def test_after_a_reboot_everything_comes_back_by_itself(deployments, machine, pr
     server.boot()
     for unit in ("nginx", "pactus", "certbot.timer"):
         assert server.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
-    endpoint = Endpoint(
-        domain=domain(suite),
-        grpc=True,
-        jsonrpc_path="/jsonrpc",
-        http_base_path="/http",
-        basic_auth_required=False,
-        ca_bundle=str(machine.issuing_root),
-    )
+    endpoint = node_endpoint(suite, machine)
     deadline = time.monotonic() + 60  # the node opens its APIs a moment after its unit is active
     while True:
         try:
