@@ -27,19 +27,12 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificate
 PACTUS_DIR = "/home/pactus/pactus"
 SUBNET = "10.77.0.0/16"
 
-PACTUS_UNIT = f"""[Unit]
-Description=Pactus node (testnet)
-After=network-online.target
-
-[Service]
-User=pactus
-ExecStart=/usr/local/bin/pactus-daemon start -w {PACTUS_DIR} -p {WALLET_PASSWORD}
-Restart=on-failure
-RestartSec=2
-
-[Install]
-WantedBy=multi-user.target
-"""
+# The node's unit on every server, as an operator would write it.
+PACTUS_UNIT = (
+    (Path(__file__).parent / "files" / "pactus.service")
+    .read_text()
+    .format(pactus_dir=PACTUS_DIR, wallet_password=WALLET_PASSWORD)
+)
 
 
 @dataclass
