@@ -54,6 +54,7 @@ def certificate_script(settings: Settings) -> str:
         families=families_for(settings.distro),
         domain=settings.domain,
         acme_server=settings.acme_server,
+        acme_profile=settings.acme_profile or "",
         acme_email=settings.acme_email,
         acme_ca_bundle=settings.acme_ca_bundle,
         host=settings.host,

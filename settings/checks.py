@@ -28,6 +28,7 @@ _ROUTE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 _UNIT = re.compile(r"^(?!-)[A-Za-z0-9:_.@-]+$")  # never an option: systemctl would take -H... as one
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+_PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # as the ACME directory's meta lists them
 _SIZE = re.compile(r"^[1-9][0-9]{0,5}[km]?$")
 _RESERVED_ROUTES = ("/pactus.", "/.well-known")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
@@ -273,6 +274,9 @@ distro = _matching(
 ssh_user = _matching(_SSH_USER, "must be a Unix user name; a non-root user needs passwordless sudo")
 unit = _matching(
     _UNIT, "must be a systemd unit name such as pactus.service (letters, digits and : _ . @ -, not starting with -)"
+)
+acme_profile = _matching(
+    _PROFILE, "must be a profile name the ACME server offers, e.g. tlsserver (letters, digits and . _ -)"
 )
 zone_id = _matching(_ZONE_ID, "must be the zone's 32-character hex id from its Cloudflare overview page")
 

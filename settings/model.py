@@ -181,6 +181,11 @@ class Settings:
         checks.acme_server,
         "production",
     )
+    acme_profile: str | None = setting(
+        "the ACME profile certbot asks for at issuance and every renewal (Let's Encrypt: `classic`, "
+        "`tlsserver`, `shortlived`); unset: the CA's default. Needs certbot 4.0 or later on the host",
+        checks.acme_profile,
+    )
     acme_ca_bundle: str | None = setting(
         "PEM file on the host that certbot trusts for a private ACME server, at issuance and at every renewal",
         checks.absolute_path,

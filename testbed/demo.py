@@ -105,7 +105,6 @@ def preflight() -> None:
         ("systemd-nspawn", "systemd-container"),
         ("debootstrap", "debootstrap"),
         ("iptables", "iptables"),
-        ("pebble", "pebble"),
     ):
         if shutil.which(command) is None:
             raise DemoError(f"{command} is missing: `apt-get install {package}`")

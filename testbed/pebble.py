@@ -1,5 +1,6 @@
-"""pebble, a real ACME server, with pebble-challtestsrv as its DNS: what the real-host suite
-and the demo issue certificates from. Its issuing root is new at every start."""
+"""pebble, a real ACME server (v2.10, built by tools/build), with pebble-challtestsrv as its
+DNS: what the real-host suite and the demo issue certificates from. Its issuing root is new
+at every start."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.certificates import self_signed
+from testbed.tools import tool
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class Pebble:
     dns_management: str  # challtestsrv's management API
 
 
+# Let's Encrypt's default profile: 90 days. Pebble picks a profile at random for an order that
+# names none, so a pebble that must answer as Let's Encrypt does by default offers only this.
+CLASSIC = {"classic": 90 * 24 * 3600}
+
+
 def start(
     work: Path,
     processes: list[subprocess.Popen],
@@ -41,9 +48,13 @@ def start(
     api_addresses: tuple[str, ...],
     default_ipv4: str,
     ports: Ports = Ports(),
+    profiles: dict[str, int] = CLASSIC,
+    dns: str | None = None,
 ) -> Pebble:
-    """Starts challtestsrv (answering `default_ipv4` for every name) and pebble on `listen`;
-    each process is appended to `processes` as it starts, for the caller to stop."""
+    """Starts challtestsrv (answering `default_ipv4` for every name) and pebble on `listen`,
+    offering `profiles` (name: validity in seconds); each process is appended to `processes`
+    as it starts, for the caller to stop. With `dns` (a running challtestsrv's address),
+    pebble asks that one and no challtestsrv is started."""
     if not (work / "pebble.pem").exists():
         api_certificate(work, api_addresses)
     (work / "pebble.json").write_text(
@@ -57,42 +68,42 @@ def start(
                     "httpPort": 80,
                     "tlsPort": 443,
                     "externalAccountBindingRequired": False,
-                    # Let's Encrypt's certificate profile: 90 days, a revocation URL (testssl.sh rates both).
-                    "certificateValidityPeriod": 90 * 24 * 3600,
+                    "profiles": {
+                        name: {"description": f"{seconds} seconds", "validityPeriod": seconds}
+                        for name, seconds in profiles.items()
+                    },
+                    # A revocation URL in each certificate, as testssl.sh rates it.
                     "ocspResponderURL": "http://127.0.0.1:4002/",
                 }
             }
         )
     )
-    processes.append(
-        subprocess.Popen(
-            [
-                "pebble-challtestsrv",
-                "-dns01",
-                f"127.0.0.1:{ports.dns}",
-                "-defaultIPv4",
-                default_ipv4,
-                "-defaultIPv6",
-                "",
-                "-http01",
-                "",
-                "-https01",
-                "",
-                "-tlsalpn01",
-                "",
-                "-management",
-                f"127.0.0.1:{ports.dns_management}",
-            ],
-            stdout=(work / "challtestsrv.log").open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    if dns is None:
+        dns = f"127.0.0.1:{ports.dns}"
+        challtestsrv = [
+            tool("pebble-challtestsrv"),
+            "-dnsserver",
+            dns,
+            "-defaultIPv4",
+            default_ipv4,
+            "-defaultIPv6",
+            "",
+        ]
+        for server in ("-http01", "-https01", "-tlsalpn01", "-doh"):
+            challtestsrv += [server, ""]
+        processes.append(
+            subprocess.Popen(
+                [*challtestsrv, "-management", f"127.0.0.1:{ports.dns_management}"],
+                stdout=(work / "challtestsrv.log").open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         )
-    )
-    wait_for_port(ports.dns_management, processes[-1], "pebble-challtestsrv")
+        wait_for_port(ports.dns_management, processes[-1], "pebble-challtestsrv")
     log = work / "pebble.log"
     processes.append(
         subprocess.Popen(
-            ["pebble", "-config", str(work / "pebble.json"), "-dnsserver", f"127.0.0.1:{ports.dns}"],
+            [tool("pebble"), "-config", str(work / "pebble.json"), "-dnsserver", dns],
             env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,

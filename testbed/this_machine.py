@@ -158,7 +158,7 @@ def node_stack(
 @contextmanager
 def this_machine_as_a_node(work: Path) -> Iterator[Machine]:
     """Starts what a node's server and the world around it need, and takes it all down again."""
-    for tool in ("sshd", "ssh", "ssh-keygen", "pebble", "pebble-challtestsrv", "openssl"):
+    for tool in ("sshd", "ssh", "ssh-keygen", "openssl"):  # pebble comes from tools/build
         assert shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}"), f"{tool} is missing: .ci/run installs it"
     processes: list[subprocess.Popen] = []
     nginx_was_running, cron_was_running = pid_alive("/run/nginx.pid"), pid_alive("/run/crond.pid")

@@ -2,7 +2,6 @@
 and carrying exactly the rendered files. Each step's own behaviour has its own file:
 test_replace_file.py, test_pactus_config_step.py, test_firewall.py, test_host_lock.py."""
 
-import os
 import pwd
 import shutil
 import stat
@@ -15,6 +14,7 @@ from render import scripts
 from render.nginx import render_acme_http_site, render_tls_site
 from tests.configs import FULL, MINIMAL, settings_of
 from tests.credentials import BASIC_AUTH, SECRETS
+from tests.shell import run_function
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELLCHECK = shutil.which("shellcheck") or "shellcheck"  # .ci/run installs it
@@ -33,6 +33,7 @@ VARIANTS = {
                 **MINIMAL,
                 "acmeServer": "https://127.0.0.1:14000/dir",
                 "acmeCaBundle": "/etc/pebble/ca.pem",
+                "acmeProfile": "shortlived",
                 "sshUser": "deploy",
                 "pactusService": "pactus-mainnet.service",
             },
@@ -86,22 +87,6 @@ def test_every_script_is_strict_bash_run_through_its_main(variant):
         assert text.rstrip().endswith('main "$@"'), name
 
 
-def run_function(script: str, function: str, tmp_path: Path, path_dirs=()) -> str:
-    """Runs one function of a rendered script instead of its main."""
-    body = script.rstrip()
-    assert body.endswith('main "$@"')
-    env = {**os.environ, "PATH": os.pathsep.join([*map(str, path_dirs), os.environ["PATH"]])}
-    result = subprocess.run(
-        ["bash", "-c", body[: -len('main "$@"')] + function],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=True,
-    )
-    return result.stdout
-
-
 def fake_nginx(tmp_path: Path, version: str) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -117,13 +102,17 @@ def fake_nginx(tmp_path: Path, version: str) -> Path:
 )
 def test_tls_site_script_picks_the_http2_form_of_the_hosts_nginx(tmp_path, version, http2_directive):
     settings = settings_of(FULL)
-    out = run_function(scripts.tls_site_script(settings), "render_site", tmp_path, [fake_nginx(tmp_path, version)])
+    out = run_function(
+        scripts.tls_site_script(settings), "render_site", tmp_path, [fake_nginx(tmp_path, version)]
+    ).stdout
     assert out == render_tls_site(settings, http2_directive=http2_directive)
 
 
 def test_http_site_script_carries_the_site_byte_for_byte(tmp_path):
     settings = settings_of(FULL)
-    assert run_function(scripts.http_site_script(settings), "render_site", tmp_path) == render_acme_http_site(settings)
+    assert run_function(scripts.http_site_script(settings), "render_site", tmp_path).stdout == render_acme_http_site(
+        settings
+    )
 
 
 def test_content_that_would_end_its_heredoc_early_is_refused():

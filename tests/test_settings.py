@@ -28,6 +28,7 @@ def test_minimal_config_takes_every_default():
     settings = parse(MINIMAL)
     assert settings.ssh_host == "203.0.113.10" and settings.ssh_port == 22 and settings.ssh_user == "root"
     assert settings.acme_server == LETSENCRYPT_PRODUCTION and settings.acme_ca_bundle is None
+    assert settings.acme_profile is None  # the CA's default
     assert settings.distro == "auto" and settings.pactus_dir == "/root/pactus" and settings.pactus_service is None
     assert settings.grpc.enable and settings.grpc.listen == Listen("127.0.0.1", 50051)
     assert not settings.jsonrpc.enable and settings.jsonrpc.listen == Listen("127.0.0.1", 8545)
@@ -117,6 +118,8 @@ BAD_VALUES = [
     ({"acmeEmail": "ops-at-example.com"}, "acmeEmail", "email address"),
     ({"acmeServer": "http://acme.example.com/dir"}, "acmeServer", "https URL"),
     ({"acmeServer": "prod"}, "acmeServer = 'prod'", "`production`, `staging`"),
+    ({"acmeProfile": "short lived"}, "acmeProfile = 'short lived'", "a profile name the ACME server offers"),
+    ({"acmeProfile": "-tlsserver"}, "acmeProfile", "a profile name the ACME server offers"),
     ({"acmeCaBundle": "ca.pem"}, "acmeCaBundle = 'ca.pem'", "absolute path"),
     ({"distro": "gentoo"}, "distro = 'gentoo'", "auto, debian, redhat, arch"),
     ({"pactusDir": "~/pactus"}, "pactusDir", "absolute path"),

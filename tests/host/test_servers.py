@@ -9,10 +9,13 @@ one puts it back as it found it, so the tests hold in any order.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -22,7 +25,8 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 from components import names as n
 from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import HostLayout
-from testbed import servers
+from testbed import pebble, servers
+from testbed.processes import terminate
 from testbed.stack import Project, Result, Stack, StackFailed
 from testbed.this_machine import challtestsrv, node_stack
 
@@ -169,14 +173,7 @@ def test_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(de
     assert renewed != serial
     # The deploy hook reloaded Nginx through systemd, and the new certificate is the one served.
     assert "Reloaded nginx.service" in server.ssh("sudo journalctl -u nginx.service --no-pager").stdout
-    served = subprocess.run(
-        f"openssl s_client -connect {server.address}:443 -servername {domain(suite)} </dev/null "
-        "2>/dev/null | openssl x509 -noout -serial",
-        shell=True,
-        capture_output=True,
-        text=True,
-    )
-    assert served.stdout == renewed
+    assert served_serial(server, suite) == renewed
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -255,3 +252,122 @@ def test_destroy_leaves_nothing_of_ours_served_and_nginx_running(deployments, su
     assert server.ssh("sudo /usr/sbin/nginx -t", check=False).returncode == 0
     assert server.ssh("systemctl is-active nginx").stdout.strip() == "active"
     assert {n.HTTP_SITE, n.TLS_SITE} <= set(deployed.up().ran())  # back as it was
+
+
+# A second pebble, offering Let's Encrypt's profiles and one of two minutes: a name in an
+# order picks one (pebble picks at random for an order that names none).
+PROFILES = {"classic": 90 * 86400, "tlsserver": 45 * 86400, "shortlived": 160 * 3600, "minutes": 120}
+PROFILE_CA_PORTS = pebble.Ports(acme=14300, management=15300)
+
+
+@dataclass
+class ProfileCa:
+    pebble: pebble.Pebble
+    trusted: Path  # both pebbles' issuing roots, for the endpoint check
+
+    def stack(self, server: servers.Server, profile: str) -> dict:
+        return {
+            "acmeServer": f"https://{server.gateway}:{PROFILE_CA_PORTS.acme}/dir",
+            "acmeProfile": profile,
+            "checkCaBundle": str(self.trusted),
+        }
+
+
+@pytest.fixture(scope="module")
+def profile_ca(machine, tmp_path_factory):
+    work = tmp_path_factory.mktemp("profile-ca")
+    for name in ("pebble.pem", "pebble.key"):  # the same API certificate: the servers trust it
+        shutil.copy(machine.pebble_api_ca.parent / name, work / name)
+    processes: list[subprocess.Popen] = []
+    try:
+        started = pebble.start(
+            work,
+            processes,
+            listen="0.0.0.0",
+            api_addresses=("127.0.0.1", *(f"10.77.{number}.1" for number in SUITES.values())),
+            default_ipv4="127.0.0.1",
+            ports=PROFILE_CA_PORTS,
+            profiles=PROFILES,
+            dns=f"127.0.0.1:{pebble.Ports().dns}",  # the suite's DNS, which knows the servers' names
+        )
+        (work / "trusted.pem").write_bytes(machine.issuing_root.read_bytes() + started.issuing_root.read_bytes())
+        yield ProfileCa(started, work / "trusted.pem")
+    finally:
+        for process in processes:
+            terminate(process, timeout=10)
+
+
+def lifetime(server: servers.Server, suite: str) -> int:
+    """Seconds from notBefore to notAfter of the certificate the server holds."""
+    dates = server.ssh(f"sudo openssl x509 -noout -startdate -enddate -in {HostLayout(domain(suite)).certificate}")
+    start, end = (line.split("=", 1)[1] for line in dates.stdout.splitlines())
+    parse = "%b %d %H:%M:%S %Y %Z"
+    return int((datetime.strptime(end, parse) - datetime.strptime(start, parse)).total_seconds())
+
+
+def test_each_acme_profile_issues_on_debian_13_and_its_renewal_config_keeps_it(deployments, machine, profile_ca):
+    """Debian 13's certbot 4.0 asks for the profile and (its deb13u1 patch) keeps it at renewal."""
+    server = deployments["trixie"].server
+    layout = HostLayout(domain("trixie"))
+    try:
+        for profile in ("classic", "tlsserver", "shortlived"):
+            runs = {
+                run.name: run for run in up(deployments, "trixie", machine, **profile_ca.stack(server, profile)).steps
+            }
+            assert f"under the profile {profile}" in runs[n.CERTIFICATE].output, runs[n.CERTIFICATE].output
+            assert f"preferred_profile = {profile}" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
+            assert lifetime(server, "trixie") == PROFILES[profile] - 1  # pebble's notAfter is inclusive
+            assert check_endpoint(
+                dataclasses.replace(node_endpoint("trixie", machine), ca_bundle=str(profile_ca.trusted))
+            )
+        assert up(deployments, "trixie", machine, **profile_ca.stack(server, "shortlived")).steps == []
+    finally:
+        up(deployments, "trixie", machine)  # back to the suite's CA, with no profile
+    assert "preferred_profile" not in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
+
+
+def test_debian_12s_certbot_is_refused_a_profile_with_the_reason_and_the_node_keeps_serving(deployments, machine):
+    server = deployments["bookworm"].server
+    certificate = HostLayout(domain("bookworm")).certificate
+    serial = server.ssh(f"sudo openssl x509 -noout -serial -in {certificate}").stdout
+    try:
+        with pytest.raises(StackFailed) as refused:
+            up(deployments, "bookworm", machine, acmeProfile="shortlived")
+        message = refused.value.output
+        assert f"command:remote:Command ({n.CERTIFICATE}):" in message and "Traceback" not in message
+        assert (
+            "acmeProfile shortlived needs a certbot that asks for the profile and keeps it at every renewal" in message
+        )
+        assert "this host's certbot is 2.1.0 (Debian 12 ships 2.1)" in message, message
+        assert server.ssh(f"sudo openssl x509 -noout -serial -in {certificate}").stdout == serial
+        assert check_endpoint(node_endpoint("bookworm", machine)).issuer.startswith("Pebble")
+    finally:
+        up(deployments, "bookworm", machine)
+
+
+def test_a_two_minute_certificate_renews_through_certbots_timer_under_its_profile(deployments, machine, profile_ca):
+    """certbot.service started as its timer starts it: with half of a short lifetime gone
+    (certbot 4 renews a certificate of under 10 days with half of it left), it renews under
+    the same profile, and Nginx serves the new certificate with no `pulumi up`."""
+    server = deployments["trixie"].server
+    layout = HostLayout(domain("trixie"))
+    try:
+        up(deployments, "trixie", machine, **profile_ca.stack(server, "minutes"))
+        served = served_serial(server, "trixie")
+        time.sleep(PROFILES["minutes"] / 2 + 5)
+        server.ssh("sudo systemctl start certbot.service", timeout=180)
+        assert served_serial(server, "trixie") != served
+        assert "preferred_profile = minutes" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
+        assert lifetime(server, "trixie") == PROFILES["minutes"] - 1
+    finally:
+        up(deployments, "trixie", machine)
+
+
+def served_serial(server: servers.Server, suite: str) -> str:
+    return subprocess.run(
+        f"openssl s_client -connect {server.address}:443 -servername {domain(suite)} </dev/null "
+        "2>/dev/null | openssl x509 -noout -serial",
+        shell=True,
+        capture_output=True,
+        text=True,
+    ).stdout
