@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -49,6 +49,14 @@ class Endpoint:
 class ServedCertificate:
     expires: str  # ISO 8601, UTC
     issuer: str
+    renewal_due: str  # ISO 8601, UTC: when certbot renews it (renewal_due below)
+
+
+def renewal_due(issued: datetime, expires: datetime) -> datetime:
+    """When certbot 4 renews a certificate: with a third of its lifetime left, half under 10
+    days. Debian 12's certbot renews 30 days before expiry: the same for a 90-day one."""
+    lifetime = expires - issued
+    return expires - (lifetime / 2 if lifetime < timedelta(days=10) else lifetime / 3)
 
 
 class _RateLimited(Exception):
@@ -95,10 +103,14 @@ def _tls(endpoint: Endpoint) -> ServedCertificate:
             f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
             f"{endpoint.domain} that this machine trusts, got: {error}"
         ) from None
-    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(peer["notAfter"]), UTC)
+    issued, expires = (
+        datetime.fromtimestamp(ssl.cert_time_to_seconds(peer[key]), UTC) for key in ("notBefore", "notAfter")
+    )
     issuer = {key: value for field in peer["issuer"] for key, value in field}
     return ServedCertificate(
-        expires=expires.isoformat(), issuer=issuer.get("organizationName") or issuer.get("commonName", "")
+        expires=expires.isoformat(),
+        issuer=issuer.get("organizationName") or issuer.get("commonName", ""),
+        renewal_due=renewal_due(issued, expires).isoformat(),
     )
 
 

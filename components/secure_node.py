@@ -64,6 +64,7 @@ class SecureNode(pulumi.ComponentResource):
             served = _served_certificate(settings, check, proxy, pactus)
             self.endpoints["certificateExpiry"] = served.apply(lambda certificate: certificate.expires)
             self.endpoints["certificateIssuer"] = served.apply(lambda certificate: certificate.issuer)
+            self.endpoints["renewalDue"] = served.apply(lambda certificate: certificate.renewal_due)
         self.register_outputs({k: v for k, v in self.endpoints.items() if v is not None})
 
 

@@ -120,7 +120,9 @@ def deploy(
 # The endpoints the program checked, and what the check says. Under mocks nothing is
 # deployed, so the check is recorded here; tests/host runs the real one through the engine.
 CHECKED: list[Endpoint] = []
-SERVED = ServedCertificate(expires="2027-02-22T11:00:00+00:00", issuer="Let's Encrypt")
+SERVED = ServedCertificate(
+    expires="2027-02-22T11:00:00+00:00", issuer="Let's Encrypt", renewal_due="2027-01-23T11:00:00+00:00"
+)
 
 
 def _record_check(endpoint: Endpoint) -> ServedCertificate:

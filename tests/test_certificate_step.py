@@ -1,12 +1,15 @@
 """The certificate step's decisions, run on this machine: which certificate it keeps, when it
-issues anew, and which certbot may be asked for an ACME profile."""
+issues anew, which certbot may be asked for an ACME profile; and the renewal date the stack
+outputs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from components.endpoint_check import renewal_due
 from render.scripts import certificate_script
 from testbed.certificates import self_signed
 from tests.configs import MINIMAL, settings_of
@@ -88,3 +91,10 @@ def test_a_certbot_that_would_drop_the_profile_is_refused_with_the_reason(tmp_pa
 def test_without_a_profile_any_certbot_will_do(tmp_path):
     certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
     assert run_function(script(), "check_certbot_keeps_profiles", tmp_path, [certbot]).returncode == 0
+
+
+def test_the_renewal_due_output_is_when_certbot_renews():
+    issued = datetime(2027, 1, 1, tzinfo=UTC)
+    assert renewal_due(issued, issued + timedelta(days=90)) == issued + timedelta(days=60)  # classic
+    assert renewal_due(issued, issued + timedelta(days=45)) == issued + timedelta(days=30)  # tlsserver
+    assert renewal_due(issued, issued + timedelta(hours=160)) == issued + timedelta(hours=80)  # shortlived

@@ -150,7 +150,7 @@ def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
 
 
 def test_stack_outputs_name_the_endpoints_and_the_certificate_served(full, minimal):
-    served = {"certificateExpiry": SERVED.expires, "certificateIssuer": SERVED.issuer}
+    served = {"certificateExpiry": SERVED.expires, "certificateIssuer": SERVED.issuer, "renewalDue": SERVED.renewal_due}
     assert full.outputs == {
         "grpcTarget": "node1.example.com:443",
         "jsonrpcUrl": "https://node1.example.com/jsonrpc",

@@ -200,6 +200,7 @@ def test_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(flee
     result = fleet.run("status", "--json")
     rows = {row["stack"]: row for row in json.loads(result.stdout)}
     assert all(row["result"] == "ok" and 80 <= row["days left (live)"] <= 90 for row in rows.values()), rows
+    assert all("20" <= row["renew by"] < row["certificate expiry"] for row in rows.values()), rows  # ISO 8601
     table = fleet.run("status").stdout
     assert all(stack in table for stack in SERVERS) and "days left" in table
 

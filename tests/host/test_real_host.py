@@ -255,6 +255,7 @@ def test_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wro
     assert served.issuer.startswith("Pebble")
     expires = datetime.fromisoformat(served.expires)
     assert timedelta(days=89) < expires - datetime.now(UTC) <= timedelta(days=90)
+    assert timedelta(days=29, hours=23) < expires - datetime.fromisoformat(served.renewal_due) <= timedelta(days=30)
     with pytest.raises(EndpointCheckFailed, match=f"expected a TLS certificate for {DOMAIN} that this machine trusts"):
         check_endpoint(dataclasses.replace(endpoint, ca_bundle=None))  # pebble's root is in no system store
     with pytest.raises(
