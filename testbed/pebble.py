@@ -32,7 +32,6 @@ class Pebble:
     api_ca: Path  # the CA of pebble's own HTTPS API, which certbot trusts
     issuing_root: Path  # the root pebble signs certificates under, which clients trust
     log: Path  # every request pebble answered
-    dns_management: str  # challtestsrv's management API
 
 
 # Let's Encrypt's default profile: 90 days. Pebble picks a profile at random for an order that
@@ -125,7 +124,6 @@ def running(work: Path, *, api_addresses: tuple[str, ...], ports: Ports = Ports(
         api_ca=work / "pebble.pem",
         issuing_root=work / "issuing-root.pem",
         log=work / "pebble.log",
-        dns_management=f"http://127.0.0.1:{ports.dns_management}",
     )
 
 

@@ -24,7 +24,7 @@ from render.host_layout import HostLayout
 from testbed import pebble
 from testbed.pactus_node import PactusNode
 from testbed.pebble import wait_for_port
-from testbed.processes import pid_alive
+from testbed.processes import pid_alive, terminate
 from testbed.stack import Project, Stack
 
 FILES = Path(__file__).parent / "files"
@@ -170,11 +170,7 @@ def this_machine_as_a_node(work: Path) -> Iterator[Machine]:
         yield machine
     finally:
         for process in reversed(processes):
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            terminate(process, timeout=10)
         if "machine" in locals():
             machine.node.stop()
         if not nginx_was_running and pid_alive("/run/nginx.pid"):
