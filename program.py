@@ -11,6 +11,7 @@ import pulumi
 
 from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
+from render.scripts import certbot_plan
 from settings import BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACE, SSH_PRIVATE_KEY, SettingsError, parse_settings
 from settings.parse import object_keys
 from settings.secrets import NAMESPACED
@@ -93,6 +94,7 @@ def main() -> None:
     settings, secrets = read_settings()
     if settings.ssh_host_key is None:
         pulumi.log.warn(unpinned_host_key_warning(settings))
+    pulumi.log.info(certbot_plan(settings))
     node = SecureNode(settings, secrets, check_endpoint)
     for key, value in node.endpoints.items():
         if value is not None:

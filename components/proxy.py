@@ -37,7 +37,7 @@ class Proxy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ProxyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:Proxy", name, None, opts)
-        settings, layout, before = args.settings, HostLayout(args.settings.domain), waits_for(opts)
+        settings, layout, before = args.settings, HostLayout(args.settings.name), waits_for(opts)
 
         def step(role: str, spec: Step, after: list[pulumi.Resource]) -> command.remote.Command:
             return run_step(f"{name}-{role}", args.host, spec, parent=self, after=[*before, *after])

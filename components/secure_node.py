@@ -51,14 +51,14 @@ class SecureNode(pulumi.ComponentResource):
         def after(*parts: pulumi.Resource | None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[p for p in parts if p is not None])
 
-        dns = _dns_record(settings, after()) if settings.manage_dns else None
+        dns = _dns_record(settings, after()) if settings.dns_record else None
         base = HostBase(names.HOST, HostBaseArgs(host, settings), opts=after(dns))
         proxy = Proxy(names.PROXY, ProxyArgs(host, settings, secrets.basic_auth_credential), opts=after(dns, base))
         pactus = NodeConfig(names.PACTUS, NodeConfigArgs(host, settings, secrets.basic_auth_credential), opts=after())
         self.endpoints: dict[str, pulumi.Input[str] | None] = {
-            "grpcTarget": f"{settings.domain}:443" if settings.grpc.enable else None,
-            "jsonrpcUrl": f"https://{settings.domain}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
-            "httpApiUrl": f"https://{settings.domain}{settings.http.base_path}/" if settings.http.enable else None,
+            "grpcTarget": f"{settings.name}:443" if settings.grpc.enable else None,
+            "jsonrpcUrl": f"https://{settings.name}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
+            "httpApiUrl": f"https://{settings.name}{settings.http.base_path}/" if settings.http.enable else None,
         }
         if not pulumi.runtime.is_dry_run():  # the check calls the deployed node: never during preview
             served = _served_certificate(settings, check, proxy, pactus)
@@ -90,7 +90,7 @@ def _served_certificate(
 ) -> pulumi.Output[ServedCertificate]:
     """The endpoint check, once the TLS site serves and the node runs its new config."""
     endpoint = Endpoint(
-        domain=settings.domain,
+        domain=settings.name,
         grpc=settings.grpc.enable,
         jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
         http_base_path=settings.http.base_path if settings.http.enable else None,

@@ -25,6 +25,8 @@ class DistroFamily:
     nginx_group: str = "nginx"  # Nginx's workers run in it; they read the htpasswd file
     extra_repository: str = ""  # the package that enables the repository certbot comes from
     firewall: str = "ufw"  # the firewall the family manages hosts with: ufw or firewalld
+    venv_packages: tuple[str, ...] = ("python",)  # what `python3 -m venv` needs, for certbot from PyPI
+    ca_bundle: str = "/etc/ssl/certs/ca-certificates.crt"  # the system's trust store: pip trusts it
 
 
 _FACTS = (
@@ -36,6 +38,7 @@ _FACTS = (
         cron_daemon="cron",
         certbot_timer="certbot.timer",
         nginx_group="www-data",
+        venv_packages=("python3-venv",),
     ),
     # RHEL and its rebuilds carry certbot in EPEL only; Fedora in its own repositories.
     DistroFamily(
@@ -45,6 +48,8 @@ _FACTS = (
         certbot_timer="certbot-renew.timer",
         extra_repository="epel-release",
         firewall="firewalld",
+        venv_packages=("python3",),
+        ca_bundle="/etc/pki/tls/certs/ca-bundle.crt",
     ),
     DistroFamily(name="arch", os_ids=("arch",), package_manager="pacman", nginx_group="http"),
 )

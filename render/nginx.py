@@ -56,7 +56,7 @@ def render_acme_http_site(settings: Settings) -> str:
     return render(
         "nginx/acme-http.conf.j2",
         stack=settings.stack,
-        domain=settings.domain,
+        domain=settings.name,
         webroot=ACME_WEBROOT,
         ipv6=settings.host_ipv6 is not None,
     )
@@ -64,7 +64,7 @@ def render_acme_http_site(settings: Settings) -> str:
 
 def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
     """The TLS server. `http2_directive`: nginx >= 1.25.1 wants `http2 on;`, older the listen flag."""
-    layout = HostLayout(settings.domain)
+    layout = HostLayout(settings.name)
     prefix = layout.upstream_prefix
     body = settings.max_body_size
     grpc = jsonrpc = http = None
@@ -87,12 +87,13 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
     return render(
         "nginx/tls-proxy.conf.j2",
         stack=settings.stack,
-        domain=settings.domain,
+        domain=settings.name,
         certificate=layout.certificate,
         certificate_key=layout.certificate_key,
         access_log=layout.access_log,
         log_format=f"{prefix}_access",
         http2_directive=http2_directive,
+        ip_address=settings.ip_address_certificate,
         ipv6=settings.host_ipv6 is not None,
         upstreams=[api for api in (grpc, jsonrpc, http) if api],
         grpc=grpc,
@@ -110,5 +111,5 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         client_key=f"{layout.variable_prefix}_client",
         options_with_body=f"{layout.variable_prefix}_options_with_body",
         grpc_gate=grpc_gate,
-        basic_auth=BasicAuthGate(f"Pactus node {settings.domain}", layout.htpasswd) if settings.basic_auth else None,
+        basic_auth=BasicAuthGate(f"Pactus node {settings.name}", layout.htpasswd) if settings.basic_auth else None,
     )

@@ -13,26 +13,31 @@ from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
 from settings import MANAGED_SECTIONS, Settings
-from settings.constants import MULTIADDR_PORT
+from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, MULTIADDR_PORT
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5
 PACTUS_STARTUP_TIMEOUT = 120  # seconds a restarted node may take to open its APIs
+DISTRO_CERTBOT = "/usr/bin/certbot"  # where every family's certbot package puts it
 MERGE_PROGRAM = TEMPLATES / "scripts" / "lib" / "merge-config-toml.awk"
 
 
 def host_setup_script(settings: Settings) -> str:
     return render(
-        "scripts/host-setup.sh.j2", stack=settings.stack, families=families_for(settings.distro), webroot=ACME_WEBROOT
+        "scripts/host-setup.sh.j2",
+        stack=settings.stack,
+        families=families_for(settings.distro),
+        webroot=ACME_WEBROOT,
+        **_certbot_source(settings),
     )
 
 
 def http_site_script(settings: Settings) -> str:
-    return _site_install(settings, HostLayout(settings.domain).http_site, render_acme_http_site(settings))
+    return _site_install(settings, HostLayout(settings.name).http_site, render_acme_http_site(settings))
 
 
 def tls_site_script(settings: Settings) -> str:
-    layout = HostLayout(settings.domain)
+    layout = HostLayout(settings.name)
     return _site_install(
         settings,
         layout.tls_site,
@@ -47,14 +52,16 @@ def site_remove_script(settings: Settings, path: str) -> str:
 
 
 def certificate_script(settings: Settings) -> str:
-    layout = HostLayout(settings.domain)
+    layout = HostLayout(settings.name)
+    pypi = settings.certbot != "distro"  # the files of certbot from PyPI, where it may be installed
     return render(
         "scripts/certificate.sh.j2",
         stack=settings.stack,
         families=families_for(settings.distro),
-        domain=settings.domain,
+        name=settings.name,
+        ip_address=settings.ip_address_certificate,
         acme_server=settings.acme_server,
-        acme_profile=settings.acme_profile or "",
+        acme_profile=settings.certificate_profile or "",
         acme_email=settings.acme_email,
         acme_ca_bundle=settings.acme_ca_bundle,
         host=settings.host,
@@ -63,16 +70,60 @@ def certificate_script(settings: Settings) -> str:
         certificate=layout.certificate,
         renewal_conf=layout.renewal_conf,
         renew_hook=RENEW_HOOK,
-        files=_host_files(
-            renew_hook="renew-hook.sh",
-            renewal_service="certbot-renew.service",
-            renewal_timer="certbot-renew.timer",
-            renewal_cron="certbot-renew.cron",
-            renewal_ca_bundle="certbot-renew-ca-bundle.conf",
-            ca_bundle=settings.acme_ca_bundle,
-        ),
+        pypi_version=CERTBOT_PYPI_VERSION,
+        **_certbot_source(settings),
+        files={
+            **_host_files(
+                renew_hook="renew-hook.sh",
+                renewal_service="certbot-renew.service",
+                renewal_timer="certbot-renew.timer",
+                renewal_cron="certbot-renew.cron",
+                renewal_ca_bundle="certbot-renew-ca-bundle.conf",
+                ca_bundle=settings.acme_ca_bundle,
+                certbot=DISTRO_CERTBOT,
+            ),
+            **(
+                _host_files(
+                    pypi_renewal_service="certbot-renew.service",
+                    pypi_renewal_cron="certbot-renew.cron",
+                    pypi_requirements="certbot-requirements.txt",
+                    ca_bundle=settings.acme_ca_bundle,
+                    certbot=f"{CERTBOT_VENV}/bin/certbot",
+                )
+                if pypi
+                else {}
+            ),
+        },
         delimiter=HEREDOC_DELIMITER,
     )
+
+
+def certbot_plan(settings: Settings) -> str:
+    """Which certbot the host will run and why, as preview says it (the step decides on the host)."""
+    pypi = f"certbot {CERTBOT_PYPI_VERSION} from PyPI in {CERTBOT_VENV}"
+    asks = [
+        *(
+            [f"keep acmeProfile {settings.certificate_profile} at renewal (4.1+, or Debian 13's 4.0)"]
+            if settings.certificate_profile
+            else []
+        ),
+        *(["issue for an IP address (5.4+)"] if settings.ip_address_certificate else []),
+    ]
+    if settings.certbot == "pypi":
+        return f"certbot: {pypi}, as pactus-secure:certbot says"
+    if settings.certbot == "distro":
+        needed = f"; the certificate step refuses it unless it can {' and '.join(asks)}" if asks else ""
+        return f"certbot: the distribution's, as pactus-secure:certbot says{needed}"
+    if not asks:
+        return f"certbot: the distribution's, as any certbot does what this stack asks ({pypi} stays where installed)"
+    return (
+        f"certbot: the distribution's if it can {' and '.join(asks)}, else {pypi} "
+        "(Debian 12's 2.1 keeps no profile; neither Debian 12's nor 13's issues for an IP address)"
+    )
+
+
+def _certbot_source(settings: Settings) -> dict[str, str]:
+    return {"certbot_source": settings.certbot, "certbot_venv": CERTBOT_VENV}
 
 
 # What the config.toml step prints when it wrote the file and no pactusService restarts the
@@ -105,7 +156,7 @@ def basic_auth_script(settings: Settings, basic_auth: str) -> str:
         "scripts/basic-auth.sh.j2",
         stack=settings.stack,
         families=families_for(settings.distro),
-        path=HostLayout(settings.domain).htpasswd,
+        path=HostLayout(settings.name).htpasswd,
         content=_heredoc_body(basic_auth),
         delimiter=HEREDOC_DELIMITER,
     )
@@ -157,9 +208,13 @@ def host_file(name: str, **context: object) -> str:
     return render(f"host-files/{name}.j2", **context)
 
 
-def _host_files(ca_bundle: str | None, **names: str) -> dict[str, str]:
-    """Each file as the body of a here-document, by the shell function that prints it."""
-    return {function: _heredoc_body(host_file(name, ca_bundle=ca_bundle)) for function, name in names.items()}
+def _host_files(ca_bundle: str | None, certbot: str, **names: str) -> dict[str, str]:
+    """Each file as the body of a here-document, by the shell function that prints it; `certbot`
+    is the program the renewal units run."""
+    return {
+        function: _heredoc_body(host_file(name, ca_bundle=ca_bundle, certbot=certbot))
+        for function, name in names.items()
+    }
 
 
 def _heredoc_body(content: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from settings.constants import ACME_SERVER_ALIASES, DISTROS, PRIVATE_NETWORKS, PROGRAM_DIR
+from settings.constants import ACME_SERVER_ALIASES, CERTBOT_SOURCES, DISTROS, PRIVATE_NETWORKS, PROGRAM_DIR
 from settings.problems import Problems
 from settings.types import Listen
 
@@ -270,6 +270,11 @@ email = _matching(_EMAIL, "must be an email address: Let's Encrypt sends expiry 
 distro = _matching(
     re.compile(f"^({'|'.join(DISTROS)})$"),
     f"must be one of {', '.join(DISTROS)} (`auto` reads /etc/os-release on the host)",
+)
+certbot_source = _matching(
+    re.compile(f"^({'|'.join(CERTBOT_SOURCES)})$"),
+    f"must be one of {', '.join(CERTBOT_SOURCES)}: the distribution's certbot, certbot from PyPI, "
+    "or `auto`, the distribution's where it can do what the stack asks",
 )
 ssh_user = _matching(_SSH_USER, "must be a Unix user name; a non-root user needs passwordless sudo")
 unit = _matching(

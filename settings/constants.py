@@ -21,5 +21,12 @@ MANAGED_SECTIONS = ("grpc", "jsonrpc", "http", "html")
 
 MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")  # in a libp2p address: (protocol, port)
 
+# Where certbot comes from: `auto` takes the distribution's where it does what the stack asks.
+CERTBOT_SOURCES = ("auto", "distro", "pypi")
+CERTBOT_PYPI_VERSION = "5.8.0"  # pinned with hashes in templates/host-files/certbot-requirements.txt
+CERTBOT_VENV = "/opt/certbot"  # where certbot's own pip instructions put it
+# Let's Encrypt issues certificates for IP addresses under this profile only, for 160 hours.
+IP_ADDRESS_PROFILE = "shortlived"
+
 # The program's own folder on the host; its ACME webroot (render/host_layout.py) is served on port 80.
 PROGRAM_DIR = "/var/lib/pactus-secure"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from settings import checks, pactus_schema
-from settings.constants import DISTROS
+from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, DISTROS, IP_ADDRESS_PROFILE
 from settings.problems import Problems
 from settings.types import Listen
 
@@ -146,7 +146,16 @@ class BodySizes:
 @dataclass(frozen=True)
 class Settings:
     stack: str
-    domain: str = setting("the node's public hostname; certificates are issued for it", checks.hostname, REQUIRED)
+    domain: str | None = setting(
+        "the node's public hostname; certificates are issued for it. Required unless `ipAddressCertificate`",
+        checks.hostname,
+    )
+    ip_address_certificate: bool = setting(
+        "no domain: the certificate is for `host`, the IPv4 address clients dial as `<host>:443`; issued under "
+        "the `shortlived` profile by a certbot of 5.4 or later, with no DNS record",
+        checks.boolean,
+        False,
+    )
     host: str = setting("the server's public IPv4: the A record's content and the SSH target", checks.ipv4, REQUIRED)
     host_ipv6: str | None = setting(
         "the server's public IPv6: an AAAA record, and Nginx listens on `[::]:80` and `[::]:443` too", checks.ipv6
@@ -183,8 +192,16 @@ class Settings:
     )
     acme_profile: str | None = setting(
         "the ACME profile certbot asks for at issuance and every renewal (Let's Encrypt: `classic`, "
-        "`tlsserver`, `shortlived`); unset: the CA's default. Needs certbot 4.0 or later on the host",
+        "`tlsserver`, `shortlived`); unset: the CA's default (`shortlived` with `ipAddressCertificate`)",
         checks.acme_profile,
+    )
+    certbot: str = setting(
+        "`distro` (the distribution's package), `pypi` (certbot "
+        f"{CERTBOT_PYPI_VERSION} in a hash-pinned venv at `{CERTBOT_VENV}`, with its own timer) or `auto`: the "
+        "distribution's where it can do what the stack asks (`acmeProfile`, `ipAddressCertificate`), else PyPI's, "
+        "which then stays until `distro`",
+        checks.certbot_source,
+        "auto",
     )
     acme_ca_bundle: str | None = setting(
         "PEM file on the host that certbot trusts for a private ACME server, at issuance and at every renewal",
@@ -253,3 +270,18 @@ class Settings:
         {},
     )
     basic_auth: bool = False  # whether the basicAuth secret is set; the credential itself stays a secret
+
+    @property
+    def name(self) -> str:
+        """What clients dial and the certificate is for: the domain, or the IP address."""
+        return self.domain or self.host
+
+    @property
+    def certificate_profile(self) -> str | None:
+        """acmeProfile; for an IP-address certificate, the one profile it is issued under."""
+        return self.acme_profile or (IP_ADDRESS_PROFILE if self.ip_address_certificate else None)
+
+    @property
+    def dns_record(self) -> bool:
+        """manageDns, for a node that has a name to publish."""
+        return self.manage_dns and self.domain is not None

@@ -9,7 +9,13 @@ import posixpath
 from collections.abc import Callable, Mapping
 
 from settings import checks
-from settings.constants import MANAGED_SECTIONS, MULTIADDR_PORT
+from settings.constants import (
+    IP_ADDRESS_PROFILE,
+    LETSENCRYPT_PRODUCTION,
+    LETSENCRYPT_STAGING,
+    MANAGED_SECTIONS,
+    MULTIADDR_PORT,
+)
 from settings.model import Settings, camel
 from settings.problems import Problems
 from settings.secrets import CLOUDFLARE_TOKEN
@@ -26,8 +32,48 @@ def check_rules(settings: Settings, secrets: Mapping[str, str], problems: Proble
         rule(settings, secrets, problems)
 
 
+def a_node_has_a_domain_or_an_ip_address_certificate(
+    settings: Settings, _: Mapping[str, str], problems: Problems
+) -> None:
+    if settings.domain is None and settings.ip_address_certificate is False:
+        problems.add(
+            "domain",
+            None,
+            "required: `pulumi config set domain <the node's name>`, or `pulumi config set ipAddressCertificate "
+            "true` for a certificate for host, the IP address, with no DNS name",
+        )
+    elif settings.domain is not None and settings.ip_address_certificate:
+        problems.add(
+            "ipAddressCertificate",
+            True,
+            f"is for a node without a domain, but domain is {settings.domain}: unset one of them",
+        )
+    elif settings.ip_address_certificate and settings.host_ipv6 is not None:
+        problems.add(
+            "hostIpv6",
+            settings.host_ipv6,
+            "an IP-address certificate is for host, the IPv4 address, alone: unset hostIpv6",
+        )
+
+
+def lets_encrypt_issues_ip_addresses_under_shortlived(
+    settings: Settings, _: Mapping[str, str], problems: Problems
+) -> None:
+    if (
+        settings.ip_address_certificate
+        and settings.acme_server in (LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING)
+        and settings.certificate_profile != IP_ADDRESS_PROFILE
+    ):
+        problems.add(
+            "acmeProfile",
+            settings.acme_profile,
+            f"Let's Encrypt issues IP-address certificates under the {IP_ADDRESS_PROFILE} profile only: "
+            "unset acmeProfile (it then is shortlived)",
+        )
+
+
 def dns_needs_its_zone_and_token(settings: Settings, secrets: Mapping[str, str], problems: Problems) -> None:
-    if not settings.manage_dns:
+    if not settings.dns_record:
         return
     if settings.cloudflare_zone_id is None:
         problems.add(
@@ -192,6 +238,8 @@ def the_firewall_can_open_the_p2p_ports(settings: Settings, _: Mapping[str, str]
 
 
 RULES: tuple[Rule, ...] = (
+    a_node_has_a_domain_or_an_ip_address_certificate,
+    lets_encrypt_issues_ip_addresses_under_shortlived,
     dns_needs_its_zone_and_token,
     apis_listen_privately_only_when_allowed,
     any_origin_is_meant,

@@ -36,6 +36,8 @@ FULL = {
 
 # The Wallet service through the proxy: only behind the credential, checked by the node too.
 WALLET = {**FULL, "exposeWallet": "true", "grpc": {**FULL["grpc"], "basicAuth": True}}
+# A node without a domain: its certificate is for its IP address (Let's Encrypt's shortlived profile).
+IP_ADDRESS_NODE = {"host": "203.0.113.10", "acmeEmail": "ops@example.com", "ipAddressCertificate": "true"}
 
 FLEET = ("mainnet-node1", "mainnet-node2", "testnet-node1")  # the example stacks in examples/fleet
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from components.endpoint_check import renewal_due
-from render.scripts import certificate_script
+from render.scripts import certbot_plan, certificate_script
 from testbed.certificates import self_signed
-from tests.configs import MINIMAL, settings_of
+from tests.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
 from tests.shell import run_function
 
 SERVER = "https://acme.example.com/directory"
@@ -73,6 +73,18 @@ def fake_certbot(tmp_path: Path, *, version: str, keeps_profiles: bool) -> Path:
     return certbot.parent
 
 
+def choose(tmp_path: Path, step: str, certbot: Path, *, source: str, venv: Path | None = None):
+    """choose_certbot with the fake as the distribution's certbot; PyPI's stands in as a line
+    that says it was chosen and why (the real install runs on the real servers)."""
+    venv = venv or tmp_path / "venv"
+    setup = (
+        f"CERTBOT_SOURCE={source} DISTRO_CERTBOT={certbot}/certbot CERTBOT_VENV={venv} "
+        f"PYPI_CERTBOT_RECORD={venv}/pactus-secure-requirements.txt CERTBOT_LINK={tmp_path}/link\n"
+        'use_pypi_certbot() { echo "certbot from PyPI: $1"; }\n'
+    )
+    return run_function(step, setup + 'choose_certbot; echo "runs $CERTBOT"', tmp_path, check=False)
+
+
 @pytest.mark.parametrize(
     "version, probed",
     [("4.0.0", True), ("4.1.0", False), ("5.8.0", False)],  # Debian 13's patched 4.0; upstream's, by version
@@ -80,21 +92,104 @@ def fake_certbot(tmp_path: Path, *, version: str, keeps_profiles: bool) -> Path:
 def test_a_certbot_that_keeps_the_profile_at_renewal_is_asked_for_it(tmp_path, version, probed):
     """4.1 and later keep it by their version alone (a snap's certbot has no Python to ask)."""
     certbot = fake_certbot(tmp_path, version=version, keeps_profiles=probed)
-    result = run_function(script("shortlived"), "check_certbot_keeps_profiles", tmp_path, [certbot])
-    assert f"certbot {version} asks for the ACME profile shortlived and keeps it at renewal" in result.stdout
+    chosen = choose(tmp_path, script("shortlived"), certbot, source="auto")
+    assert chosen.returncode == 0, chosen.stderr
+    assert f"certbot {version}, the distribution's, does what the stack asks" in chosen.stdout
+    assert chosen.stdout.endswith(f"runs {certbot}/certbot\n")
 
 
 @pytest.mark.parametrize("version", ["2.1.0", "4.0.0"])  # Debian 12's; upstream 4.0 drops it at renewal
 def test_a_certbot_that_would_drop_the_profile_is_refused_with_the_reason(tmp_path, version):
     certbot = fake_certbot(tmp_path, version=version, keeps_profiles=False)
-    refused = run_function(script("shortlived"), "check_certbot_keeps_profiles", tmp_path, [certbot], check=False)
+    refused = choose(tmp_path, script("shortlived"), certbot, source="distro")
     assert refused.returncode != 0
-    assert f"this host's certbot is {version} (Debian 12 ships 2.1): unset pactus-secure:acmeProfile" in refused.stderr
+    assert (
+        f"this host's certbot is {version} (Debian 12 ships 2.1): set pactus-secure:certbot pypi (or auto) "
+        "for certbot 5.8.0 from PyPI, or unset acmeProfile" in refused.stderr
+    )
+
+
+def test_auto_takes_certbot_from_pypi_where_the_distributions_cannot_keep_the_profile(tmp_path):
+    certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
+    chosen = choose(tmp_path, script("shortlived"), certbot, source="auto")
+    assert "certbot from PyPI: acmeProfile shortlived needs a certbot that asks for the profile" in chosen.stdout
+
+
+@pytest.mark.parametrize("version, enough", [("5.3.1", False), ("5.4.0", True), ("4.0.0", False)])
+def test_an_ip_address_certificate_needs_certbot_5_4(tmp_path, version, enough):
+    certbot = fake_certbot(tmp_path, version=version, keeps_profiles=True)
+    step = certificate_script(settings_of(IP_ADDRESS_NODE))
+    chosen = choose(tmp_path, step, certbot, source="auto")
+    reason = f"an IP-address certificate needs certbot 5.4 or later; this host's certbot is {version}"
+    assert (f"certbot from PyPI: {reason}" in chosen.stdout) != enough, chosen.stdout
 
 
 def test_without_a_profile_any_certbot_will_do(tmp_path):
     certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
-    assert run_function(script(), "check_certbot_keeps_profiles", tmp_path, [certbot]).returncode == 0
+    assert choose(tmp_path, script(), certbot, source="distro").stdout.endswith(f"runs {certbot}/certbot\n")
+
+
+def test_pypi_certbot_stays_under_auto_and_goes_with_distro(tmp_path):
+    """Under auto the distribution's package was removed for it: it stays. `distro` removes
+    the venv and the link to it."""
+    certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pactus-secure-requirements.txt").write_text("certbot==5.8.0\n")
+    (tmp_path / "link").symlink_to(venv / "bin" / "certbot")
+    assert "certbot from PyPI: installed before" in choose(tmp_path, script(), certbot, source="auto").stdout
+    back = choose(tmp_path, script(), certbot, source="distro")
+    assert f"removed certbot from PyPI ({venv})" in back.stdout
+    assert not venv.exists() and not (tmp_path / "link").is_symlink()
+    assert back.stdout.endswith(f"runs {certbot}/certbot\n")
+
+
+def test_a_failed_pypi_install_puts_the_previous_venv_back(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "certbot").write_text("the certbot installed before\n")
+    (venv / "pactus-secure-requirements.txt").write_text("certbot==5.7.0\n")
+    setup = (
+        f"CERTBOT_VENV={venv} PYPI_CERTBOT_RECORD={venv}/pactus-secure-requirements.txt VENV_PACKAGES=()\n"
+        'python3() { mkdir -p "$3/bin"; echo "no network" >&2; return 1; }\n'
+    )
+    failed = run_function(script(), setup + "install_pypi_certbot", tmp_path, check=False)
+    assert failed.returncode != 0
+    assert "certbot 5.8.0 could not be installed from PyPI" in failed.stderr and "as before" in failed.stderr
+    assert (venv / "bin" / "certbot").read_text() == "the certbot installed before\n"
+    assert not (tmp_path / "venv.previous").exists()
+
+
+def test_a_venv_at_opt_certbot_that_is_not_ours_is_left_alone(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    setup = f"CERTBOT_VENV={venv} PYPI_CERTBOT_RECORD={venv}/pactus-secure-requirements.txt\n"
+    refused = run_function(script(), setup + "install_pypi_certbot", tmp_path, check=False)
+    assert refused.returncode != 0 and "pactus-secure did not make it" in refused.stderr
+    assert (venv / "bin").is_dir()
+
+
+@pytest.mark.parametrize(
+    "config, says",
+    [
+        (MINIMAL, "the distribution's, as any certbot does what this stack asks"),
+        ({**MINIMAL, "acmeProfile": "tlsserver"}, "the distribution's if it can keep acmeProfile tlsserver"),
+        (IP_ADDRESS_NODE, "issue for an IP address (5.4+), else certbot 5.8.0 from PyPI in /opt/certbot"),
+        ({**MINIMAL, "certbot": "pypi"}, "certbot 5.8.0 from PyPI in /opt/certbot, as pactus-secure:certbot says"),
+        ({**IP_ADDRESS_NODE, "certbot": "distro"}, "refuses it unless it can keep acmeProfile shortlived"),
+    ],
+)
+def test_preview_says_which_certbot_the_host_will_run_and_why(config, says):
+    assert says in certbot_plan(settings_of(config))
+
+
+def test_a_distro_only_stack_carries_no_pypi_requirements_and_the_others_pin_each_file():
+    assert "pypi_requirements()" not in certificate_script(settings_of({**MINIMAL, "certbot": "distro"}))
+    step = certificate_script(settings_of(MINIMAL))
+    requirements = step.split("pypi_requirements() {", 1)[1].split("PACTUS_SECURE_END_OF_FILE\n}", 1)[0]
+    pins = [line.split(" ")[0] for line in requirements.splitlines() if "==" in line]
+    assert {"certbot==5.8.0", "acme==5.8.0"} <= set(pins) and len(pins) > 10
+    assert requirements.count("--hash=sha256:") >= 2 * len(pins)  # every pin: a wheel and its sdist at least
 
 
 def test_the_renewal_due_output_is_when_certbot_renews():

@@ -146,9 +146,10 @@ def test_the_rendered_files_are_the_golden_ones(case):
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_each_golden_case_passes_nginx_t(tmp_path, throwaway_certificate, case):
     parts = parse_case(CASES / case)
+    name = case_settings(parts).name
     result = nginx_test(
         tmp_path,
-        {"node1.example.com/http": parts["acme-http.conf"], "node1.example.com/tls": parts["tls-proxy.conf"]},
+        {f"{name}/http": parts["acme-http.conf"], f"{name}/tls": parts["tls-proxy.conf"]},
         throwaway_certificate,
     )
     assert result.returncode == 0 and "warn" not in result.stderr, result.stderr

@@ -130,7 +130,7 @@ def test_connection_uses_the_ssh_settings(full, minimal):
 
 
 def test_each_step_carries_what_it_installs(full):
-    assert 'certbot "${args[@]}"' in full.named(n.CERTIFICATE).inputs["stdin"]
+    assert '"$CERTBOT" "${args[@]}"' in full.named(n.CERTIFICATE).inputs["stdin"]
     assert "grpc_pass grpc://" in full.named(n.TLS_SITE).inputs["stdin"]
     assert "/.well-known/acme-challenge/" in full.named(n.HTTP_SITE).inputs["stdin"]
     assert 'origins = ["https://wallet.example.com"]' in full.named(n.CONFIG_TOML).inputs["stdin"]

@@ -8,7 +8,7 @@ from render.distros import FAMILIES
 from settings import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError, parse_settings
 from settings.constants import DISTRO_FAMILIES, DISTROS
 from settings.docs import PULUMI_YAML, README, pulumi_yaml, readme_with_table
-from tests.configs import FLEET, FULL, MINIMAL, fleet_stack, settings_of
+from tests.configs import FLEET, FULL, IP_ADDRESS_NODE, MINIMAL, fleet_stack, settings_of
 from tests.credentials import BASIC_AUTH, HOST_KEY, SECRETS, SSH_KEY, openssh_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,14 @@ def test_full_config_is_read_as_given():
 def test_ipv6_is_optional_and_normalised():
     assert parse(MINIMAL).host_ipv6 is None
     assert parse({**MINIMAL, "hostIpv6": "2A01:4F8:C0C:1234:0:0:0:1"}).host_ipv6 == "2a01:4f8:c0c:1234::1"
+
+
+def test_a_node_without_a_domain_gets_a_certificate_for_its_ip_address():
+    settings = parse(IP_ADDRESS_NODE)
+    assert settings.domain is None and settings.name == "203.0.113.10"
+    assert settings.certificate_profile == "shortlived"  # Let's Encrypt's only profile for addresses
+    assert not settings.dns_record  # manageDns defaults to true: there is no name to publish
+    assert parse({**IP_ADDRESS_NODE, "acmeServer": "https://ca.example.com/dir", "acmeProfile": "minutes"})
 
 
 def test_domain_is_normalised():
@@ -95,6 +103,15 @@ def test_example_nodes_differ_where_nodes_must():
 BAD_VALUES = [
     # (override, key named in the message, words of the fix)
     ({"domain": None}, "pactus-secure:domain = (not set)", "pulumi config set domain"),
+    ({"domain": None}, "pactus-secure:domain = (not set)", "ipAddressCertificate true"),
+    ({"ipAddressCertificate": "true"}, "ipAddressCertificate = True", "unset one of them"),
+    ({"domain": None, "ipAddressCertificate": "true", "hostIpv6": "2001:db8::1"}, "hostIpv6", "alone"),
+    (
+        {"domain": None, "ipAddressCertificate": "true", "acmeProfile": "classic"},
+        "acmeProfile = 'classic'",
+        "under the shortlived profile only",
+    ),
+    ({"certbot": "snap"}, "certbot = 'snap'", "must be one of auto, distro, pypi"),
     ({"host": None}, "pactus-secure:host = (not set)", "required"),
     ({"acmeEmail": None}, "pactus-secure:acmeEmail = (not set)", "required"),
     ({"domain": "203.0.113.10"}, "domain = '203.0.113.10'", "not an IP address"),
