@@ -228,3 +228,13 @@ def _start(work: Path, processes: list[subprocess.Popen]) -> Machine:
         node=node,
         sshd_log=work / "sshd.log",
     )
+
+
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+
+
+def network_trust() -> dict[str, str]:
+    """The CAs this machine adds to its trust store (an egress proxy's, here), as files for a
+    server root: a server on this network must trust them to reach PyPI over TLS, as this
+    machine's pip does (its `cert`). update-ca-certificates on the server takes them in."""
+    return {str(path): path.read_text() for path in sorted(LOCAL_CAS.glob("*.crt"))}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from components.endpoint_check import renewal_due
-from render.scripts import certbot_plan, certificate_script
+from render.scripts import certbot_plan, certificate_script, host_file
 from testbed.certificates import self_signed
 from tests.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
 from tests.shell import run_function
@@ -78,11 +78,11 @@ def choose(tmp_path: Path, step: str, certbot: Path, *, source: str, venv: Path 
     that says it was chosen and why (the real install runs on the real servers)."""
     venv = venv or tmp_path / "venv"
     setup = (
-        f"CERTBOT_SOURCE={source} DISTRO_CERTBOT={certbot}/certbot CERTBOT_VENV={venv} "
+        f"CERTBOT_SOURCE={source} CERTBOT_VENV={venv} "
         f"PYPI_CERTBOT_RECORD={venv}/pactus-secure-requirements.txt CERTBOT_LINK={tmp_path}/link\n"
         'use_pypi_certbot() { echo "certbot from PyPI: $1"; }\n'
     )
-    return run_function(step, setup + 'choose_certbot; echo "runs $CERTBOT"', tmp_path, check=False)
+    return run_function(step, setup + 'choose_certbot; echo "runs $CERTBOT"', tmp_path, [certbot], check=False)
 
 
 @pytest.mark.parametrize(
@@ -197,3 +197,17 @@ def test_the_renewal_due_output_is_when_certbot_renews():
     assert renewal_due(issued, issued + timedelta(days=90)) == issued + timedelta(days=60)  # classic
     assert renewal_due(issued, issued + timedelta(days=45)) == issued + timedelta(days=30)  # tlsserver
     assert renewal_due(issued, issued + timedelta(hours=160)) == issued + timedelta(hours=80)  # shortlived
+
+
+def test_the_timers_worst_case_gap_leaves_a_shortlived_certificate_three_runs_to_renew():
+    """Our timer (as Debian's certbot.timer) fires at 00:00 and 12:00, each after a random delay
+    of up to 12 hours: two runs can be 24 hours apart (one fires at once, the next at the end
+    of its delay). A 160-hour certificate is renewed with half of it left: 80 hours."""
+    timer = dict(line.split("=", 1) for line in host_file("certbot-renew.timer").splitlines() if "=" in line)
+    hours = sorted(int(hour) for hour in timer["OnCalendar"].split()[1].split(":")[0].split(","))
+    delay = timedelta(hours=int(timer["RandomizedDelaySec"].removesuffix("h")))
+    longest_gap = max(timedelta(hours=b - a) for a, b in zip(hours, [*hours[1:], hours[0] + 24], strict=True)) + delay
+    assert longest_gap == timedelta(hours=24)
+    issued = datetime(2027, 1, 1, tzinfo=UTC)
+    expires = issued + timedelta(hours=160)
+    assert (expires - renewal_due(issued, expires)) // longest_gap >= 3

@@ -572,6 +572,36 @@ def test_a_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
     assert new_master == master and new_workers - workers  # old workers may linger on open connections
 
 
+def test_certbot_from_pypi_renews_from_cron_where_systemd_does_not_run_and_distro_switches_back(node, machine):
+    """`certbot: pypi` on this machine (Debian 12, no systemd): the venv's certbot replaces the
+    package, and our cron line runs it; `certbot: distro` puts the package back."""
+    own_cron = Path("/etc/cron.d/pactus-secure-certbot-renew")
+    try:
+        made = up(node.stack, machine, stack_config(machine, certbot="pypi")).step(n.CERTIFICATE).output
+        assert "certbot 5.8.0 from PyPI in /opt/certbot: pactus-secure:certbot is pypi" in made, made
+        assert not Path("/usr/bin/certbot").exists()  # the package is gone, and its cron line does nothing
+        (line,) = [line for line in own_cron.read_text().splitlines() if line.startswith("17 ")]
+        assert line.endswith("|| /opt/certbot/bin/certbot -q renew"), line
+        environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)}
+        serial = _serial()
+        renewal = subprocess.run(
+            ["/opt/certbot/bin/certbot", "renew", "--force-renewal", "--non-interactive", "--no-random-sleep-on-renew"],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        assert renewal.returncode == 0, renewal.stdout + renewal.stderr
+        assert _serial() != serial
+        back = up(node.stack, machine, stack_config(machine, certbot="distro"))
+        assert "removed certbot from PyPI (/opt/certbot)" in back.step(n.CERTIFICATE).output
+        assert "installed: certbot" in back.step(n.PACKAGES).output
+        assert not Path("/opt/certbot").exists() and not Path("/usr/local/bin/certbot").is_symlink()
+        assert own_cron.read_text().splitlines()[-1].endswith("|| /usr/bin/certbot -q renew")
+    finally:
+        up(node.stack, machine, stack_config(machine, certbot="distro"))
+        up(node.stack, machine, stack_config(machine))
+
+
 def _serial() -> str:
     return subprocess.run(
         ["openssl", "x509", "-noout", "-serial", "-in", LAYOUT.certificate], capture_output=True, text=True, check=True

@@ -10,12 +10,15 @@ one puts it back as it found it, so the tests hold in any order.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
+import ssl
 import subprocess
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -28,7 +31,7 @@ from render.host_layout import HostLayout
 from testbed import pebble, servers
 from testbed.processes import terminate
 from testbed.stack import Project, Result, Stack, StackFailed
-from testbed.this_machine import challtestsrv, node_stack
+from testbed.this_machine import challtestsrv, network_trust, node_stack
 
 pytestmark = pytest.mark.host
 SUITES = {"bookworm": 12, "trixie": 13}  # Debian release: its subnet number
@@ -69,11 +72,14 @@ def deployments(machine, project, tmp_path_factory):
                     "/etc/hostname": f"pst-{suite}\n",
                     "/etc/hosts": f"127.0.0.1 localhost pst-{suite}\n{address} {domain(suite)}\n",
                     PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text(),
+                    **network_trust(),
                 },
             )
             challtestsrv("/add-a", {"host": domain(suite), "addresses": [address]})
         with ThreadPoolExecutor(len(booted)) as pool:
             list(pool.map(lambda server: server.boot(), booted.values()))
+        for server in booted.values():
+            server.ssh("sudo update-ca-certificates >/dev/null")
         Path("/etc/hosts").write_text(
             hosts_before + "".join(f"{server.address} {domain(suite)}\n" for suite, server in booted.items())
         )
@@ -93,7 +99,8 @@ def deployments(machine, project, tmp_path_factory):
 
 
 def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
-    return {
+    """The suite's stack config; an override of None leaves its key unset."""
+    config = {
         "domain": domain(suite),
         "host": server.address,
         "allowPrivateHost": "true",
@@ -110,6 +117,7 @@ def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
         "http": {"enable": True},
         **overrides,
     }
+    return {key: value for key, value in config.items() if value is not None}
 
 
 def node_endpoint(suite: str, machine) -> Endpoint:
@@ -159,7 +167,16 @@ def test_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(de
     layout = HostLayout(domain(suite))
     serial = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
     assert "certbot.timer" in server.ssh("systemctl list-timers --all").stdout
-    # certbot.service as the timer starts it (with our CA drop-in), forced to renew now.
+    force_renewal_through_the_timers_service(server)
+    renewed = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
+    assert renewed != serial
+    # The deploy hook reloaded Nginx through systemd, and the new certificate is the one served.
+    assert "Reloaded nginx.service" in server.ssh("sudo journalctl -u nginx.service --no-pager").stdout
+    assert served_serial(server, suite) == renewed
+
+
+def force_renewal_through_the_timers_service(server: servers.Server) -> None:
+    """certbot.service as the timer starts it (with our CA drop-in), forced to renew now."""
     server.ssh(
         "sudo mkdir -p /run/systemd/system/certbot.service.d && printf '[Service]\\nExecStart=\\n"
         "ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew\\n' | "
@@ -169,11 +186,6 @@ def test_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(de
         server.ssh("sudo systemctl start certbot.service", timeout=180)
     finally:
         server.ssh("sudo rm -rf /run/systemd/system/certbot.service.d && sudo systemctl daemon-reload")
-    renewed = server.ssh(f"sudo openssl x509 -noout -serial -in {layout.certificate}").stdout
-    assert renewed != serial
-    # The deploy hook reloaded Nginx through systemd, and the new certificate is the one served.
-    assert "Reloaded nginx.service" in server.ssh("sudo journalctl -u nginx.service --no-pager").stdout
-    assert served_serial(server, suite) == renewed
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -305,7 +317,9 @@ def lifetime(server: servers.Server, suite: str) -> int:
     return int((datetime.strptime(end, parse) - datetime.strptime(start, parse)).total_seconds())
 
 
-def test_each_acme_profile_issues_on_debian_13_and_its_renewal_config_keeps_it(deployments, machine, profile_ca):
+def test_each_acme_profile_issues_and_renews_on_debian_13_and_its_renewal_config_keeps_it(
+    deployments, machine, profile_ca
+):
     """Debian 13's certbot 4.0 asks for the profile and (its deb13u1 patch) keeps it at renewal."""
     server = deployments["trixie"].server
     layout = HostLayout(domain("trixie"))
@@ -320,6 +334,10 @@ def test_each_acme_profile_issues_on_debian_13_and_its_renewal_config_keeps_it(d
             assert check_endpoint(
                 dataclasses.replace(node_endpoint("trixie", machine), ca_bundle=str(profile_ca.trusted))
             )
+            serial = served_serial(server, "trixie")
+            force_renewal_through_the_timers_service(server)  # a renewal asks for the profile again
+            assert served_serial(server, "trixie") != serial
+            assert lifetime(server, "trixie") == PROFILES[profile] - 1, profile
         assert up(deployments, "trixie", machine, **profile_ca.stack(server, "shortlived")).steps == []
     finally:
         up(deployments, "trixie", machine)  # back to the suite's CA, with no profile
@@ -363,11 +381,90 @@ def test_a_two_minute_certificate_renews_through_certbots_timer_under_its_profil
         up(deployments, "trixie", machine)
 
 
-def served_serial(server: servers.Server, suite: str) -> str:
+def served_serial(server: servers.Server, suite: str | None) -> str:
+    """The serial Nginx serves for the suite's name; None: to a client that dials the address."""
+    name = f"-servername {domain(suite)}" if suite else "-noservername"
     return subprocess.run(
-        f"openssl s_client -connect {server.address}:443 -servername {domain(suite)} </dev/null "
-        "2>/dev/null | openssl x509 -noout -serial",
+        f"openssl s_client -connect {server.address}:443 {name} </dev/null 2>/dev/null | openssl x509 -noout -serial",
         shell=True,
         capture_output=True,
         text=True,
     ).stdout
+
+
+PYPI_TIMER = "pactus-secure-certbot-renew"
+
+
+def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endpoint_on_its_ip(
+    deployments, machine, profile_ca
+):
+    """Debian 12's certbot 2.1 issues for no IP address: `auto` installs certbot 5.8 from PyPI
+    in its venv, with its own timer, in place of the distribution's package. The certificate
+    is for the server's address, under shortlived, and a gRPC client dialling IP:443 verifies
+    it. ARI: a renewal window that pebble moves into the past makes the timer's next run renew
+    a certificate that is otherwise far from due. `certbot: distro` then switches back."""
+    server = deployments["bookworm"].server
+    address, layout = server.address, HostLayout(server.address)
+    ip_node = {"domain": None, "ipAddressCertificate": "true", **profile_ca.stack(server, "shortlived")}
+    try:
+        preview = deployments["bookworm"].stack
+        preview.configure(stack("bookworm", server, machine, **ip_node))
+        assert any("else certbot 5.8.0 from PyPI in /opt/certbot" in line for line in preview.preview().diagnostics)
+        runs = {run.name: run for run in up(deployments, "bookworm", machine, **ip_node).steps}
+        made = runs[n.CERTIFICATE].output
+        assert "installed certbot 5.8.0 from PyPI into /opt/certbot (hash-pinned)" in made, made
+        assert (
+            "certbot 5.8.0 from PyPI in /opt/certbot: an IP-address certificate needs certbot 5.4 or later; "
+            "this host's certbot is 2.1.0" in made
+        )
+        assert "removed the distribution's certbot package" in made
+        assert f"HTTP-01 self-check passed: {address} serves this host's webroot on port 80" in made
+        assert f"certificate for {address} issued by" in made and "under the profile shortlived" in made
+        assert server.ssh("dpkg-query -W -f='${db:Status-Status}' certbot", check=False).stdout != "installed"
+        assert server.ssh(f"systemctl is-active {PYPI_TIMER}.timer").stdout.strip() == "active"
+        assert "ExecStart=/opt/certbot/bin/certbot -q renew" in server.ssh(f"systemctl cat {PYPI_TIMER}.service").stdout
+        assert server.ssh("certbot --version").stdout.strip() == "certbot 5.8.0"  # /usr/local/bin: the venv's
+        assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
+        names = server.ssh(f"sudo openssl x509 -noout -ext subjectAltName -in {layout.certificate}").stdout
+        assert f"IP Address:{address}" in names and "DNS:" not in names, names
+        credentials = grpc.ssl_channel_credentials(profile_ca.trusted.read_bytes())
+        with grpc.secure_channel(f"{address}:443", credentials) as channel:  # verifies the IP in the certificate
+            info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
+                blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
+            )
+        assert info.total_validators > 0
+        assert up(deployments, "bookworm", machine, **ip_node).steps == []
+
+        served = served_serial(server, None)
+        tell_pebble_renew_now(profile_ca, server.ssh(f"sudo cat {HostLayout(address).certificate}").stdout)
+        server.ssh(f"sudo systemctl start {PYPI_TIMER}.service", timeout=180)
+        assert served_serial(server, None) != served  # renewed 2 minutes into 160 hours: by ARI alone
+        assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
+
+        back = up(deployments, "bookworm", machine, certbot="distro")
+        made = back.step(n.CERTIFICATE).output
+        assert "removed certbot from PyPI (/opt/certbot)" in made and f"removed {PYPI_TIMER}.timer" in made, made
+        assert "installed: certbot" in back.step(n.PACKAGES).output
+        assert server.ssh("test -e /opt/certbot || test -e /usr/local/bin/certbot", check=False).returncode != 0
+        assert server.ssh(f"test -e /etc/systemd/system/{PYPI_TIMER}.timer", check=False).returncode != 0
+        assert server.ssh("systemctl is-active certbot.timer").stdout.strip() == "active"
+        assert server.ssh("certbot --version").stdout.strip() == "certbot 2.1.0"
+    finally:
+        up(deployments, "bookworm", machine, certbot="distro")
+        # The address's certificate stays, as every certificate does; Debian 12's certbot cannot renew it.
+        server.ssh(f"sudo certbot delete --non-interactive --cert-name {address}", check=False)
+        up(deployments, "bookworm", machine)
+    assert check_endpoint(node_endpoint("bookworm", machine)).issuer.startswith("Pebble")
+
+
+def tell_pebble_renew_now(profile_ca: ProfileCa, certificate: str) -> None:
+    """pebble's management API answers ARI for this certificate with a window an hour past."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    window = {"start": past.isoformat(), "end": (past + timedelta(minutes=1)).isoformat()}
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{PROFILE_CA_PORTS.management}/set-renewal-info/",
+        data=json.dumps({"Certificate": certificate, "ARIResponse": json.dumps({"suggestedWindow": window})}).encode(),
+        method="POST",
+    )
+    context = ssl.create_default_context(cafile=str(profile_ca.pebble.api_ca))
+    urllib.request.urlopen(request, context=context).close()
