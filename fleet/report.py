@@ -21,6 +21,7 @@ COLUMNS = (
     "seconds",
     "endpoint check",
     "certificate expiry",
+    "certbot",
 )
 STATUS_COLUMNS = ("stack", "host", "result", "endpoint", "certificate expiry", "renew by", "days left (live)")
 

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 COMMANDS = ("preview", "up", "refresh", "destroy")
+CERTBOT_SAYS = "certbot: "  # the program's line (render.scripts.certbot_plan)
 TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
 
 
@@ -66,6 +67,7 @@ class Progress:
     started: float = 0.0
     ended: float = 0.0
     log: list[str] = field(default_factory=list)
+    certbot: str = "-"  # which certbot the host runs, as the program says it
 
 
 def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: Stop, *, live: bool) -> list[dict]:
@@ -110,6 +112,9 @@ def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: 
 
 def _operate(stack: auto.Stack, command: str, entry: Progress):
     def on_event(event: auto.EngineEvent) -> None:
+        said = event.diagnostic_event and event.diagnostic_event.message.strip()
+        if said and said.startswith(CERTBOT_SAYS):
+            entry.certbot = said.removeprefix(CERTBOT_SAYS)
         step = event.resource_pre_event and event.resource_pre_event.metadata
         if step is not None and not step.urn.endswith("pulumi:pulumi:Stack::" + step.urn.rsplit("::", 1)[1]):
             entry.step = f"{getattr(step.op, 'value', step.op)} {step.urn.rsplit('::', 1)[1]}"
@@ -142,6 +147,7 @@ def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
         else 0.0,
         "endpoint check": "passed" if "certificateExpiry" in outputs else "-",
         "certificate expiry": outputs.get("certificateExpiry", "-"),
+        "certbot": entry.certbot,
     }
 
 

@@ -100,25 +100,25 @@ def certificate_script(settings: Settings) -> str:
 
 def certbot_plan(settings: Settings) -> str:
     """Which certbot the host will run and why, as preview says it (the step decides on the host)."""
-    pypi = f"certbot {CERTBOT_PYPI_VERSION} from PyPI in {CERTBOT_VENV}"
-    asks = [
-        *(
-            [f"keep acmeProfile {settings.certificate_profile} at renewal (4.1+, or Debian 13's 4.0)"]
-            if settings.certificate_profile
-            else []
-        ),
-        *(["issue for an IP address (5.4+)"] if settings.ip_address_certificate else []),
-    ]
+    pypi = f"{CERTBOT_PYPI_VERSION} from PyPI in {CERTBOT_VENV}"
+    asks = " and ".join(
+        [
+            *(
+                [f"keep acmeProfile {settings.certificate_profile} at renewal (4.1+, or Debian 13's 4.0)"]
+                if settings.certificate_profile
+                else []
+            ),
+            *(["issue for an IP address (5.4+)"] if settings.ip_address_certificate else []),
+        ]
+    )
     if settings.certbot == "pypi":
-        return f"certbot: {pypi}, as pactus-secure:certbot says"
+        return f"certbot: {pypi} (certbot: pypi)"
     if settings.certbot == "distro":
-        needed = f"; the certificate step refuses it unless it can {' and '.join(asks)}" if asks else ""
-        return f"certbot: the distribution's, as pactus-secure:certbot says{needed}"
+        return "certbot: the distribution's (certbot: distro)" + (f"; refused unless it can {asks}" if asks else "")
     if not asks:
-        return f"certbot: the distribution's, as any certbot does what this stack asks ({pypi} stays where installed)"
+        return f"certbot: the distribution's, as the stack asks nothing more of it (or {pypi}, if installed before)"
     return (
-        f"certbot: the distribution's if it can {' and '.join(asks)}, else {pypi} "
-        "(Debian 12's 2.1 keeps no profile; neither Debian 12's nor 13's issues for an IP address)"
+        f"certbot: the distribution's if it can {asks}, else {pypi} (Debian 12's cannot; Debian 13's keeps a profile)"
     )
 
 

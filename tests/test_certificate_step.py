@@ -172,11 +172,11 @@ def test_a_venv_at_opt_certbot_that_is_not_ours_is_left_alone(tmp_path):
 @pytest.mark.parametrize(
     "config, says",
     [
-        (MINIMAL, "the distribution's, as any certbot does what this stack asks"),
+        (MINIMAL, "certbot: the distribution's, as the stack asks nothing more of it"),
         ({**MINIMAL, "acmeProfile": "tlsserver"}, "the distribution's if it can keep acmeProfile tlsserver"),
-        (IP_ADDRESS_NODE, "issue for an IP address (5.4+), else certbot 5.8.0 from PyPI in /opt/certbot"),
-        ({**MINIMAL, "certbot": "pypi"}, "certbot 5.8.0 from PyPI in /opt/certbot, as pactus-secure:certbot says"),
-        ({**IP_ADDRESS_NODE, "certbot": "distro"}, "refuses it unless it can keep acmeProfile shortlived"),
+        (IP_ADDRESS_NODE, "issue for an IP address (5.4+), else 5.8.0 from PyPI in /opt/certbot"),
+        ({**MINIMAL, "certbot": "pypi"}, "certbot: 5.8.0 from PyPI in /opt/certbot (certbot: pypi)"),
+        ({**IP_ADDRESS_NODE, "certbot": "distro"}, "refused unless it can keep acmeProfile shortlived"),
     ],
 )
 def test_preview_says_which_certbot_the_host_will_run_and_why(config, says):

@@ -186,6 +186,7 @@ def test_an_origins_change_to_every_stack_updates_each_config_toml_and_nothing_e
     before = fleet.stack_files()
     fleet.set_origin("https://explorer.example.com")
     preview = fleet.rows("preview")
+    assert all(row["certbot"].startswith("the distribution's") for row in preview.values()), preview
     assert all(row["updated"] == 1 and row["created"] == row["deleted"] == 0 for row in preview.values()), preview
     rows = fleet.rows("up")
     assert all(row["updated"] == 1 and row["result"] == "succeeded" for row in rows.values()), rows

@@ -344,19 +344,19 @@ def test_each_acme_profile_issues_and_renews_on_debian_13_and_its_renewal_config
     assert "preferred_profile" not in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
 
 
-def test_debian_12s_certbot_is_refused_a_profile_with_the_reason_and_the_node_keeps_serving(deployments, machine):
+def test_debian_12s_own_certbot_is_refused_a_profile_with_the_reason_and_the_node_keeps_serving(deployments, machine):
     server = deployments["bookworm"].server
     certificate = HostLayout(domain("bookworm")).certificate
     serial = server.ssh(f"sudo openssl x509 -noout -serial -in {certificate}").stdout
     try:
         with pytest.raises(StackFailed) as refused:
-            up(deployments, "bookworm", machine, acmeProfile="shortlived")
+            up(deployments, "bookworm", machine, acmeProfile="shortlived", certbot="distro")
         message = refused.value.output
         assert f"command:remote:Command ({n.CERTIFICATE}):" in message and "Traceback" not in message
         assert (
             "acmeProfile shortlived needs a certbot that asks for the profile and keeps it at every renewal" in message
         )
-        assert "this host's certbot is 2.1.0 (Debian 12 ships 2.1)" in message, message
+        assert "this host's certbot is 2.1.0 (Debian 12 ships 2.1): set pactus-secure:certbot pypi" in message, message
         assert server.ssh(f"sudo openssl x509 -noout -serial -in {certificate}").stdout == serial
         assert check_endpoint(node_endpoint("bookworm", machine)).issuer.startswith("Pebble")
     finally:
@@ -409,7 +409,7 @@ def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endp
     try:
         preview = deployments["bookworm"].stack
         preview.configure(stack("bookworm", server, machine, **ip_node))
-        assert any("else certbot 5.8.0 from PyPI in /opt/certbot" in line for line in preview.preview().diagnostics)
+        assert any("else 5.8.0 from PyPI in /opt/certbot" in line for line in preview.preview().diagnostics)
         runs = {run.name: run for run in up(deployments, "bookworm", machine, **ip_node).steps}
         made = runs[n.CERTIFICATE].output
         assert "installed certbot 5.8.0 from PyPI into /opt/certbot (hash-pinned)" in made, made
