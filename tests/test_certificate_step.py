@@ -144,6 +144,18 @@ def test_pypi_certbot_stays_under_auto_and_goes_with_distro(tmp_path):
     assert back.stdout.endswith(f"runs {certbot}/certbot\n")
 
 
+def test_a_refused_switch_back_to_distro_keeps_pypi_certbot(tmp_path):
+    """Under a profile Debian 12's certbot cannot keep, `distro` is refused before the venv goes."""
+    certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pactus-secure-requirements.txt").write_text("certbot==5.8.0\n")
+    (tmp_path / "link").symlink_to(venv / "bin" / "certbot")
+    refused = choose(tmp_path, script("shortlived"), certbot, source="distro")
+    assert refused.returncode != 0 and "set pactus-secure:certbot pypi" in refused.stderr
+    assert (venv / "pactus-secure-requirements.txt").exists() and (tmp_path / "link").is_symlink()
+
+
 def test_a_failed_pypi_install_puts_the_previous_venv_back(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
