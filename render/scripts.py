@@ -116,10 +116,8 @@ def certbot_plan(settings: Settings) -> str:
     if settings.certbot == "distro":
         return "certbot: the distribution's (certbot: distro)" + (f"; refused unless it can {asks}" if asks else "")
     if not asks:
-        return f"certbot: the distribution's, as the stack asks nothing more of it (or {pypi}, if installed before)"
-    return (
-        f"certbot: the distribution's if it can {asks}, else {pypi} (Debian 12's cannot; Debian 13's keeps a profile)"
-    )
+        return "certbot: the distribution's (PyPI's where an earlier up installed it)"
+    return f"certbot: the distribution's if it can {asks}, else {pypi}"
 
 
 def _certbot_source(settings: Settings) -> dict[str, str]:

@@ -184,7 +184,7 @@ def test_a_venv_at_opt_certbot_that_is_not_ours_is_left_alone(tmp_path):
 @pytest.mark.parametrize(
     "config, says",
     [
-        (MINIMAL, "certbot: the distribution's, as the stack asks nothing more of it"),
+        (MINIMAL, "certbot: the distribution's (PyPI's where an earlier up installed it)"),
         ({**MINIMAL, "acmeProfile": "tlsserver"}, "the distribution's if it can keep acmeProfile tlsserver"),
         (IP_ADDRESS_NODE, "issue for an IP address (5.4+), else 5.8.0 from PyPI in /opt/certbot"),
         ({**MINIMAL, "certbot": "pypi"}, "certbot: 5.8.0 from PyPI in /opt/certbot (certbot: pypi)"),
