@@ -23,7 +23,7 @@ MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")  # in a libp2p address: (protoc
 
 # Where certbot comes from: `auto` takes the distribution's where it does what the stack asks.
 CERTBOT_SOURCES = ("auto", "distro", "pypi")
-CERTBOT_PYPI_VERSION = "5.8.0"  # pinned with hashes in templates/host-files/certbot-requirements.txt
+CERTBOT_PYPI_VERSION = "5.8.0"  # pinned with hashes in templates/host-files/certbot-requirements.txt.j2
 CERTBOT_VENV = "/opt/certbot"  # where certbot's own pip instructions put it
 # Let's Encrypt issues certificates for IP addresses under this profile only, for 160 hours.
 IP_ADDRESS_PROFILE = "shortlived"

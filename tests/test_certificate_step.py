@@ -11,6 +11,7 @@ import pytest
 
 from components.endpoint_check import renewal_due
 from render.scripts import certbot_plan, certificate_script, host_file
+from settings.constants import CERTBOT_PYPI_VERSION
 from testbed.certificates import self_signed
 from tests.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
 from tests.shell import run_function
@@ -200,7 +201,7 @@ def test_a_distro_only_stack_carries_no_pypi_requirements_and_the_others_pin_eac
     step = certificate_script(settings_of(MINIMAL))
     requirements = step.split("pypi_requirements() {", 1)[1].split("PACTUS_SECURE_END_OF_FILE\n}", 1)[0]
     pins = [line.split(" ")[0] for line in requirements.splitlines() if "==" in line]
-    assert {"certbot==5.8.0", "acme==5.8.0"} <= set(pins) and len(pins) > 10
+    assert {f"certbot=={CERTBOT_PYPI_VERSION}", f"acme=={CERTBOT_PYPI_VERSION}"} <= set(pins) and len(pins) > 10
     assert requirements.count("--hash=sha256:") >= 2 * len(pins)  # every pin: a wheel and its sdist at least
 
 
