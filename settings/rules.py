@@ -48,6 +48,12 @@ def a_node_has_a_domain_or_an_ip_address_certificate(
             True,
             f"is for a node without a domain, but domain is {settings.domain}: unset one of them",
         )
+    elif settings.ip_address_certificate and settings.cloudflare_zone_id is not None:
+        problems.add(
+            "cloudflareZoneId",
+            settings.cloudflare_zone_id,
+            "a node without a domain gets no DNS record: unset cloudflareZoneId",
+        )
     elif settings.ip_address_certificate and settings.host_ipv6 is not None:
         problems.add(
             "hostIpv6",

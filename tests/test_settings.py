@@ -111,6 +111,11 @@ BAD_VALUES = [
         "acmeProfile = 'classic'",
         "under the shortlived profile only",
     ),
+    (
+        {"domain": None, "ipAddressCertificate": "true", "cloudflareZoneId": "0123456789abcdef0123456789abcdef"},
+        "cloudflareZoneId",
+        "gets no DNS record",
+    ),
     ({"certbot": "snap"}, "certbot = 'snap'", "must be one of auto, distro, pypi"),
     ({"host": None}, "pactus-secure:host = (not set)", "required"),
     ({"acmeEmail": None}, "pactus-secure:acmeEmail = (not set)", "required"),
