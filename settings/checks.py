@@ -1,6 +1,6 @@
 """The checks of single values: each takes (key, value, problems), returns the value as the
 program uses it, or adds one problem naming the fix and returns None. Nothing here knows
-another key; rules between keys live in settings/parse.py."""
+another key; rules between keys live in settings/rules.py."""
 
 from __future__ import annotations
 

@@ -48,13 +48,20 @@ def a_node_has_a_domain_or_an_ip_address_certificate(
             True,
             f"is for a node without a domain, but domain is {settings.domain}: unset one of them",
         )
-    elif settings.ip_address_certificate and settings.cloudflare_zone_id is not None:
+
+
+def an_ip_address_node_has_no_dns_name_and_one_address(
+    settings: Settings, _: Mapping[str, str], problems: Problems
+) -> None:
+    if not settings.ip_address_certificate:
+        return
+    if settings.cloudflare_zone_id is not None:
         problems.add(
             "cloudflareZoneId",
             settings.cloudflare_zone_id,
             "a node without a domain gets no DNS record: unset cloudflareZoneId",
         )
-    elif settings.ip_address_certificate and settings.host_ipv6 is not None:
+    if settings.host_ipv6 is not None:
         problems.add(
             "hostIpv6",
             settings.host_ipv6,
@@ -245,6 +252,7 @@ def the_firewall_can_open_the_p2p_ports(settings: Settings, _: Mapping[str, str]
 
 RULES: tuple[Rule, ...] = (
     a_node_has_a_domain_or_an_ip_address_certificate,
+    an_ip_address_node_has_no_dns_name_and_one_address,
     lets_encrypt_issues_ip_addresses_under_shortlived,
     dns_needs_its_zone_and_token,
     apis_listen_privately_only_when_allowed,
