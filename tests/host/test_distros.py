@@ -96,6 +96,20 @@ def test_host_setup_does_each_familys_work_once(tmp_path, distro, systemd):
     assert root.file("/etc/nginx/nginx.conf").read_text() == nginx_conf
 
 
+@pytest.mark.parametrize("distro", ["debian", "rocky"])
+def test_host_setup_leaves_certbot_to_pypi_when_it_comes_from_there(tmp_path, distro):
+    """No certbot package, nor EPEL for it: the certificate step installs certbot from PyPI."""
+    root = fake_root(tmp_path, distro, True)
+    result = root.run(host_setup_script(settings_of({**MINIMAL, "certbot": "pypi"})))
+    assert result.returncode == 0, result.stderr
+    assert "certbot comes from PyPI (pactus-secure:certbot pypi)" in result.stdout
+    installs = [call for call in changes(root.calls()) if " install " in call]
+    assert installs == [
+        {"debian": "apt-get install -y -q --no-install-recommends", "rocky": "dnf install -y -q"}[distro]
+        + " nginx ca-certificates"
+    ]
+
+
 def test_arch_nginx_conf_gets_conf_d_inside_its_http_block_and_still_passes_nginx_t(tmp_path):
     root = fake_root(tmp_path, "arch", True)
     result = root.run(host_setup_script(SETTINGS))
