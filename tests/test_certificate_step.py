@@ -130,14 +130,20 @@ def test_without_a_profile_any_certbot_will_do(tmp_path):
     assert choose(tmp_path, script(), certbot, source="distro").stdout.endswith(f"runs {certbot}/certbot\n")
 
 
-def test_pypi_certbot_stays_under_auto_and_goes_with_distro(tmp_path):
-    """Under auto the distribution's package was removed for it: it stays. `distro` removes
-    the venv and the link to it."""
-    certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
+def pypi_certbot_installed_before(tmp_path: Path) -> Path:
+    """The venv and link a run under certbot: pypi left (its certbot is not run here)."""
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     (venv / "pactus-secure-requirements.txt").write_text("certbot==5.8.0\n")
     (tmp_path / "link").symlink_to(venv / "bin" / "certbot")
+    return venv
+
+
+def test_pypi_certbot_stays_under_auto_and_goes_with_distro(tmp_path):
+    """Under auto the distribution's package was removed for it: it stays. `distro` removes
+    the venv and the link to it."""
+    certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
+    venv = pypi_certbot_installed_before(tmp_path)
     assert "certbot from PyPI: installed before" in choose(tmp_path, script(), certbot, source="auto").stdout
     back = choose(tmp_path, script(), certbot, source="distro")
     assert f"removed certbot from PyPI ({venv})" in back.stdout
@@ -148,10 +154,7 @@ def test_pypi_certbot_stays_under_auto_and_goes_with_distro(tmp_path):
 def test_a_refused_switch_back_to_distro_keeps_pypi_certbot(tmp_path):
     """Under a profile Debian 12's certbot cannot keep, `distro` is refused before the venv goes."""
     certbot = fake_certbot(tmp_path, version="2.1.0", keeps_profiles=False)
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
-    (venv / "pactus-secure-requirements.txt").write_text("certbot==5.8.0\n")
-    (tmp_path / "link").symlink_to(venv / "bin" / "certbot")
+    venv = pypi_certbot_installed_before(tmp_path)
     refused = choose(tmp_path, script("shortlived"), certbot, source="distro")
     assert refused.returncode != 0 and "set pactus-secure:certbot pypi" in refused.stderr
     assert (venv / "pactus-secure-requirements.txt").exists() and (tmp_path / "link").is_symlink()

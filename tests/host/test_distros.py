@@ -162,6 +162,8 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
     ]
     scheduled = [call for call in changes(calls) if not call.startswith("certbot ")]
     assert scheduled == EXPECTED_RENEWAL[distro, systemd]
+    issued = next(index for index, call in enumerate(calls) if call.startswith("certbot certonly"))
+    assert all(calls.index(call) < issued for call in scheduled)  # a failed issuance leaves renewals scheduled
     if distro == "arch" and systemd:  # Arch's certbot ships no timer: the program's own
         assert (
             "ExecStart=/usr/bin/certbot -q renew"
