@@ -172,7 +172,7 @@ def test_certbots_own_timer_renews_and_the_hook_reloads_nginx_through_systemd(de
     assert renewed != serial
     # The deploy hook reloaded Nginx through systemd, and the new certificate is the one served.
     assert "Reloaded nginx.service" in server.ssh("sudo journalctl -u nginx.service --no-pager").stdout
-    assert served_serial(server, suite) == renewed
+    assert serial_served_after(server, suite, serial) == renewed
 
 
 def force_renewal_through_the_timers_service(server: servers.Server) -> None:
@@ -336,7 +336,7 @@ def test_each_acme_profile_issues_and_renews_on_debian_13_and_its_renewal_config
             )
             serial = served_serial(server, "trixie")
             force_renewal_through_the_timers_service(server)  # a renewal asks for the profile again
-            assert served_serial(server, "trixie") != serial
+            assert serial_served_after(server, "trixie", serial) != serial
             assert lifetime(server, "trixie") == PROFILES[profile] - 1, profile
         assert up(deployments, "trixie", machine, **profile_ca.stack(server, "shortlived")).steps == []
     finally:
@@ -374,11 +374,20 @@ def test_a_two_minute_certificate_renews_through_certbots_timer_under_its_profil
         served = served_serial(server, "trixie")
         time.sleep(PROFILES["minutes"] / 2 + 5)
         server.ssh("sudo systemctl start certbot.service", timeout=180)
-        assert served_serial(server, "trixie") != served
+        assert serial_served_after(server, "trixie", served) != served
         assert "preferred_profile = minutes" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
         assert lifetime(server, "trixie") == PROFILES["minutes"] - 1
     finally:
         up(deployments, "trixie", machine)
+
+
+def serial_served_after(server: servers.Server, suite: str | None, previous: str, timeout: float = 15) -> str:
+    """The serial Nginx serves once it is no longer `previous`: the deploy hook's reload is
+    asynchronous (Nginx's new workers take over a moment after `systemctl reload` returns)."""
+    deadline = time.monotonic() + timeout
+    while (serial := served_serial(server, suite)) == previous and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return serial
 
 
 def served_serial(server: servers.Server, suite: str | None) -> str:
@@ -438,7 +447,7 @@ def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endp
         served = served_serial(server, None)
         tell_pebble_renew_now(profile_ca, server.ssh(f"sudo cat {HostLayout(address).certificate}").stdout)
         server.ssh(f"sudo systemctl start {PYPI_TIMER}.service", timeout=180)
-        assert served_serial(server, None) != served  # renewed 2 minutes into 160 hours: by ARI alone
+        assert serial_served_after(server, None, served) != served  # renewed 2 minutes into 160 hours: by ARI alone
         assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
 
         back = up(deployments, "bookworm", machine, certbot="distro")
