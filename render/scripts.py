@@ -13,7 +13,7 @@ from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
 from settings import MANAGED_SECTIONS, Settings
-from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, MULTIADDR_PORT
+from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, CERTBOT_VENVS, MULTIADDR_PORT
 
 HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5
@@ -44,6 +44,7 @@ def tls_site_script(settings: Settings) -> str:
         render_tls_site(settings, http2_directive=False),
         content_http2_directive=render_tls_site(settings, http2_directive=True),
         requires=(layout.certificate, layout.certificate_key),
+        default_of_443=settings.ip_address_certificate,
     )
 
 
@@ -121,7 +122,7 @@ def certbot_plan(settings: Settings) -> str:
 
 
 def _certbot_source(settings: Settings) -> dict[str, str]:
-    return {"certbot_source": settings.certbot, "certbot_venv": CERTBOT_VENV}
+    return {"certbot_source": settings.certbot, "certbot_venv": CERTBOT_VENV, "certbot_venvs": CERTBOT_VENVS}
 
 
 # What the config.toml step prints when it wrote the file and no pactusService restarts the
@@ -189,6 +190,7 @@ def _site_install(
     *,
     content_http2_directive: str | None = None,
     requires: tuple[str, ...] = (),
+    default_of_443: bool = False,
 ) -> str:
     return render(
         "scripts/nginx-site-install.sh.j2",
@@ -197,6 +199,7 @@ def _site_install(
         content=_heredoc_body(content),
         content_http2_directive=content_http2_directive and _heredoc_body(content_http2_directive),
         requires=requires,
+        default_of_443=default_of_443,
         delimiter=HEREDOC_DELIMITER,
     )
 

@@ -15,14 +15,23 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from settings.constants import ACME_SERVER_ALIASES, CERTBOT_SOURCES, DISTROS, PRIVATE_NETWORKS, PROGRAM_DIR
+from settings.constants import (
+    ACME_SERVER_ALIASES,
+    CERTBOT_SOURCES,
+    CERTBOT_VENV,
+    CERTBOT_VENV_PREVIOUS,
+    CERTBOT_VENVS,
+    DISTROS,
+    PRIVATE_NETWORKS,
+    PROGRAM_DIR,
+)
 from settings.problems import Problems
 from settings.types import Listen
 
 T = TypeVar("T")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_EMAIL = re.compile(r"^(?!-)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
 _ROUTE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
@@ -130,10 +139,20 @@ _SCOPE_ID = (
 def ipv4(key: str, given: str, problems: Problems) -> str | None:
     """Any IPv4 address; parse_settings accepts a non-public one only with allowPrivateHost."""
     try:
-        return str(ipaddress.IPv4Address(given))
+        return _unicast(key, ipaddress.IPv4Address(given), problems)
     except (ipaddress.AddressValueError, ValueError):
         problems.add(key, given, "must be the server's public IPv4 address, e.g. 203.0.113.10")
         return None
+
+
+def _unicast(key: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, problems: Problems) -> str | None:
+    """A multicast address names a group, not a server, even on a private network."""
+    if address.is_multicast:
+        problems.add(
+            key, str(address), "is a multicast address, which no server answers SSH or HTTPS on: give the server's own"
+        )
+        return None
+    return str(address)
 
 
 @textual
@@ -143,7 +162,7 @@ def ipv6(key: str, given: str, problems: Problems) -> str | None:
         problems.add(key, given, _SCOPE_ID)
         return None
     try:
-        return str(ipaddress.IPv6Address(given.strip("[]")))
+        return _unicast(key, ipaddress.IPv6Address(given.strip("[]")), problems)
     except (ipaddress.AddressValueError, ValueError):
         problems.add(
             key, given, "must be the server's public IPv6 address, e.g. 2a01:4f8:c0c:1234::1, or unset for IPv4 only"
@@ -241,6 +260,8 @@ def origins(key: str, value: Any, problems: Problems) -> tuple[str, ...] | None:
 
 @textual
 def acme_server(key: str, given: str, problems: Problems) -> str | None:
+    """The directory URL; Let's Encrypt's however it is spelt (case, `:443`, a trailing dot or
+    slash) becomes its one URL, so that every rule about Let's Encrypt applies to it."""
     url = ACME_SERVER_ALIASES.get(given, given)
     if not _URL.fullmatch(url) or urlunsplit(urlsplit(url)) != url:
         problems.add(
@@ -250,7 +271,22 @@ def acme_server(key: str, given: str, problems: Problems) -> str | None:
             "(https://host[:port]/path: letters, digits and . _ ~ - / only)",
         )
         return None
-    return url
+    return next((known for known in ACME_SERVER_ALIASES.values() if _same_url(known, url)), url)
+
+
+def _same_url(known: str, url: str) -> bool:
+    """Whether an https URL names the same resource as `known`, spelt otherwise."""
+
+    def normalised(text: str) -> tuple[str, str]:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port if parts.port not in (None, 443) else ""
+        return f"{host}:{port}", parts.path.rstrip("/")
+
+    try:
+        return normalised(known) == normalised(url)
+    except ValueError:  # a port past 65535: not Let's Encrypt's
+        return False
 
 
 def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, Problems], str | None]:
@@ -266,7 +302,7 @@ def _matching(pattern: re.Pattern[str], fix: str) -> Callable[[str, Any, Problem
     return convert
 
 
-email = _matching(_EMAIL, "must be an email address: Let's Encrypt sends expiry notices there")
+email = _matching(_EMAIL, "must be an email address, not starting with -: the ACME account's contact")
 distro = _matching(
     re.compile(f"^({'|'.join(DISTROS)})$"),
     f"must be one of {', '.join(DISTROS)} (`auto` reads /etc/os-release on the host)",
@@ -390,6 +426,9 @@ _SYSTEM_TREES = (
     "/sys",
     "/run",
     PROGRAM_DIR,
+    CERTBOT_VENV,  # the certificate step removes these whole: certbot from PyPI
+    CERTBOT_VENVS,
+    CERTBOT_VENV_PREVIOUS,
 )
 
 
@@ -399,9 +438,11 @@ def node_dir(key: str, value: Any, problems: Problems) -> str | None:
     if given is None:
         return None
     if given in _SYSTEM_FOLDERS or any(given == tree or given.startswith(tree + "/") for tree in _SYSTEM_TREES):
-        where = (
-            "the ACME webroot, which port 80 serves to anyone" if given.startswith(PROGRAM_DIR) else "a system folder"
-        )
+        where = "a system folder"
+        if given.startswith(PROGRAM_DIR):
+            where = "the ACME webroot, which port 80 serves to anyone"
+        elif given.startswith((CERTBOT_VENV, CERTBOT_VENVS)):
+            where = "where certbot from PyPI lives, which the certificate step deletes and builds anew"
         problems.add(
             key,
             value,

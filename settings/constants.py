@@ -24,7 +24,10 @@ MULTIADDR_PORT = re.compile(r"/(tcp|udp)/(\d+)")  # in a libp2p address: (protoc
 # Where certbot comes from: `auto` takes the distribution's where it does what the stack asks.
 CERTBOT_SOURCES = ("auto", "distro", "pypi")
 CERTBOT_PYPI_VERSION = "5.8.0"  # pinned with hashes in templates/host-files/certbot-requirements.txt.j2
-CERTBOT_VENV = "/opt/certbot"  # where certbot's own pip instructions put it
+CERTBOT_VENV = "/opt/certbot"  # where certbot's own pip instructions put it: a link to the venv in use
+CERTBOT_VENVS = "/opt/pactus-secure-certbot"  # the venvs, one for each set of pins
+# Where earlier versions of the program put the venv a new pin replaced; removed when found.
+CERTBOT_VENV_PREVIOUS = CERTBOT_VENV + ".previous"
 # Let's Encrypt issues certificates for IP addresses under this profile only, for 160 hours.
 IP_ADDRESS_PROFILE = "shortlived"
 

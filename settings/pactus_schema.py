@@ -22,7 +22,13 @@ PACTUS_SCHEMA: Mapping[str, Any] = tomllib.loads(
 def pactus_config(key: str, value: Any, problems: Problems) -> Mapping[str, Any] | None:
     """Sections of config.toml as Pactus decodes them: a key or type it would reject is refused here."""
     if not isinstance(value, Mapping):
-        problems.add(key, value, "must be an object of config.toml sections, e.g. {node: {reward_addresses: [...]}}")
+        problems.add(
+            key,
+            value,
+            "must be an object of config.toml sections, not TOML text: in the stack file as YAML, e.g. "
+            "{node: {reward_addresses: [...]}}, or "
+            "`pulumi config set --path pactusConfig.node.reward_addresses[0] pc1...`",
+        )
         return None
     for section, table in value.items():
         path = f"{key}.{section}"

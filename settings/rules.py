@@ -220,6 +220,8 @@ def the_profiler_stays_on_loopback(settings: Settings, _: Mapping[str, str], pro
 
 def node_paths_stay_in_pactus_dir(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
     """A node run as root could otherwise be told to write anywhere."""
+    if settings.pactus_config is None or settings.pactus_dir is None:
+        return
     for section, name in _NODE_PATHS:
         table = settings.pactus_config.get(section)
         value = table.get(name) if isinstance(table, Mapping) else None
@@ -237,6 +239,8 @@ def node_paths_stay_in_pactus_dir(settings: Settings, _: Mapping[str, str], prob
 
 def the_firewall_can_open_the_p2p_ports(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
     """The firewall opens the ports of [network] listen_addrs: each must be one."""
+    if settings.pactus_config is None:
+        return
     network = settings.pactus_config.get("network", {})
     if not settings.firewall or not isinstance(network, Mapping):
         return

@@ -20,3 +20,19 @@ def run_function(script: str, function: str, tmp_path: Path, path_dirs=(), check
         cwd=tmp_path,
         check=check,
     )
+
+
+def venv_paths(tmp_path: Path, venv: Path) -> str:
+    """Shell that points a certificate step at a venv link and a venvs folder under tmp_path."""
+    return (
+        f"CERTBOT_VENV={venv} CERTBOT_VENVS={tmp_path}/venvs PYPI_CERTBOT_RECORD={venv}/pactus-secure-requirements.txt"
+    )
+
+
+def whole_venv(folder: Path, requirements: str) -> Path:
+    """A venv as a finished install leaves it: its certbot, and the record written last."""
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "certbot").write_text("#!/bin/sh\necho certbot 5.8.0\n")
+    (folder / "bin" / "certbot").chmod(0o755)
+    (folder / "pactus-secure-requirements.txt").write_text(requirements)
+    return folder

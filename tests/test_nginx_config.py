@@ -10,7 +10,6 @@ import pytest
 
 from render.host_layout import HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
-from testbed.certificates import self_signed
 from tests.cases import parse_case
 from tests.configs import MINIMAL, settings_of
 from tests.credentials import BASIC_AUTH, SECRETS
@@ -41,14 +40,6 @@ COMBINATIONS = [
     (True, jsonrpc, http, wallet, rate_limited)
     for jsonrpc, http, wallet, rate_limited in itertools.product((True, False), repeat=4)
 ]
-
-
-@pytest.fixture(scope="module")
-def throwaway_certificate(tmp_path_factory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("certificate")
-    certificate, key = directory / "fullchain.pem", directory / "privkey.pem"
-    self_signed(certificate, key, name="test", days=1)
-    return certificate, key
 
 
 def nginx_test(tmp_path: Path, sites: dict[str, str], certificate: tuple[Path, Path]) -> subprocess.CompletedProcess:

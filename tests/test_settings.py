@@ -275,6 +275,41 @@ BAD_VALUES = [
         "ports go from 1 to 65535",
     ),
     ({"precheckTimeout": "²"}, "precheckTimeout = '²'", "a number of seconds from 0 to 3600"),
+    # Let's Encrypt's directory however it is spelt: its IP-address rule holds.
+    *(
+        (
+            {"domain": None, "ipAddressCertificate": "true", "acmeProfile": "classic", "acmeServer": url},
+            "acmeProfile = 'classic'",
+            "under the shortlived profile only",
+        )
+        for url in (
+            "https://acme-v02.api.letsencrypt.org/directory/",
+            "https://ACME-v02.api.LetsEncrypt.org/directory",
+            "https://acme-v02.api.letsencrypt.org:443/directory",
+            "https://acme-staging-v02.api.letsencrypt.org./directory",
+        )
+    ),
+    *(
+        ({"host": address, "allowPrivateHost": "true"}, f"host = '{address}'", "is a multicast address")
+        for address in ("224.0.0.1", "239.1.2.3")
+    ),
+    ({"hostIpv6": "ff0e::1"}, "hostIpv6 = 'ff0e::1'", "is a multicast address"),
+    ({"acmeEmail": "--help@example.com"}, "acmeEmail = '--help@example.com'", "not starting with -"),
+    (
+        {"pactusConfig": "[node]\nreward_addresses = []"},
+        "pactusConfig",
+        "must be an object of config.toml sections, not TOML text",
+    ),
+    *(
+        ({"pactusDir": folder}, f"pactusDir = '{folder}'", "where certbot from PyPI lives")
+        for folder in (
+            "/opt/certbot",
+            "/opt/certbot/",
+            "/opt/certbot/x",
+            "/opt/certbot.previous",
+            "/opt/pactus-secure-certbot/a",
+        )
+    ),
     ({"sshPort": "２２"}, "sshPort", "a port number from 1 to 65535"),
     ({"rateLimit": {"burst": "٣"}}, "rateLimit.burst", "a number of requests"),
 ]

@@ -595,6 +595,7 @@ def test_certbot_from_pypi_renews_from_cron_where_systemd_does_not_run_and_distr
         back = up(node.stack, machine, stack_config(machine, certbot="distro"))
         assert "removed certbot from PyPI (/opt/certbot)" in back.step(n.CERTIFICATE).output
         assert "installed: certbot" in back.step(n.PACKAGES).output
+        assert not Path("/opt/certbot").is_symlink() and not Path("/opt/pactus-secure-certbot").exists()
         assert not Path("/opt/certbot").exists() and not Path("/usr/local/bin/certbot").is_symlink()
         assert own_cron.read_text().splitlines()[-1].endswith("|| /usr/bin/certbot -q renew")
     finally:

@@ -421,7 +421,8 @@ def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endp
         assert any("else 5.8.0 from PyPI in /opt/certbot" in line for line in preview.preview().diagnostics)
         runs = {run.name: run for run in up(deployments, "bookworm", machine, **ip_node).steps}
         made = runs[n.CERTIFICATE].output
-        assert "installed certbot 5.8.0 from PyPI into /opt/certbot (hash-pinned)" in made, made
+        assert "from PyPI into /opt/pactus-secure-certbot/5.8.0-" in made and "(hash-pinned wheels)" in made, made
+        assert server.ssh("readlink /opt/certbot").stdout.startswith("/opt/pactus-secure-certbot/5.8.0-")
         assert (
             "certbot 5.8.0 from PyPI in /opt/certbot: an IP-address certificate needs certbot 5.4 or later; "
             "this host's certbot is 2.1.0" in made
@@ -454,7 +455,14 @@ def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endp
         made = back.step(n.CERTIFICATE).output
         assert "removed certbot from PyPI (/opt/certbot)" in made and f"removed {PYPI_TIMER}.timer" in made, made
         assert "installed: certbot" in back.step(n.PACKAGES).output
-        assert server.ssh("test -e /opt/certbot || test -e /usr/local/bin/certbot", check=False).returncode != 0
+        assert (
+            server.ssh(
+                "test -e /opt/certbot || test -L /opt/certbot || test -e /opt/pactus-secure-certbot "
+                "|| test -e /usr/local/bin/certbot",
+                check=False,
+            ).returncode
+            != 0
+        )
         assert server.ssh(f"test -e /etc/systemd/system/{PYPI_TIMER}.timer", check=False).returncode != 0
         assert server.ssh("systemctl is-active certbot.timer").stdout.strip() == "active"
         assert server.ssh("certbot --version").stdout.strip() == "certbot 2.1.0"
