@@ -12,30 +12,15 @@ import pulumi
 from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
 from render.scripts import certbot_plan
-from settings import BASIC_AUTH, CLOUDFLARE_TOKEN, NAMESPACE, SSH_PRIVATE_KEY, SettingsError, parse_settings
-from settings.parse import object_keys
-from settings.secrets import NAMESPACED
+from settings import BASIC_AUTH, NAMESPACE, SSH_PRIVATE_KEY, SettingsError
+from settings.stack_config import StackValue, read_stack_config
 
 
 def read_settings() -> tuple:
     """Reads the stack config once; returns the Settings and the secrets as secret Outputs."""
-    config = pulumi.Config(NAMESPACE)
-    keys = _keys_set()
-    hidden = {key for key in keys if pulumi.runtime.is_config_secret(f"{NAMESPACE}:{key}")}
-    # Secrets are read plain only to check their shape, then travel as secret Outputs.
-    secrets = {key: config.get(key) for key in NAMESPACED if key in hidden}
-    cloudflare = pulumi.Config("cloudflare")
-    token = cloudflare.get("apiToken") or os.environ.get("CLOUDFLARE_API_TOKEN")
-    if token:
-        secrets[CLOUDFLARE_TOKEN.name] = token
-    plain = (
-        {CLOUDFLARE_TOKEN.name}
-        if cloudflare.get("apiToken") and not pulumi.runtime.is_config_secret(CLOUDFLARE_TOKEN.name)
-        else set()
-    )
-    raw = {key: _read(config, key) for key in keys - set(secrets)}
+    config = {key: StackValue(value, pulumi.runtime.is_config_secret(key)) for key, value in _config_table().items()}
     try:
-        settings = parse_settings(raw, stack=pulumi.get_stack(), secrets=secrets, hidden=hidden, plain_secrets=plain)
+        settings, secrets = read_stack_config(config, stack=pulumi.get_stack(), environ=os.environ)
     except SettingsError as error:
         # RunError: Pulumi prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
@@ -46,27 +31,12 @@ def read_settings() -> tuple:
     )
 
 
-def _keys_set() -> set[str]:
-    """Every key set in the namespace, so that a misspelt one is reported, not ignored. No
+def _config_table() -> dict[str, str]:
+    """Every key of the stack's config, so that a misspelt one is reported, not ignored. No
     public API lists the keys of a stack's config, so this reads the SDK's own table."""
     from pulumi.runtime.config import CONFIG
 
-    prefix = f"{NAMESPACE}:"
-    return {
-        key.removeprefix(prefix)
-        for key in {**pulumi.runtime.get_config_env(), **CONFIG.get()}
-        if key.startswith(prefix)
-    }
-
-
-def _read(config: pulumi.Config, key: str):
-    """An object key as the object, a scalar as the string the stack file holds."""
-    if key in object_keys():
-        try:
-            return config.get_object(key)
-        except pulumi.ConfigTypeError:
-            pass  # not JSON: the settings layer names the key and the expected shape
-    return config.get(key)
+    return {**pulumi.runtime.get_config_env(), **CONFIG.get()}
 
 
 def _stop_quietly(signum, frame) -> None:

@@ -15,11 +15,19 @@ import json
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from fleet import checks, report, run
 
 REPO = Path(__file__).resolve().parent.parent
+EXIT_CODES = """exit status:
+  0  every stack succeeded (status: every endpoint answered)
+  1  a stack failed, or did not start (its row says why)
+  2  nothing was run: no stack matched, or a stack's settings or a clash between stacks
+     were refused (each problem named)
+  3  the fleet command itself failed (its traceback follows)
+"""
 
 
 def default_parallel() -> int:
@@ -29,7 +37,21 @@ def default_parallel() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fleet", description=__doc__.split("\n\n")[0])
+    try:
+        return _main(argv)
+    except Exception:  # noqa: BLE001 (the exit status tells a crash from a failed stack)
+        traceback.print_exc()
+        print("fleet: the fleet command failed (exit 3); no row above is a stack's result", file=sys.stderr)
+        return 3
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fleet",
+        description=__doc__.split("\n\n")[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=run.COMMANDS + ("status",))
     parser.add_argument("--project", type=Path, default=REPO, help="the project folder (default: the repo root)")
     parser.add_argument("--stacks", nargs="+", default=["*"], metavar="GLOB", help="which stacks (default: all)")
@@ -48,21 +70,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fleet: no stack in {args.project} matches {' '.join(args.stacks)}", file=sys.stderr)
         return 2
     if args.command == "status":
-        rows = [report.status_row(fleet, name) for name in stacks]
+        existing = fleet.existing()
+        rows = [report.status_row(fleet, name, existing) for name in stacks]
     else:
-        configs = {name: fleet.config(name) for name in stacks}
-        problems = checks.clashes(configs) + checks.settings_problems(configs)
-        if problems:
-            print("fleet: nothing was run:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
+        try:
+            rows = _run(fleet, args, stacks)
+        finally:
+            fleet.remove_created()
+        if rows is None:
             return 2
-        stop = run.Stop()
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        rows = run.run_all(fleet, args.command, stacks, args.parallel, stop, live=not args.json)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         report.print_table(rows, args.command)
     return 1 if any(row["result"] not in ("succeeded", "ok") for row in rows) else 0
+
+
+def _run(fleet: run.Fleet, args: argparse.Namespace, stacks: list[str]) -> list[dict] | None:
+    """The rows of the stacks run, or None when the checks refused to run any."""
+    stacks = fleet.prepare(args.command, stacks)
+    nodes, problems = checks.read_all({name: fleet.config(name) for name in stacks})
+    problems += checks.clashes(nodes)
+    if problems:
+        print("fleet: nothing was run:\n" + "\n".join(f"  - {run.visible(p)}" for p in problems), file=sys.stderr)
+        return None
+    stop = run.Stop()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return run.run_all(fleet, args.command, stacks, args.parallel, stop, live=not args.json)
 
 
 if __name__ == "__main__":

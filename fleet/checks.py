@@ -1,63 +1,66 @@
-"""What the fleet command checks before any stack runs: no two stacks fight over one
-server's files, and every stack's settings pass (the key named, no host touched)."""
+"""What the fleet command checks before any stack runs: every stack's settings pass, read by
+the program's own reader (the key named, no host touched), and no two stacks fight over one
+server: its files, its default server of :443, or the certbot that renews for both."""
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Mapping
 
 from pulumi import automation as auto
 
-from settings import CLOUDFLARE_TOKEN, NAMESPACE, SettingsError, parse_settings
-from settings.parse import object_keys
-from settings.secrets import NAMESPACED
-
-DEFAULT_PACTUS_DIR = "/root/pactus"
+from settings import Settings, SettingsError
+from settings.stack_config import StackValue, read_stack_config
 
 
-def clashes(configs: Mapping[str, Mapping[str, auto.ConfigValue]]) -> list[str]:
-    """Two stacks on one host take turns under its lock; but one domain, or one pactusDir on
-    one sshHost, would be two owners of the same files."""
+def read_all(configs: Mapping[str, Mapping[str, auto.ConfigValue]]) -> tuple[dict[str, Settings], list[str]]:
+    """Each stack's Settings as its preview would read them, and the problems of those that fail."""
+    settings, problems = {}, []
+    for stack, config in sorted(configs.items()):
+        values = {key: StackValue(item.value, item.secret) for key, item in config.items()}
+        try:
+            settings[stack], _ = read_stack_config(values, stack=stack, environ=os.environ)
+        except SettingsError as error:
+            problems += [f"{stack}: {problem}" for problem in error.problems]
+    return settings, problems
+
+
+def clashes(nodes: Mapping[str, Settings]) -> list[str]:
+    """Two stacks on one host take turns under its lock; but some things of a host have one
+    owner: a name (a domain, or an IP address) and its certificate, a pactusDir, the default
+    server of :443 (an IP-address node's), and whether certbot comes from the distribution."""
     problems = []
     owners: dict[tuple, str] = {}
-    for stack, config in sorted(configs.items()):
-        value = {key.removeprefix(f"{NAMESPACE}:"): item.value for key, item in config.items()}
-        host = value.get("sshHost") or value.get("host")
-        for claim, what in (
-            ((("domain", value.get("domain"))), f"domain {value.get('domain')}"),
-            (
-                ("dir", host, value.get("pactusDir") or DEFAULT_PACTUS_DIR),
-                f"pactusDir {value.get('pactusDir') or DEFAULT_PACTUS_DIR} on {host}",
-            ),
-        ):
-            if None in claim:
-                continue
+    for stack, node in sorted(nodes.items()):
+        claims = [
+            (("name", node.name), f"the name {node.name} (its site and certificate)"),
+            (("dir", node.ssh_host, node.pactus_dir), f"pactusDir {node.pactus_dir} on {node.ssh_host}"),
+        ]
+        if node.ip_address_certificate:
+            claims.append((("default of 443", node.ssh_host), f"the default server of :443 on {node.ssh_host}"))
+        for claim, what in claims:
             if claim in owners:
                 problems.append(f"stacks {owners[claim]} and {stack} share {what}: give each its own")
             else:
                 owners[claim] = stack
+    problems += _certbot_disagreements(nodes)
     return problems
 
 
-def settings_problems(configs: Mapping[str, Mapping[str, auto.ConfigValue]]) -> list[str]:
-    """Each stack's config through the program's own checks, as its preview would run them."""
+def _certbot_disagreements(nodes: Mapping[str, Settings]) -> list[str]:
+    """`certbot: distro` removes certbot from PyPI, which `auto` or `pypi` of another stack on
+    the same host may need (for an IP address or a profile): one host, one answer."""
+    by_host: dict[str, dict[str, str]] = {}
+    for stack, node in sorted(nodes.items()):
+        by_host.setdefault(node.ssh_host, {})[stack] = node.certbot
     problems = []
-    for stack, config in sorted(configs.items()):
-        raw, secrets, hidden = {}, {}, set()
-        for key, item in config.items():
-            if key == "cloudflare:apiToken":
-                secrets[CLOUDFLARE_TOKEN.name] = item.value
-            if not key.startswith(f"{NAMESPACE}:"):
-                continue
-            name = key.removeprefix(f"{NAMESPACE}:")
-            if item.secret:
-                hidden.add(name)
-            if name in NAMESPACED and item.secret:
-                secrets[name] = item.value
-            else:
-                raw[name] = json.loads(item.value) if name in object_keys() else item.value
-        try:
-            parse_settings(raw, stack=stack, secrets=secrets, hidden=hidden)
-        except SettingsError as error:
-            problems += [f"{stack}: {problem}" for problem in error.problems]
+    for host, sources in sorted(by_host.items()):
+        distro = sorted(stack for stack, source in sources.items() if source == "distro")
+        others = sorted(stack for stack, source in sources.items() if source != "distro")
+        if distro and others:
+            problems.append(
+                f"stacks {', '.join(distro)} (certbot distro) and {', '.join(others)} (certbot "
+                f"{'/'.join(sorted({sources[s] for s in others}))}) share {host}, where one certbot renews "
+                "every certificate: set the same pactus-secure:certbot in each"
+            )
     return problems

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from fleet.run import visible
 
 COLUMNS = (
     "stack",
@@ -32,12 +35,14 @@ def print_table(rows: list[dict], command: str) -> None:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row.get(column, "")) for column in columns))
+        table.add_row(*(Text(visible(str(row.get(column, "")))) for column in columns))
     Console(width=None if sys.stdout.isatty() else 220).print(table)  # a log or a pipe gets whole cells
 
 
-def status_row(fleet, name: str) -> dict:
+def status_row(fleet, name: str, existing: set[str]) -> dict:
     """Changes nothing: the last `up`'s outputs, and the certificate the endpoint serves now."""
+    if name not in existing:
+        return {"stack": name, "result": "no stack: never deployed (python -m fleet up creates it)"}
     stack = fleet.stack(name)
     outputs = {key: value.value for key, value in stack.outputs().items()}
     config = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +16,10 @@ from pulumi import automation as auto
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 COMMANDS = ("preview", "up", "refresh", "destroy")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 CERTBOT_SAYS = "certbot: "  # the program's line (render.scripts.certbot_plan)
 TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
 
@@ -24,6 +27,18 @@ TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
 class Stop(threading.Event):
     """Set by Ctrl-C: no new stack starts. The CLIs got the same SIGINT (they share the
     terminal's process group) and finish their current step, then stop."""
+
+
+class Workspace(auto.LocalWorkspace):
+    """The Automation API's workspace, but it never selects a stack: `pulumi stack select`
+    rewrites the operator's selected stack, and parallel ones race on that file
+    (pulumi/pulumi#8186). Every command names its stack with --stack anyway."""
+
+    def select_stack(self, stack_name: str) -> None:
+        self._run_pulumi_cmd_sync(["stack", "--stack", stack_name])  # fails if there is none
+
+    def create_stack(self, stack_name: str) -> None:
+        self._run_pulumi_cmd_sync(["stack", "init", stack_name, "--no-select"])
 
 
 class Fleet:
@@ -37,26 +52,56 @@ class Fleet:
             command = auto.PulumiCommand(root=str(TOOLS_BIN.parent), skip_version_check=True)
         else:
             command = auto.PulumiCommand(skip_version_check=True)
-        self.workspace = auto.LocalWorkspace(work_dir=str(project), env_vars=environment, pulumi_command=command)
+        self.workspace = Workspace(work_dir=str(project), env_vars=environment, pulumi_command=command)
+        # Made by this run for a preview only, with their stack files as they were: put back at its end.
+        self.created: dict[str, str] = {}
 
     def select(self, globs: list[str]) -> list[str]:
         names = sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in self.project.glob("Pulumi.*.yaml"))
         return [name for name in names if any(fnmatch.fnmatchcase(name, glob) for glob in globs)]
 
+    def existing(self) -> set[str]:
+        return {summary.name for summary in self.workspace.list_stacks()}
+
     def stack(self, name: str) -> auto.Stack:
-        return (
-            auto.Stack.select(name, self.workspace)
-            if name in self._existing()
-            else auto.Stack.create(name, self.workspace)
-        )
+        return auto.Stack.select(name, self.workspace)
+
+    def prepare(self, command: str, names: list[str]) -> list[str]:
+        """The stacks `command` can run on. `up` creates what is missing, as `pulumi up` would
+        after `stack init`; a preview needs a stack too, so it gets one that this run removes
+        again (`remove_created`); refresh and destroy have nothing to do on a missing one."""
+        missing = [name for name in names if name not in self.existing()]
+        if command in ("up", "preview"):
+            for name in missing:
+                if command == "preview":  # `stack init` adds an encryptionsalt to the file
+                    self.created[name] = self._stack_file(name).read_text()
+                auto.Stack.create(name, self.workspace)
+            return names
+        return [name for name in names if name not in missing]
+
+    def remove_created(self) -> None:
+        """The stacks made for a preview: empty (a preview writes no resource), their files as
+        they were. `pulumi stack rm` unselects the operator's stack, whichever it removes: it is
+        selected again."""
+        if not self.created:
+            return
+        try:
+            selected = self.workspace._run_pulumi_cmd_sync(["stack", "--show-name"]).stdout.strip()
+        except auto.CommandError:  # none is selected
+            selected = ""
+        for name, text in sorted(self.created.items()):
+            self.workspace.remove_stack(name, preserve_config=True)
+            self._stack_file(name).write_text(text)
+        self.created.clear()
+        if selected:
+            self.workspace._run_pulumi_cmd_sync(["stack", "select", "--stack", selected])
+
+    def _stack_file(self, name: str) -> Path:
+        return self.project / f"Pulumi.{name}.yaml"
 
     def config(self, name: str) -> dict[str, auto.ConfigValue]:
         """The stack's config as the program gets it: the project's values under the stack's."""
-        self.stack(name)
         return self.workspace.get_all_config(name)
-
-    def _existing(self) -> set[str]:
-        return {summary.name for summary in self.workspace.list_stacks()}
 
 
 @dataclass
@@ -92,11 +137,9 @@ def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: 
                 rows[name] = _row(fleet, name, "succeeded", result, entry)
             except auto.CommandError as error:
                 entry.state = "failed"
-                entry.log.append(str(error))
+                entry.log.append(_stderr(error))  # its stdout is the log already
                 rows[name] = _row(fleet, name, f"failed: {_reason(error)}", None, entry)
-                view.console.print(
-                    f"[bold red]{name} failed[/]; its log:\n" + "\n".join(entry.log[-60:]), markup=True, highlight=False
-                )
+                print_failure(view.console, name, entry.log)
             finally:
                 entry.ended = time.monotonic()
                 view.update(_view(progress))
@@ -108,6 +151,16 @@ def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: 
         for future in futures:
             future.result()
     return [rows[name] for name in stacks]
+
+
+def print_failure(console: Console, name: str, log: list[str]) -> None:
+    """A failed stack's last lines, as text: nothing in a log is markup or a terminal control."""
+    console.print(
+        Text(f"{name} failed", style="bold red"),
+        Text("; its log:\n" + visible("\n".join(log[-60:]))),
+        sep="",
+        highlight=False,
+    )
 
 
 def _operate(stack: auto.Stack, command: str, entry: Progress):
@@ -151,6 +204,18 @@ def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
     }
 
 
+def _stderr(error: auto.CommandError) -> str:
+    """What the CLI wrote to stderr, from the Automation API's error text (` stderr: ...`)."""
+    text = str(error)
+    return text.split("\n stderr: ", 1)[1] if "\n stderr: " in text else text
+
+
+def visible(text: str) -> str:
+    """Text from hosts and endpoints, safe for a terminal: control characters but the newline
+    and the tab shown as escapes, so that none moves the cursor, retitles the window or hides text."""
+    return CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
 def _reason(error: auto.CommandError) -> str:
     """Our scripts' or the program's own error line, else the CLI's first."""
     lines = [line.strip() for line in str(error).splitlines()]
@@ -173,5 +238,5 @@ def _view(progress: dict[str, Progress]) -> Table:
     now = time.monotonic()
     for entry in progress.values():
         seconds = (entry.ended or now) - entry.started if entry.started else 0
-        table.add_row(entry.stack, entry.state, entry.step, f"{seconds:.0f}")
+        table.add_row(*(Text(visible(cell)) for cell in (entry.stack, entry.state, entry.step, f"{seconds:.0f}")))
     return table

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from testbed.certificates import self_signed
+from testbed.stack import ToolMissing, cli_environment, pulumi_home
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -16,3 +20,19 @@ def throwaway_certificate(tmp_path_factory) -> tuple[Path, Path]:
     certificate, key = directory / "fullchain.pem", directory / "privkey.pem"
     self_signed(certificate, key, name="test", days=1)
     return certificate, key
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the project (stack files never land in the tree), a file backend and a PULUMI_HOME of its own."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", "tools", ".git", "__pycache__", ".pytest_cache"))
+    (copy / "venv").symlink_to(ROOT / "venv")
+    (tmp_path / "state").mkdir()
+    try:
+        home = pulumi_home(tmp_path / "home")
+    except ToolMissing as missing:
+        pytest.fail(str(missing))
+    for name, value in cli_environment(home, tmp_path / "state").items():
+        monkeypatch.setenv(name, value)
+    return copy

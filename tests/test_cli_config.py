@@ -5,34 +5,16 @@ then `pulumi preview` runs the program for real (no host is reached by a preview
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from testbed.stack import ToolMissing, cli_environment, pulumi_home
 from tests.credentials import SSH_KEY
 from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIEWED = "to create"  # the summary of a preview that ran the program
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
-    """A copy of the project (stack files never land in the tree), a file backend and a PULUMI_HOME of its own."""
-    copy = tmp_path / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", "tools", ".git", "__pycache__", ".pytest_cache"))
-    (copy / "venv").symlink_to(ROOT / "venv")
-    (tmp_path / "state").mkdir()
-    try:
-        home = pulumi_home(tmp_path / "home")
-    except ToolMissing as missing:
-        pytest.fail(str(missing))
-    for name, value in cli_environment(home, tmp_path / "state").items():
-        monkeypatch.setenv(name, value)
-    return copy
 
 
 def pulumi(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
