@@ -9,6 +9,7 @@ import sys
 
 import pulumi
 
+from clients.ssh_greeting import silent_server
 from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
 from render.scripts import certbot_plan
@@ -65,6 +66,15 @@ def main() -> None:
     if settings.ssh_host_key is None:
         pulumi.log.warn(unpinned_host_key_warning(settings))
     pulumi.log.info(certbot_plan(settings))
+    if not pulumi.runtime.is_dry_run():  # a preview reaches no host
+        silent = silent_server(
+            settings.ssh_host,
+            settings.ssh_port,
+            timeout=settings.ssh_per_dial_timeout,
+            tries=settings.ssh_dial_error_limit,
+        )
+        if silent:
+            raise pulumi.RunError(silent)
     node = SecureNode(settings, secrets, check_endpoint)
     for key, value in node.endpoints.items():
         if value is not None:

@@ -13,6 +13,8 @@ from settings.constants import PROGRAM_DIR
 
 NGINX_CONF_DIR = "/etc/nginx/conf.d"
 ACME_WEBROOT = f"{PROGRAM_DIR}/acme"
+# The distribution's packages removed with its certbot (its plugins), reinstalled on the switch back.
+REMOVED_WITH_CERTBOT = f"{PROGRAM_DIR}/certbot-removed-with.txt"
 RENEW_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx"
 
 

@@ -8,7 +8,7 @@ delivers both and nothing is half-copied.
 from __future__ import annotations
 
 from render.distros import families_for
-from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
+from render.host_layout import ACME_WEBROOT, REMOVED_WITH_CERTBOT, RENEW_HOOK, HostLayout
 from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
@@ -122,7 +122,12 @@ def certbot_plan(settings: Settings) -> str:
 
 
 def _certbot_source(settings: Settings) -> dict[str, str]:
-    return {"certbot_source": settings.certbot, "certbot_venv": CERTBOT_VENV, "certbot_venvs": CERTBOT_VENVS}
+    return {
+        "certbot_source": settings.certbot,
+        "certbot_venv": CERTBOT_VENV,
+        "certbot_venvs": CERTBOT_VENVS,
+        "removed_with_certbot": REMOVED_WITH_CERTBOT,
+    }
 
 
 # What the config.toml step prints when it wrote the file and no pactusService restarts the

@@ -5,6 +5,8 @@ the Pulumi CLI and engine with pulumi-command's provider, the ACME protocol. Loc
 is pebble, and the demo name resolves only on this machine (/etc/hosts, pebble's DNS).
 
 Everything it adds to this machine is listed in its state folder and taken back by `down`.
+That folder is root's alone (0700, its files 0600): it holds the server's root, the deploy
+key, and the stack whose secrets a passphrase made for this demo encrypts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -20,11 +23,14 @@ import time
 from pathlib import Path
 
 from testbed import pebble, servers
-from testbed.processes import pid_alive
+from testbed.private import NotPrivate, open_private, private_folder
+from testbed.processes import pid_alive, remember
 from testbed.stack import Project
 
 os.environ.setdefault("GRPC_DNS_RESOLVER", "native")  # the demo name resolves through /etc/hosts
 STATE = Path(os.environ.get("PACTUS_SECURE_DEMO_STATE", "/var/lib/pactus-secure-demo"))
+MARK = ".pactus-secure-demo"  # in STATE, which `down` removes only with it there
+HOSTS = Path("/etc/hosts")
 NAME, SUITE, NUMBER = "pst-demo", "trixie", 30  # Debian 13 at 10.77.30.2; this machine is 10.77.30.1
 SUBNET = f"10.77.{NUMBER}.0/24"
 DOMAIN = "node.pactus-demo.test"
@@ -49,7 +55,7 @@ def server() -> servers.Server:
 
 def up() -> None:
     preflight()
-    STATE.mkdir(parents=True, exist_ok=True)
+    _state_folder()
     _remember_forwarding()
     servers.route_to_the_mirror(SUBNET)
     node = _boot_server()
@@ -74,12 +80,16 @@ def preview() -> None:
 def down() -> None:
     """Takes back everything `up` did, also after an interrupted one; each part is skipped
     when it is not there."""
-    node = server()
+    if STATE.exists() and not (STATE / MARK).is_file():
+        raise DemoError(
+            f"{STATE} holds no {MARK}: it is not a demo's folder, and is left as it is (an earlier "
+            "version's demo made none: remove the folder yourself once its server is stopped)"
+        )
     project_dir = STATE / "pulumi" / "project"
     if pid_alive(STATE / "server.pid") and (project_dir / f"Pulumi.{STACK}.yaml").exists():
         say("pulumi destroy")
         try:
-            _cli(Project(STATE / "pulumi"), "destroy", "--yes", "--stack", STACK)
+            _cli(_project(), "destroy", "--yes", "--stack", STACK)
         except DemoError as failed:
             say(f"{failed}; removing the server anyway")
     for name in ("server", "pebble", "challtestsrv"):
@@ -89,7 +99,7 @@ def down() -> None:
     _remove_hosts_entry()
     forwarding = STATE / "ip_forward.before"
     servers.stop_routing(forwarding.read_text() if forwarding.exists() else servers.IP_FORWARD.read_text(), SUBNET)
-    if node.root.exists() or STATE.exists():
+    if STATE.exists():
         shutil.rmtree(STATE)
         say(f"removed {STATE} (the server's root, the stack and its state)")
     say("down: nothing of the demo is left on this machine")
@@ -116,6 +126,26 @@ def preflight() -> None:
                     f"port {port}, which the demo's ACME server needs on this machine, is taken by "
                     f"{holder}: stop it, or run `./demo down` if it is an earlier demo's"
                 )
+
+
+def _state_folder() -> None:
+    """STATE, root's alone, marked as the demo's; refused if it is another's folder."""
+    if STATE.exists() and not (STATE / MARK).is_file() and any(STATE.iterdir()):
+        raise DemoError(f"{STATE} is not empty and holds no {MARK}: set PACTUS_SECURE_DEMO_STATE to a new folder")
+    try:
+        private_folder(STATE)
+    except NotPrivate as problem:
+        raise DemoError(f"{problem}: the demo keeps its deploy key and stack there; choose another folder") from None
+    (STATE / MARK).touch(mode=0o600)
+
+
+def _project(refresh: bool = False) -> Project:
+    """The demo's Pulumi project, with a passphrase of its own, made at the first `up`."""
+    passphrase = STATE / "passphrase"
+    if not passphrase.exists():
+        with open_private(passphrase) as made:
+            made.write(secrets.token_urlsafe(32))
+    return Project(STATE / "pulumi", refresh=refresh, passphrase=passphrase.read_text())
 
 
 def _boot_server() -> servers.Server:
@@ -150,8 +180,9 @@ def _boot_server() -> servers.Server:
     except servers.RootBusy as busy:
         raise DemoError(str(busy)) from None
     say(f"booting {NAME} at {node.address}")
-    node.boot()
-    (STATE / "server.pid").write_text(f"{node.process.pid}\n")
+    node.start()
+    remember(STATE / "server.pid", node.process)  # before it is ready: a failed boot is stopped by `down`
+    node.wait_booted()
     return node
 
 
@@ -171,21 +202,22 @@ def _start_pebble(node: servers.Server) -> pebble.Pebble:
         return pebble.running(work, api_addresses=(node.gateway,), ports=PORTS)
     say(f"starting pebble, the ACME server, at {node.gateway}:{PORTS.acme}, with its DNS answering {node.address}")
     processes: list[subprocess.Popen] = []
-    acme = pebble.start(
-        work,
-        processes,
-        listen=node.gateway,
-        api_addresses=(node.gateway, "127.0.0.1"),
-        default_ipv4=node.address,
-        ports=PORTS,
-    )
-    (STATE / "challtestsrv.pid").write_text(f"{processes[0].pid}\n")
-    (STATE / "pebble.pid").write_text(f"{processes[1].pid}\n")
-    return acme
+    try:
+        return pebble.start(
+            work,
+            processes,
+            listen=node.gateway,
+            api_addresses=(node.gateway, "127.0.0.1"),
+            default_ipv4=node.address,
+            ports=PORTS,
+        )
+    finally:  # also when one did not get ready: `down` stops what runs
+        for process in processes:
+            remember(STATE / f"{Path(process.args[0]).name.removeprefix('pebble-')}.pid", process)
 
 
 def _stack(node: servers.Server, acme: pebble.Pebble, origins: list[str] | None = None):
-    project = Project(STATE / "pulumi", refresh=True)
+    project = _project(refresh=True)
     return project.stack(STACK, _config(node, acme, origins), {"sshPrivateKey": node.key.read_text()})
 
 
@@ -217,11 +249,25 @@ def _running() -> tuple[servers.Server, pebble.Pebble]:
 
 
 def _cli(project: Project, *args: str) -> None:
-    """The real CLI, its output straight to the terminal."""
-    result = subprocess.run(
+    """The real CLI, its output straight to the terminal. Ctrl-C reaches it too (one process
+    group): it finishes the step in flight, saves the state and unlocks the stack, and this
+    waits for that, where subprocess.run would kill it a quarter second in and leave the
+    stack locked."""
+    cli = subprocess.Popen(
         [project.pulumi, *args, "--non-interactive"], cwd=project.directory, env={**os.environ, **project.environment}
     )
-    if result.returncode != 0:
+    interrupted = False
+    while True:
+        try:
+            returncode = cli.wait()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise DemoError(
+            f"interrupted: pulumi {args[0]} stopped after its current step and saved the stack; run it again"
+        )
+    if returncode != 0:
         raise DemoError(f"pulumi {args[0]} failed (its output is above)")
 
 
@@ -279,22 +325,28 @@ def _retry(call, tries: int = 10):
 
 
 def _hosts_entry(address: str) -> None:
+    """The demo's line on a line of its own; a file without a final newline gets one, which
+    `down` takes back with the line."""
     _remove_hosts_entry(quiet=True)
-    with open("/etc/hosts", "a") as hosts:
-        hosts.write(f"{address} {DOMAIN}  {HOSTS_MARK}\n")
+    text = HOSTS.read_text()
+    start = "\n" if text and not text.endswith("\n") else ""
+    HOSTS.write_text(f"{text}{start}{address} {DOMAIN}  {HOSTS_MARK}{' (and the newline before)' if start else ''}\n")
 
 
 def _remove_hosts_entry(quiet: bool = False) -> None:
-    hosts = Path("/etc/hosts")
-    lines = hosts.read_text().splitlines(keepends=True)
+    lines = HOSTS.read_text().splitlines(keepends=True)
     kept = [line for line in lines if HOSTS_MARK not in line]
     if kept != lines:
-        hosts.write_text("".join(kept))
+        text = "".join(kept)
+        if f"{HOSTS_MARK} (and the newline before)" in lines[-1]:  # still the last line: as it was before
+            text = text.removesuffix("\n")
+        HOSTS.write_text(text)
         if not quiet:
-            say(f"removed {DOMAIN} from /etc/hosts")
+            say(f"removed {DOMAIN} from {HOSTS}")
 
 
 def _remember_forwarding() -> None:
+    """ip_forward as it was before the first `up`, for `down` (a second `up` finds it on)."""
     saved = STATE / "ip_forward.before"
     if not saved.exists():
         saved.write_text(servers.IP_FORWARD.read_text())
@@ -304,7 +356,7 @@ def _stop(pid_file: Path, timeout: float = 60) -> bool:
     """SIGTERM (nspawn shuts its server down cleanly on it), then SIGKILL; True when it ran."""
     if not pid_alive(pid_file):
         return False
-    pid = int(pid_file.read_text())
+    pid = int(pid_file.read_text().split()[0])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while pid_alive(pid_file) and time.monotonic() < deadline:
@@ -321,6 +373,7 @@ def _listener(port: int) -> str | None:
 
 
 def main() -> None:
+    os.umask(0o077)  # the stack, its state and the keys: root's alone (the server's files keep Debian's modes)
     parser = argparse.ArgumentParser(prog="./demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("up", "preview", "down"))
     command = parser.parse_args().command

@@ -2,14 +2,16 @@
 systemd as PID 1, in its own network namespace at 10.77.<n>.2 (this machine is .1 and
 routes it to Debian's mirror), sshd on port 22, a `deploy` user with passwordless sudo,
 and a testnet `pactus-daemon` run by `pactus.service` as the `pactus` user, who owns
-/home/pactus/pactus. Roots are cached per suite and package list; each run boots a fresh
-copy, so runs never see each other's state. See shared notes, real-server.md.
+/home/pactus/pactus. Roots are cached per suite and package list, in a folder of root's
+alone (their setuid programs must not be run by other users); each run boots a fresh copy,
+so runs never see each other's state.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.pactus_node import MNEMONIC, WALLET_PASSWORD
+from testbed.private import open_private, private_folder
 from testbed.processes import terminate
 from testbed.tools import tool
 
-CACHE = Path("/var/tmp/pactus-secure-roots")
+CACHE = Path("/var/cache/pactus-secure-roots")
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificates", "sudo", "iproute2", "curl")
 PACTUS_DIR = "/home/pactus/pactus"
@@ -80,6 +83,11 @@ class Server:
         return result
 
     def boot(self) -> None:
+        self.start()
+        self.wait_booted()
+
+    def start(self) -> None:
+        """systemd-nspawn started: `process` is there to stop, whether or not it boots."""
         self.process = subprocess.Popen(
             [
                 "systemd-nspawn",
@@ -97,7 +105,10 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_usual_umask,
         )  # it outlives the demo's `up`, which stops it only on `down`
+
+    def wait_booted(self) -> None:
         interface = f"ve-{self.name}"[:15]
         _wait(
             lambda: subprocess.run(["ip", "link", "show", interface], capture_output=True).returncode == 0,
@@ -152,6 +163,8 @@ def prepare(
     """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it.
     Without `wait_for_root`, a root another run is building raises RootBusy."""
     root = work / name
+    if os.path.lexists(root):
+        raise RuntimeError(f"{root} exists: a server is prepared into a new folder")
     subprocess.run(["cp", "-a", "--reflink=auto", str(_cached_root(suite, wait_for_root)), str(root)], check=True)
     network = f"[Match]\nName=host0\n\n[Network]\nAddress=10.77.{number}.2/24\nGateway=10.77.{number}.1\n"
     for path, text in {
@@ -163,6 +176,7 @@ def prepare(
         target = root / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
+        target.chmod(0o644)  # read by the server's services, whatever this process's umask
     (root / "etc/sudoers.d/deploy").chmod(0o440)
     shutil.copy(tool("pactus-daemon"), root / "usr/local/bin/pactus-daemon")
     setup = f"""set -e
@@ -181,6 +195,7 @@ systemctl enable systemd-networkd pactus.service >/dev/null 2>&1
         check=True,
         capture_output=True,
         text=True,
+        preexec_fn=_usual_umask,
     )
     return Server(name=name, suite=suite, number=number, root=root, key=work / "deploy_key")
 
@@ -192,19 +207,45 @@ def masquerade(subnet: str) -> list[str]:
     return ["POSTROUTING", "-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE"]
 
 
+def forward_chain(subnet: str) -> str:
+    """The FORWARD chain of one subnet's rules, e.g. pst-10-77-30-0-24."""
+    return "pst-" + subnet.replace(".", "-").replace("/", "-")
+
+
 def route_to_the_mirror(subnet: str = SUBNET) -> str:
     """Containers reach Debian's mirror through this machine (their packages come from it).
-    Returns how forwarding was set before, for stop_routing."""
+    Forwarding is opened for `subnet` alone: the subnet's own chain, first in FORWARD (a DROP
+    policy, as Docker or ufw set, does not stop it), accepts its traffic out and the answers
+    back; where this machine forwarded nothing before, it drops all else, so turning on
+    ip_forward routes between no other interfaces. Returns ip_forward as it was, for stop_routing."""
     forwarding = IP_FORWARD.read_text()
+    chain = forward_chain(subnet)
+    stop_routing(forwarding, subnet)  # an earlier run's rules, if it was killed
+    rules = [
+        ["-N", chain],
+        ["-A", chain, "-s", subnet, "-j", "ACCEPT"],
+        ["-A", chain, "-d", subnet, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+        ["-A", chain, "-j", "DROP" if forwarding.strip() == "0" else "RETURN"],
+        ["-I", "FORWARD", "1", "-j", chain],
+        ["-t", "nat", "-A", *masquerade(subnet)],
+    ]
+    for rule in rules:
+        subprocess.run(["iptables", *rule], check=True, capture_output=True)
     IP_FORWARD.write_text("1\n")
-    if subprocess.run(["iptables", "-t", "nat", "-C", *masquerade(subnet)], capture_output=True).returncode != 0:
-        subprocess.run(["iptables", "-t", "nat", "-A", *masquerade(subnet)], check=True)
     return forwarding
 
 
 def stop_routing(forwarding: str, subnet: str = SUBNET) -> None:
-    subprocess.run(["iptables", "-t", "nat", "-D", *masquerade(subnet)], capture_output=True)
+    """Takes back what route_to_the_mirror added; each part is skipped when it is not there."""
+    chain = forward_chain(subnet)
     IP_FORWARD.write_text(forwarding)
+    for rule in (
+        ["-t", "nat", "-D", *masquerade(subnet)],
+        ["-D", "FORWARD", "-j", chain],
+        ["-F", chain],
+        ["-X", chain],
+    ):
+        subprocess.run(["iptables", *rule], capture_output=True)
 
 
 class RootBusy(RuntimeError):
@@ -214,10 +255,10 @@ class RootBusy(RuntimeError):
 def _cached_root(suite: str, wait: bool) -> Path:
     key = hashlib.sha256(" ".join((suite, MIRROR, *PACKAGES)).encode()).hexdigest()[:12]
     root = CACHE / f"{suite}-{key}"
-    if root.exists():  # renamed into place only when whole
+    private_folder(CACHE)
+    if root.is_dir() and not root.is_symlink():  # renamed into place only when whole
         return root
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f"{suite}-{key}.lock", "w") as lock:
+    with open_private(CACHE / f"{suite}-{key}.lock") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -240,6 +281,11 @@ def _build_root(root: Path, suite: str) -> None:
             capture_output=True,
         )
         partial.rename(root)
+
+
+def _usual_umask() -> None:
+    """A server's own files are made as Debian makes them, whatever umask this process keeps."""
+    os.umask(0o022)
 
 
 def _descendant_named(pid: int, name: str) -> int | None:

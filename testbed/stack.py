@@ -34,9 +34,20 @@ TOOLS = REPO / "tools"
 PROVIDER = TOOLS / "bin" / "plugins" / "pulumi-resource-command"
 PROVIDER_VERSION = "1.2.1"  # pulumi-command's, in requirements.txt
 NAMESPACE = "pactus-secure"
-PROGRAM = ("Pulumi.yaml", "__main__.py", "program.py", "components", "render", "settings", "templates", "schema")
+PROGRAM = (
+    "Pulumi.yaml",
+    "__main__.py",
+    "program.py",
+    "clients",
+    "components",
+    "render",
+    "settings",
+    "templates",
+    "schema",
+)
 COMMAND = "command:remote:Command"
-PASSPHRASE = "pactus-secure test passphrase"
+# The tests' stacks, in folders of root's alone that go with the test; the demo makes its own.
+TEST_PASSPHRASE = "pactus-secure test passphrase"
 
 
 def pulumi_home(directory: Path) -> Path:
@@ -69,10 +80,10 @@ def pulumi_home(directory: Path) -> Path:
     return directory
 
 
-def cli_environment(home: Path, backend: Path | None = None) -> dict[str, str]:
+def cli_environment(home: Path, backend: Path | None = None, passphrase: str = TEST_PASSPHRASE) -> dict[str, str]:
     environment = {
         "PULUMI_HOME": str(home),
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
@@ -130,7 +141,14 @@ class StackFailed(AssertionError):
 class Project:
     """A copy of this project, its own backend and PULUMI_HOME; stacks are made from it."""
 
-    def __init__(self, work: Path, home: Path | None = None, source: Path = REPO, refresh: bool = False):
+    def __init__(
+        self,
+        work: Path,
+        home: Path | None = None,
+        source: Path = REPO,
+        refresh: bool = False,
+        passphrase: str = TEST_PASSPHRASE,
+    ):
         """`refresh`: copy the program again over an existing copy (its stack files stay)."""
         self.directory = work / "project"
         self.backend = work / "state"
@@ -139,7 +157,7 @@ class Project:
         if refresh or not self.directory.exists():
             copy_program(source, self.directory)
         self.pulumi = str(TOOLS / "bin" / "pulumi")
-        self.environment = cli_environment(self.home, self.backend)
+        self.environment = cli_environment(self.home, self.backend, passphrase)
         self.command = auto.PulumiCommand(root=str(TOOLS), skip_version_check=True)
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Stack:

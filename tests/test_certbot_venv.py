@@ -142,3 +142,54 @@ def test_root_builds_no_venv_in_a_folder_another_user_controls(tmp_path, change)
     assert not (tmp_path / "pip.log").exists() and not (tmp_path / "venv").exists()
     if change == "link":
         assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def lineage(folder: Path, name: str, **plugins: str) -> None:
+    folder.mkdir(exist_ok=True)
+    lines = ["[renewalparams]", *(f"{key} = {value}" for key, value in plugins.items())]
+    (folder / f"{name}.conf").write_text("\n".join(lines) + "\n")
+
+
+def switch_to_pypi(tmp_path: Path):
+    """use_pypi_certbot with the venv's install and the package removal as lines that say they ran."""
+    setup = (
+        f"{SETUP}RENEWAL_DIR={tmp_path}/renewal RENEWAL_CONF={tmp_path}/renewal/node1.example.com.conf\n"
+        'install_pypi_certbot() { echo "venv installed"; }\nis_installed() { return 1; }\n'
+    )
+    return run_function(step(), setup + 'use_pypi_certbot "asked"', tmp_path, check=False)
+
+
+def test_other_certificates_that_renew_through_nginx_do_not_stop_the_switch(tmp_path):
+    renewal = tmp_path / "renewal"
+    lineage(renewal, "node1.example.com", authenticator="webroot")
+    lineage(renewal, "shop.example.com", authenticator="nginx", installer="nginx")
+    lineage(renewal, "old.example.com", authenticator="standalone", installer="None")
+    switched = switch_to_pypi(tmp_path)
+    assert switched.returncode == 0 and "venv installed" in switched.stdout, switched.stderr
+
+
+def test_a_certificate_that_certbot_from_pypi_could_not_renew_refuses_the_switch(tmp_path):
+    renewal = tmp_path / "renewal"
+    lineage(renewal, "node1.example.com", authenticator="webroot")
+    lineage(renewal, "blog.example.com", authenticator="apache", installer="apache")
+    lineage(renewal, "api.example.com", authenticator="dns-cloudflare")
+    refused = switch_to_pypi(tmp_path)
+    assert refused.returncode != 0 and "venv installed" not in refused.stdout
+    assert (
+        "certbot from PyPI would stop renewing other certificates of this host: api.example.com (authenticator "
+        "dns-cloudflare) blog.example.com (authenticator apache) blog.example.com (installer apache); it has "
+        "certbot's own plugins and nginx's (webroot, standalone, manual, nginx, null)" in refused.stderr
+    ), refused.stderr
+    assert "Nothing was changed" in refused.stderr
+
+
+def test_the_certbot_package_goes_with_its_plugins_and_they_are_recorded_for_the_way_back(tmp_path):
+    record = tmp_path / "removed-with.txt"
+    setup = (
+        f"REMOVED_WITH_CERTBOT={record}\n"
+        'dependents() { printf "%s\\n" python3-certbot-nginx python3-certbot-dns-rfc2136; }\n'
+        'remove_packages() { echo "removed $*"; }\n'
+    )
+    removed = run_function(step(), setup + "remove_certbot_package", tmp_path)
+    assert "removed certbot python3-certbot-nginx python3-certbot-dns-rfc2136" in removed.stdout
+    assert record.read_text() == "python3-certbot-nginx\npython3-certbot-dns-rfc2136\n"

@@ -1,4 +1,6 @@
-"""examples/ci: the workflow a fleet outgrows one machine with passes actionlint (tools/build)."""
+"""examples/ci: the workflow a fleet outgrows one machine with passes actionlint (tools/build),
+pastes no expression into a shell script, and gives the secrets that decrypt every node's key
+only to jobs in an environment (a reviewer's approval for a pull request's preview)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import yaml
 from tests.tools import tool
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "examples" / "ci" / "pactus-fleet.yml"
+JOBS = yaml.safe_load(WORKFLOW.read_text())["jobs"]
 
 
 def test_the_fleet_workflow_passes_actionlint():
@@ -17,8 +20,22 @@ def test_the_fleet_workflow_passes_actionlint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_each_node_has_a_concurrency_group_of_its_own_and_secrets_come_from_the_store():
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    up = workflow["jobs"]["up"]
+def test_each_node_has_a_concurrency_group_of_its_own():
+    up = JOBS["up"]
     assert up["concurrency"]["group"] == "pactus-node-${{ matrix.stack }}" and up["strategy"]["matrix"]["stack"]
-    assert all(value.startswith("${{ secrets.") for value in workflow["env"].values())
+
+
+def test_no_script_pastes_an_expression_into_the_shell():
+    """A stack file named `$(curl ...).yaml` would be code: names reach scripts as variables."""
+    scripts = [step["run"] for job in JOBS.values() for step in job["steps"] if "run" in step]
+    assert scripts and all("${{" not in script for script in scripts), scripts
+
+
+def test_secrets_go_only_to_jobs_in_an_environment():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert "env" not in workflow  # nothing at the top, where every job would get it
+    for name, job in JOBS.items():
+        secrets = [value for value in job.get("env", {}).values() if "secrets." in value]
+        assert not secrets or job.get("environment"), name
+    assert JOBS["preview"]["environment"] == "fleet-preview" and JOBS["up"]["environment"] == "fleet"
+    assert "fleet-preview` must require a reviewer" in WORKFLOW.read_text()

@@ -12,6 +12,7 @@ import pytest
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
 from testbed import demo, servers
+from testbed.stack import TEST_PASSPHRASE
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +51,19 @@ def leftovers() -> list[str]:
     return found
 
 
+def root_alone(state: Path) -> list[str]:
+    """What in the demo's folder another user could reach: the folder must be 0700, and the
+    stack file, the state, the key and the passphrase 0600."""
+    wrong = [] if state.stat().st_mode & 0o777 == 0o700 else [f"{state}: {state.stat().st_mode & 0o777:o}"]
+    secret = [
+        state / "passphrase",
+        state / "deploy_key",
+        state / "pulumi" / "project" / f"Pulumi.{demo.STACK}.yaml",
+        *(state / "pulumi" / "state").rglob("*.json"),
+    ]
+    return wrong + [f"{path}: {path.stat().st_mode & 0o777:o}" for path in secret if path.stat().st_mode & 0o077]
+
+
 def test_the_demo_comes_up_answers_through_nginx_and_down_leaves_nothing(tmp_path):
     state = tmp_path / "demo"
     forwarding = servers.IP_FORWARD.read_text()
@@ -59,6 +73,8 @@ def test_the_demo_comes_up_answers_through_nginx_and_down_leaves_nothing(tmp_pat
         for api in ("gRPC ", "JSON-RPC ", "HTTP-API "):
             assert any(line.strip().startswith(api) and "last block height" in line for line in up.stdout.splitlines())
         assert "curl --cacert" in up.stdout and f"dial {demo.DOMAIN}:443" in up.stdout
+        assert root_alone(state) == []
+        assert (state / "passphrase").read_text() not in (TEST_PASSPHRASE, "")
 
         root = (state / "pebble" / "issuing-root.pem").read_bytes()
         with grpc.secure_channel(f"{demo.DOMAIN}:443", grpc.ssl_channel_credentials(root)) as channel:

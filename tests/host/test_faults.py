@@ -314,6 +314,33 @@ def test_an_unreachable_host_fails_after_the_configured_tries(machine, fresh_pac
     assert ("connection refused" if target == "refused" else "203.0.113.1") in message.lower()
 
 
+def test_a_host_that_accepts_and_never_speaks_ssh_fails_up_in_bounded_time(machine, fresh_pactus_dir, new_stack):
+    """A tarpit on loopback: the TCP connect succeeds, no greeting ever comes. The provider's
+    per-dial timeout does not bound its handshake, so without the program's probe `up` waits
+    without end (seen past 190 s)."""
+    tarpit = socket.create_server(("127.0.0.1", 0), backlog=16)
+    tries, timeout = 2, 3
+    config = faults_config(
+        machine,
+        fresh_pactus_dir,
+        sshHost="127.0.0.1",
+        sshPort=str(tarpit.getsockname()[1]),
+        sshDialErrorLimit=str(tries),
+        sshPerDialTimeout=str(timeout),
+    )
+    stack = new_stack(config)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StackFailed) as silent:
+            stack.up()
+    finally:
+        tarpit.close()
+    assert time.monotonic() - started < tries * timeout + 60
+    message = silent.value.output
+    assert f"127.0.0.1:{config['sshPort']} accepts connections but sent no SSH greeting within 3 s, 2 times" in message
+    assert "command:remote:Command" not in message  # no step was started
+
+
 def test_a_server_showing_another_host_key_is_refused_before_any_command_runs(
     machine, fresh_pactus_dir, new_stack, tmp_path
 ):

@@ -1,0 +1,189 @@
+"""The operator's machine is a host too: what the demo and the tests' set-up do here as root,
+run here as root. Their folders are root's alone and refuse what another user planted; pid
+files name their process only; /etc/hosts is given back byte for byte; Ctrl-C lets pulumi
+save its state; forwarding is opened for the servers' subnet alone and closed again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed import demo, servers
+from testbed.private import NotPrivate, private_folder
+from testbed.processes import pid_alive, remember
+
+pytestmark = pytest.mark.host
+REPO = Path(__file__).resolve().parents[2]
+NOBODY = 65534
+
+
+def test_a_private_folder_is_made_root_s_and_0700_under_a_sticky_one(tmp_path):
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    made = private_folder(sticky / "a" / "b")
+    assert oct(made.stat().st_mode & 0o7777) == "0o700" and made.stat().st_uid == 0
+
+
+@pytest.mark.parametrize("plant", ["owned by another user", "a link", "a parent others may write", "mode 0755"])
+def test_a_folder_another_user_could_have_planted_is_refused(tmp_path, plant):
+    target = tmp_path / "parent" / "cache"
+    target.parent.mkdir()
+    if plant == "owned by another user":
+        target.mkdir(mode=0o700)
+        os.chown(target, NOBODY, NOBODY)
+    elif plant == "a link":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        target.symlink_to(tmp_path / "elsewhere")
+    elif plant == "a parent others may write":
+        target.parent.chmod(0o777)
+    else:
+        target.mkdir(mode=0o755)
+    with pytest.raises(NotPrivate):
+        private_folder(target)
+
+
+def test_the_root_cache_planted_by_another_user_is_refused_before_root_writes_in_it(tmp_path, monkeypatch):
+    """The attack of a cache in /var/tmp: another user's folder, with the lock file linked to
+    a file of root's. Nothing is opened there, so the file keeps its bytes."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    victim = tmp_path / "shadow"
+    victim.write_text("root's secrets\n")
+    (cache / "trixie-0.lock").symlink_to(victim)
+    os.chown(cache, NOBODY, NOBODY)
+    monkeypatch.setattr(servers, "CACHE", cache)
+    with pytest.raises(NotPrivate, match="belongs to uid 65534"):
+        servers._cached_root("trixie", wait=False)
+    assert victim.read_text() == "root's secrets\n"
+
+
+def test_a_link_planted_as_the_lock_or_the_root_is_not_followed(tmp_path, monkeypatch):
+    cache = private_folder(tmp_path / "cache")
+    monkeypatch.setattr(servers, "CACHE", cache)
+    built = []
+    monkeypatch.setattr(servers, "_build_root", lambda root, suite: built.append(root))
+    root = servers._cached_root("trixie", wait=False)  # names the lock and the root as it would
+    (tmp_path / "slash").mkdir()
+    root.symlink_to(tmp_path / "slash")  # a `<suite>-<key>` link to a tree of root's
+    assert servers._cached_root("trixie", wait=False) == root and len(built) == 2  # built, not taken
+    lock = root.with_name(root.name + ".lock")
+    lock.unlink()
+    lock.symlink_to(tmp_path / "victim")
+    with pytest.raises(OSError):  # ELOOP: O_NOFOLLOW
+        servers._cached_root("trixie", wait=False)
+    assert not (tmp_path / "victim").exists()
+
+
+def test_a_pid_file_names_its_process_and_no_later_one_with_the_same_pid(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        remember(tmp_path / "sleep.pid", sleeper)
+        assert pid_alive(tmp_path / "sleep.pid")
+        pid, started = (tmp_path / "sleep.pid").read_text().split()
+        (tmp_path / "reused.pid").write_text(f"{pid} {int(started) - 1}\n")  # as after a reboot
+        assert not pid_alive(tmp_path / "reused.pid")
+        assert not demo._stop(tmp_path / "reused.pid") and sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not pid_alive(tmp_path / "sleep.pid")
+
+
+def test_what_a_failed_start_left_running_down_can_stop(tmp_path, monkeypatch):
+    """pebble.start is a stand-in that starts challtestsrv's double, then fails as a pebble that
+    never listens would: the pid file is there all the same."""
+    challtestsrv = tmp_path / "pebble-challtestsrv"
+    shutil.copy("/bin/sleep", challtestsrv)
+    monkeypatch.setattr(demo, "STATE", tmp_path)
+
+    def failing_start(work, processes, **_):
+        processes.append(subprocess.Popen([str(challtestsrv), "60"]))
+        raise RuntimeError("pebble did not listen")
+
+    monkeypatch.setattr(demo.pebble, "start", failing_start)
+    with pytest.raises(RuntimeError):
+        demo._start_pebble(demo.server())
+    assert pid_alive(tmp_path / "challtestsrv.pid")
+    assert demo._stop(tmp_path / "challtestsrv.pid") and not (tmp_path / "challtestsrv.pid").exists()
+
+
+@pytest.mark.parametrize("ending", ["", "\n"])
+def test_down_gives_etc_hosts_back_byte_for_byte(ending):
+    before = demo.HOSTS.read_bytes()
+    text = before.decode().rstrip("\n") + ending
+    try:
+        demo.HOSTS.write_text(text)
+        demo._hosts_entry("10.77.30.2")
+        lines = demo.HOSTS.read_text().splitlines()
+        assert lines[-1].startswith(f"10.77.30.2 {demo.DOMAIN}") and lines[-2] == text.splitlines()[-1]
+        demo._remove_hosts_entry()
+        assert demo.HOSTS.read_text() == text
+    finally:
+        demo.HOSTS.write_bytes(before)
+
+
+def test_down_removes_no_folder_the_demo_did_not_make(tmp_path):
+    state = tmp_path / "precious"
+    state.mkdir()
+    (state / "wallet").write_text("keep me\n")
+    down = subprocess.run(
+        ["./demo", "down"],
+        cwd=REPO,
+        env={**os.environ, "PACTUS_SECURE_DEMO_STATE": str(state)},
+        capture_output=True,
+        text=True,
+    )
+    assert down.returncode != 0 and "it is not a demo's folder, and is left as it is" in down.stderr
+    assert (state / "wallet").read_text() == "keep me\n"
+
+
+def test_ctrl_c_lets_pulumi_finish_and_save_before_the_demo_stops(tmp_path):
+    """`pulumi` is a stand-in that, as the CLI does on SIGINT, ends its step and saves its state
+    (here: sleeps, then writes a file): the demo waits for it rather than killing it."""
+    cli = tmp_path / "pulumi"
+    cli.write_text(
+        f"#!/bin/bash\ntrap 'kill $!; sleep 2; echo saved >{tmp_path}/state; exit 255' INT\nsleep 60 & wait\n"
+    )
+    cli.chmod(0o755)
+    code = (
+        "import types, pathlib; from testbed import demo\n"
+        f"project = types.SimpleNamespace(pulumi={str(cli)!r}, directory={str(tmp_path)!r}, environment={{}})\n"
+        "try:\n    demo._cli(project, 'up')\nexcept demo.DemoError as error:\n    print(error)\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    time.sleep(1.5)
+    os.killpg(run.pid, signal.SIGINT)  # as Ctrl-C: the whole foreground group
+    out, _ = run.communicate(timeout=30)
+    assert (tmp_path / "state").read_text() == "saved\n"
+    assert "interrupted: pulumi up stopped after its current step and saved the stack" in out
+
+
+def iptables(*args: str) -> str:
+    return subprocess.run(["iptables", *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_forwarding_opens_for_the_servers_subnet_alone_and_closes_again():
+    subnet, before = "10.77.250.0/24", servers.IP_FORWARD.read_text()
+    forward_before, nat_before = iptables("-S", "FORWARD"), iptables("-t", "nat", "-S")
+    chain = servers.forward_chain(subnet)
+    try:
+        servers.route_to_the_mirror(subnet)
+        assert servers.IP_FORWARD.read_text().strip() == "1"
+        assert iptables("-S", "FORWARD").splitlines()[1] == f"-A FORWARD -j {chain}"  # before any other rule
+        rules = iptables("-S", chain).splitlines()
+        assert rules[1] == f"-A {chain} -s {subnet} -j ACCEPT"
+        assert rules[-1] == f"-A {chain} -j {'DROP' if before.strip() == '0' else 'RETURN'}"
+    finally:
+        servers.stop_routing(before, subnet)
+    assert iptables("-S", "FORWARD") == forward_before and iptables("-t", "nat", "-S") == nat_before
+    assert servers.IP_FORWARD.read_text() == before
