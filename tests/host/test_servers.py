@@ -474,6 +474,49 @@ def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endp
     assert check_endpoint(node_endpoint("bookworm", machine)).issuer.startswith("Pebble")
 
 
+def test_another_certificate_that_renews_through_nginx_keeps_renewing_across_the_switch_and_back(
+    deployments, machine, profile_ca
+):
+    """A second site on the host, its certificate renewed by certbot's nginx plugin. The switch to
+    certbot from PyPI removes the distribution's certbot and the plugin with it: the venv's
+    own nginx plugin renews it then; the switch back installs the distribution's plugin again."""
+    server = deployments["bookworm"].server
+    other, acme = "shop.bookworm.test", f"https://{server.gateway}:14000/dir"
+    as_root = f"sudo REQUESTS_CA_BUNDLE={PEBBLE_CA_ON_SERVER}"
+    dry_run = f"{as_root} certbot renew --dry-run --cert-name {other} --non-interactive --no-random-sleep-on-renew"
+    challtestsrv("/add-a", {"host": other, "addresses": [server.address]})
+    server.ssh("sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-certbot-nginx", timeout=600)
+    server.ssh(
+        f"echo 'server {{ listen 80; server_name {other}; return 404; }}' | sudo tee /etc/nginx/conf.d/shop.conf "
+        "&& sudo systemctl reload nginx"
+    )
+    server.ssh(
+        f"{as_root} certbot certonly --nginx -d {other} --server {acme} --agree-tos -m ops@example.com "
+        "--non-interactive --no-eff-email",
+        timeout=300,
+    )
+    ip_node = {"domain": None, "ipAddressCertificate": "true", **profile_ca.stack(server, "shortlived")}
+    try:
+        made = up(deployments, "bookworm", machine, **ip_node).step(n.CERTIFICATE).output
+        assert "removed the distribution's certbot package and python3-certbot-nginx, which need it" in made, made
+        assert server.ssh("certbot --version").stdout.strip() == "certbot 5.8.0"
+        renewed = server.ssh(dry_run, timeout=300)
+        assert "all simulated renewals succeeded" in renewed.stdout + renewed.stderr, renewed.stdout + renewed.stderr
+
+        back = up(deployments, "bookworm", machine, certbot="distro")
+        assert "back with the packages that went with it: python3-certbot-nginx" in back.step(n.PACKAGES).output
+        assert server.ssh("certbot --version").stdout.strip() == "certbot 2.1.0"
+        renewed = server.ssh(dry_run, timeout=300)
+        assert "all simulated renewals succeeded" in renewed.stdout + renewed.stderr, renewed.stdout + renewed.stderr
+    finally:
+        server.ssh(
+            f"sudo certbot delete --cert-name {other} --non-interactive; sudo rm -f /etc/nginx/conf.d/shop.conf; "
+            "sudo systemctl reload nginx",
+            check=False,
+        )
+        up(deployments, "bookworm", machine)  # as the suite's setup left it
+
+
 def tell_pebble_renew_now(profile_ca: ProfileCa, certificate: str) -> None:
     """pebble's management API answers ARI for this certificate with a window an hour past."""
     past = datetime.now(UTC) - timedelta(hours=1)
