@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.pactus_node import MNEMONIC, WALLET_PASSWORD
-from testbed.private import open_private, private_folder
+from testbed.private import NotPrivate, open_private, private_folder
 from testbed.processes import terminate
 from testbed.tools import tool
 
@@ -256,7 +256,9 @@ def _cached_root(suite: str, wait: bool) -> Path:
     key = hashlib.sha256(" ".join((suite, MIRROR, *PACKAGES)).encode()).hexdigest()[:12]
     root = CACHE / f"{suite}-{key}"
     private_folder(CACHE)
-    if root.is_dir() and not root.is_symlink():  # renamed into place only when whole
+    if root.is_symlink():  # copied, it would lead prepare() to write this machine's own files
+        raise NotPrivate(f"{root} is a link, not a server root: remove it")
+    if root.is_dir():  # renamed into place only when whole
         return root
     with open_private(CACHE / f"{suite}-{key}.lock") as lock:
         try:

@@ -82,7 +82,8 @@ def choose(tmp_path: Path, step: str, certbot: Path, *, source: str, venv: Path 
         f"CERTBOT_SOURCE={source} {venv_paths(tmp_path, venv)} CERTBOT_LINK={tmp_path}/link\n"
         'use_pypi_certbot() { echo "certbot from PyPI: $1"; }\n'
     )
-    return run_function(step, setup + 'choose_certbot; echo "runs $CERTBOT"', tmp_path, [certbot], check=False)
+    chosen = 'choose_certbot; remove_pypi_certbot; echo "runs $CERTBOT"'  # the removal follows the scheduling
+    return run_function(step, setup + chosen, tmp_path, [certbot], check=False)
 
 
 @pytest.mark.parametrize(

@@ -483,7 +483,10 @@ def test_another_certificate_that_renews_through_nginx_keeps_renewing_across_the
     server = deployments["bookworm"].server
     other, acme = "shop.bookworm.test", f"https://{server.gateway}:14000/dir"
     as_root = f"sudo REQUESTS_CA_BUNDLE={PEBBLE_CA_ON_SERVER}"
-    dry_run = f"{as_root} certbot renew --dry-run --cert-name {other} --non-interactive --no-random-sleep-on-renew"
+    dry_run = (  # a dry run goes to the staging server unless it is named
+        f"{as_root} certbot renew --dry-run --cert-name {other} --server {acme} --non-interactive "
+        "--no-random-sleep-on-renew"
+    )
     challtestsrv("/add-a", {"host": other, "addresses": [server.address]})
     server.ssh("sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-certbot-nginx", timeout=600)
     server.ssh(
