@@ -74,7 +74,7 @@ def main() -> None:
             tries=settings.ssh_dial_error_limit,
         )
         if silent:
-            raise pulumi.RunError(silent)
+            raise pulumi.RunError(f"{settings.name}: {silent}")
     node = SecureNode(settings, secrets, check_endpoint)
     for key, value in node.endpoints.items():
         if value is not None:

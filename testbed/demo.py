@@ -56,8 +56,7 @@ def server() -> servers.Server:
 def up() -> None:
     preflight()
     _state_folder()
-    _remember_forwarding()
-    servers.route_to_the_mirror(SUBNET)
+    servers.route_to_the_mirror(SUBNET, forwarded_before=_remember_forwarding())
     node = _boot_server()
     acme = _start_pebble(node)
     _hosts_entry(node.address)
@@ -345,11 +344,12 @@ def _remove_hosts_entry(quiet: bool = False) -> None:
             say(f"removed {DOMAIN} from {HOSTS}")
 
 
-def _remember_forwarding() -> None:
+def _remember_forwarding() -> str:
     """ip_forward as it was before the first `up`, for `down` (a second `up` finds it on)."""
     saved = STATE / "ip_forward.before"
     if not saved.exists():
         saved.write_text(servers.IP_FORWARD.read_text())
+    return saved.read_text()
 
 
 def _stop(pid_file: Path, timeout: float = 60) -> bool:

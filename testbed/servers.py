@@ -212,15 +212,16 @@ def forward_chain(subnet: str) -> str:
     return "pst-" + subnet.replace(".", "-").replace("/", "-")
 
 
-def route_to_the_mirror(subnet: str = SUBNET) -> str:
+def route_to_the_mirror(subnet: str = SUBNET, forwarded_before: str | None = None) -> str:
     """Containers reach Debian's mirror through this machine (their packages come from it).
     Forwarding is opened for `subnet` alone: the subnet's own chain, first in FORWARD (a DROP
     policy, as Docker or ufw set, does not stop it), accepts its traffic out and the answers
     back; where this machine forwarded nothing before, it drops all else, so turning on
-    ip_forward routes between no other interfaces. Returns ip_forward as it was, for stop_routing."""
-    forwarding = IP_FORWARD.read_text()
+    ip_forward routes between no other interfaces. Returns ip_forward as it was, for stop_routing;
+    `forwarded_before`: as it was before an earlier run that is still up (the demo's first `up`)."""
+    forwarding = IP_FORWARD.read_text() if forwarded_before is None else forwarded_before
     chain = forward_chain(subnet)
-    stop_routing(forwarding, subnet)  # an earlier run's rules, if it was killed
+    stop_routing(IP_FORWARD.read_text(), subnet)  # an earlier run's rules, if it was killed
     rules = [
         ["-N", chain],
         ["-A", chain, "-s", subnet, "-j", "ACCEPT"],

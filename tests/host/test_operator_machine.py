@@ -175,17 +175,19 @@ def iptables(*args: str) -> str:
     return subprocess.run(["iptables", *args], capture_output=True, text=True, check=True).stdout
 
 
-def test_forwarding_opens_for_the_servers_subnet_alone_and_closes_again():
+@pytest.mark.parametrize("first_up_found", [None, "0\n"])  # None: as ip_forward is now
+def test_forwarding_opens_for_the_servers_subnet_alone_and_closes_again(first_up_found):
+    """`first_up_found`: ip_forward as the demo's first `up` found it, for a second `up`."""
     subnet, before = "10.77.250.0/24", servers.IP_FORWARD.read_text()
     forward_before, nat_before = iptables("-S", "FORWARD"), iptables("-t", "nat", "-S")
     chain = servers.forward_chain(subnet)
     try:
-        servers.route_to_the_mirror(subnet)
+        servers.route_to_the_mirror(subnet, forwarded_before=first_up_found)
         assert servers.IP_FORWARD.read_text().strip() == "1"
         assert iptables("-S", "FORWARD").splitlines()[1] == f"-A FORWARD -j {chain}"  # before any other rule
         rules = iptables("-S", chain).splitlines()
         assert rules[1] == f"-A {chain} -s {subnet} -j ACCEPT"
-        assert rules[-1] == f"-A {chain} -j {'DROP' if before.strip() == '0' else 'RETURN'}"
+        assert rules[-1] == f"-A {chain} -j {'DROP' if (first_up_found or before).strip() == '0' else 'RETURN'}"
     finally:
         servers.stop_routing(before, subnet)
     assert iptables("-S", "FORWARD") == forward_before and iptables("-t", "nat", "-S") == nat_before
