@@ -96,7 +96,7 @@ def _run(fleet: run.Fleet, args: argparse.Namespace, stacks: list[str]) -> list[
         return None
     stop = run.Stop()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    return run.run_all(fleet, args.command, stacks, args.parallel, stop, live=not args.json)
+    return run.run_all(fleet, args.command, nodes, args.parallel, stop, live=not args.json)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fleet.checks import read_all
 from fleet.run import visible
 
 COLUMNS = (
@@ -43,25 +44,21 @@ def status_row(fleet, name: str, existing: set[str]) -> dict:
     """Changes nothing: the last `up`'s outputs, and the certificate the endpoint serves now."""
     if name not in existing:
         return {"stack": name, "result": "no stack: never deployed (python -m fleet up creates it)"}
-    stack = fleet.stack(name)
-    outputs = {key: value.value for key, value in stack.outputs().items()}
-    config = {
-        key.split(":", 1)[1]: item.value
-        for key, item in fleet.workspace.get_all_config(name).items()
-        if key.startswith("pactus-secure:")
-    }
-    target = outputs.get("grpcTarget") or (f"{config['domain']}:443" if config.get("domain") else None)
+    nodes, problems = read_all({name: fleet.config(name)})
+    if problems:
+        return {"stack": name, "result": f"refused: {problems[0]}"}
+    node = nodes[name]
+    outputs = {key: value.value for key, value in fleet.stack(name).outputs().items()}
+    target = outputs.get("grpcTarget") or f"{node.name}:443"
     row = {
         "stack": name,
-        "host": config.get("host", ""),
-        "endpoint": target or "-",
+        "host": node.host,
+        "endpoint": target,
         "certificate expiry": outputs.get("certificateExpiry", "-"),
         "renew by": outputs.get("renewalDue", "-"),
     }
-    if target is None:
-        return {**row, "result": "no endpoint", "days left (live)": "-"}
     try:
-        days = days_left(target, config.get("checkCaBundle"))
+        days = days_left(target, node.check_ca_bundle)
     except (OSError, ssl.SSLError) as error:
         return {**row, "result": f"failed: {error}"[:120], "days left (live)": "-"}
     return {**row, "result": "ok", "days left (live)": days}

@@ -8,6 +8,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from settings import Settings
 
 COMMANDS = ("preview", "up", "refresh", "destroy")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -35,7 +38,7 @@ class Workspace(auto.LocalWorkspace):
     (pulumi/pulumi#8186). Every command names its stack with --stack anyway."""
 
     def select_stack(self, stack_name: str) -> None:
-        self._run_pulumi_cmd_sync(["stack", "--stack", stack_name])  # fails if there is none
+        self._run_pulumi_cmd_sync(["stack", "--stack", stack_name, "--show-name"])  # fails if there is none
 
     def create_stack(self, stack_name: str) -> None:
         self._run_pulumi_cmd_sync(["stack", "init", stack_name, "--no-select"])
@@ -70,7 +73,8 @@ class Fleet:
         """The stacks `command` can run on. `up` creates what is missing, as `pulumi up` would
         after `stack init`; a preview needs a stack too, so it gets one that this run removes
         again (`remove_created`); refresh and destroy have nothing to do on a missing one."""
-        missing = [name for name in names if name not in self.existing()]
+        existing = self.existing()
+        missing = [name for name in names if name not in existing]
         if command in ("up", "preview"):
             for name in missing:
                 if command == "preview":  # `stack init` adds an encryptionsalt to the file
@@ -115,7 +119,11 @@ class Progress:
     certbot: str = "-"  # which certbot the host runs, as the program says it
 
 
-def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: Stop, *, live: bool) -> list[dict]:
+def run_all(
+    fleet: Fleet, command: str, nodes: Mapping[str, Settings], parallel: int, stop: Stop, *, live: bool
+) -> list[dict]:
+    """`command` on each stack of `nodes` (their Settings, as the checks read them)."""
+    stacks = list(nodes)
     progress = {name: Progress(name) for name in stacks}
     console = Console(stderr=True)
     rows: dict[str, dict] = {}
@@ -128,17 +136,17 @@ def run_all(fleet: Fleet, command: str, stacks: list[str], parallel: int, stop: 
             entry = progress[name]
             if stop.is_set():
                 entry.state = "not started"
-                rows[name] = _row(fleet, name, "not started (stopped)", None, entry)
+                rows[name] = _row(name, nodes[name].host, "not started (stopped)", None, entry)
                 return
             entry.state, entry.started = "running", time.monotonic()
             try:
                 result = _operate(fleet.stack(name), command, entry)
                 entry.state = "succeeded"
-                rows[name] = _row(fleet, name, "succeeded", result, entry)
+                rows[name] = _row(name, nodes[name].host, "succeeded", result, entry)
             except auto.CommandError as error:
                 entry.state = "failed"
                 entry.log.append(_stderr(error))  # its stdout is the log already
-                rows[name] = _row(fleet, name, f"failed: {_reason(error)}", None, entry)
+                rows[name] = _row(name, nodes[name].host, f"failed: {_reason(error)}", None, entry)
                 print_failure(view.console, name, entry.log)
             finally:
                 entry.ended = time.monotonic()
@@ -178,9 +186,7 @@ def _operate(stack: auto.Stack, command: str, entry: Progress):
     )
 
 
-def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
-    config = fleet.workspace.get_all_config(name)
-    value = {key.split(":", 1)[1]: item.value for key, item in config.items() if key.startswith("pactus-secure:")}
+def _row(name: str, host: str, result: str, answer, entry: Progress) -> dict:
     changes = (
         getattr(answer, "change_summary", None)
         or (answer.summary.resource_changes if answer is not None and getattr(answer, "summary", None) else {})
@@ -189,7 +195,7 @@ def _row(fleet: Fleet, name: str, result: str, answer, entry: Progress) -> dict:
     outputs = {k: v.value for k, v in (getattr(answer, "outputs", None) or {}).items()}
     return {
         "stack": name,
-        "host": value.get("host", ""),
+        "host": host,
         "result": result,
         "created": changes.get("create", 0),
         "updated": changes.get("update", 0) + changes.get("replace", 0),

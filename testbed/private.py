@@ -34,7 +34,6 @@ def private_folder(path: Path) -> Path:
     return path
 
 
-def open_private(path: Path, mode: str = "w"):
-    """A file in a private folder, opened without following a link, 0600 when made."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_APPEND if "a" in mode else 0)
-    return os.fdopen(os.open(path, flags, 0o600), mode)
+def open_private(path: Path):
+    """A file in a private folder, opened for writing without following a link, 0600 when made."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "w")

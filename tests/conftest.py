@@ -23,7 +23,7 @@ def throwaway_certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
+def project_copy(tmp_path, monkeypatch) -> Path:
     """A copy of the project (stack files never land in the tree), a file backend and a PULUMI_HOME of its own."""
     copy = tmp_path / "project"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", "tools", ".git", "__pycache__", ".pytest_cache"))

@@ -47,28 +47,28 @@ def test_the_cli_is_the_pinned_version():
     assert version == pinned
 
 
-def test_a_stack_with_only_the_required_keys_passes_the_declarations(project):
+def test_a_stack_with_only_the_required_keys_passes_the_declarations(project_copy):
     new_stack(
-        project,
+        project_copy,
         "node1",
         domain="node1.example.com",
         host="203.0.113.10",
         acmeEmail="ops@example.com",
         manageDns="false",
     )
-    preview = pulumi(project, "preview")
+    preview = pulumi(project_copy, "preview")
     assert preview.returncode == 0 and "10 to create" in preview.stdout, preview.stdout + preview.stderr
 
 
-def test_a_missing_required_key_and_a_wrong_type_are_refused_by_the_cli(project):
-    new_stack(project, "node1", domain="node1.example.com", sshPort="twenty-two")
-    preview = pulumi(project, "preview")
+def test_a_missing_required_key_and_a_wrong_type_are_refused_by_the_cli(project_copy):
+    new_stack(project_copy, "node1", domain="node1.example.com", sshPort="twenty-two")
+    preview = pulumi(project_copy, "preview")
     output = preview.stdout + preview.stderr
     assert preview.returncode != 0 and PREVIEWED not in output
     assert "missing configuration values 'pactus-secure:acmeEmail' and 'pactus-secure:host'" in output, output
-    assert pulumi(project, "config", "set", "acmeEmail", "ops@example.com").returncode == 0
-    assert pulumi(project, "config", "set", "host", "203.0.113.10").returncode == 0
-    preview = pulumi(project, "preview")
+    assert pulumi(project_copy, "config", "set", "acmeEmail", "ops@example.com").returncode == 0
+    assert pulumi(project_copy, "config", "set", "host", "203.0.113.10").returncode == 0
+    preview = pulumi(project_copy, "preview")
     output = preview.stdout + preview.stderr
     assert "configuration key 'pactus-secure:sshPort' must be of type 'integer'" in output, output
 
@@ -76,10 +76,10 @@ def test_a_missing_required_key_and_a_wrong_type_are_refused_by_the_cli(project)
 @pytest.mark.parametrize(
     "stack", sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "examples/fleet").glob("Pulumi.*.yaml"))
 )
-def test_each_example_fleet_stack_passes_the_declarations(project, stack):
-    fleet = project / "examples/fleet"
+def test_each_example_fleet_stack_passes_the_declarations(project_copy, stack):
+    fleet = project_copy / "examples/fleet"
     assert pulumi(fleet, "stack", "init", stack).returncode == 0
     assert pulumi(fleet, "config", "set", "--secret", "sshPrivateKey", stdin=SSH_KEY).returncode == 0
     assert pulumi(fleet, "config", "set", "manageDns", "false").returncode == 0
-    preview = pulumi(project, "-C", str(fleet), "preview", "--stack", stack)
+    preview = pulumi(project_copy, "-C", str(fleet), "preview", "--stack", stack)
     assert preview.returncode == 0 and PREVIEWED in preview.stdout, preview.stdout + preview.stderr

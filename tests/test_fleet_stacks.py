@@ -13,37 +13,37 @@ from tests.test_cli_config import pulumi
 FLEET = Path("examples/fleet")
 
 
-def fleet(project: Path, *args: str) -> subprocess.CompletedProcess:
+def fleet(project_copy: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "fleet", *args, "--project", str(project / FLEET)],
-        cwd=project,
+        [sys.executable, "-m", "fleet", *args, "--project", str(project_copy / FLEET)],
+        cwd=project_copy,
         capture_output=True,
         text=True,
         timeout=300,
     )
 
 
-def stacks(project: Path) -> str:
+def stacks(project_copy: Path) -> str:
     """`pulumi stack ls`, whose `*` marks the selected stack."""
-    listed = pulumi(project / FLEET, "stack", "ls")
+    listed = pulumi(project_copy / FLEET, "stack", "ls")
     assert listed.returncode == 0, listed.stderr
     return "\n".join(sorted(line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()))
 
 
-def test_status_creates_no_stack_and_keeps_the_selected_one(project):
+def test_status_creates_no_stack_and_keeps_the_selected_one(project_copy):
     for stack in ("mainnet-node2", "mainnet-node1"):  # the last one made is the one selected
-        assert pulumi(project / FLEET, "stack", "init", stack).returncode == 0
-    status = fleet(project, "status", "--stacks", "mainnet-node2", "testnet-node1", "--json")
+        assert pulumi(project_copy / FLEET, "stack", "init", stack).returncode == 0
+    status = fleet(project_copy, "status", "--stacks", "mainnet-node2", "testnet-node1", "--json")
     assert status.returncode == 1, status.stderr
     assert status.stdout.count("no stack: never deployed") == 1  # testnet-node1; mainnet-node2 has no endpoint up
-    assert stacks(project) == "mainnet-node1*\nmainnet-node2"
+    assert stacks(project_copy) == "mainnet-node1*\nmainnet-node2"
 
 
-def test_a_preview_removes_the_stack_it_made_and_keeps_its_file(project):
-    assert pulumi(project / FLEET, "stack", "init", "mainnet-node1").returncode == 0
-    stack_file = project / FLEET / "Pulumi.testnet-node1.yaml"
+def test_a_preview_removes_the_stack_it_made_and_keeps_its_file(project_copy):
+    assert pulumi(project_copy / FLEET, "stack", "init", "mainnet-node1").returncode == 0
+    stack_file = project_copy / FLEET / "Pulumi.testnet-node1.yaml"
     before = stack_file.read_text()
-    preview = fleet(project, "preview", "--stacks", "testnet-node1", "mainnet-node1")
+    preview = fleet(project_copy, "preview", "--stacks", "testnet-node1", "mainnet-node1")
     assert preview.returncode == 2 and "nothing was run" in preview.stderr, preview.stderr  # no SSH key set
     assert "testnet-node1: pactus-secure:sshPrivateKey" in preview.stderr
-    assert stacks(project) == "mainnet-node1*" and stack_file.read_text() == before
+    assert stacks(project_copy) == "mainnet-node1*" and stack_file.read_text() == before

@@ -66,6 +66,7 @@ def test_the_root_cache_planted_by_another_user_is_refused_before_root_writes_in
 
 
 def test_a_link_planted_as_the_lock_or_the_root_is_not_followed(tmp_path, monkeypatch):
+    """The debootstrap is a stand-in that records its call: the point is what is opened and copied."""
     cache = private_folder(tmp_path / "cache")
     monkeypatch.setattr(servers, "CACHE", cache)
     built = []
