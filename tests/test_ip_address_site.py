@@ -95,3 +95,28 @@ def test_the_step_refuses_before_it_writes_the_site(tmp_path, throwaway_certific
 def test_as_the_default_it_answers_no_other_name():
     assert "if ($ssl_server_name) {\n        return 421;" in site(IP_NODE)
     assert "$ssl_server_name" not in site(settings_of(MINIMAL))
+
+
+def test_a_configuration_nginx_rejects_hides_no_default_and_fails_no_step(tmp_path, throwaway_certificate):
+    """`nginx -T` on a broken configuration prints nothing and fails: the search finds nothing
+    (nginx -t names the problem later) rather than ending the step under pipefail."""
+    nginx_test(
+        tmp_path,
+        {"catch-all/tls": CATCH_ALL, "broken/tls": "server { listen 443 ssl default_server; }\n"},
+        throwaway_certificate,
+    )
+    own = tmp_path / "conf.d" / f"{IP_NODE.host}-tls.conf"
+    found = run_function(
+        tls_site_script(IP_NODE), f"SITE={own}\ndefault_server_elsewhere", tmp_path, [nginx_on_path(tmp_path)]
+    )
+    assert found.stdout == ""
+
+
+def test_a_long_configuration_is_read_to_its_end(tmp_path, throwaway_certificate):
+    """Many sites after the catch-all: nginx is still writing when the default is found."""
+    named = {
+        f"node{i}.example.com/tls": site(settings_of({**MINIMAL, "domain": f"node{i}.example.com"})) for i in range(40)
+    }
+    assert other_default(tmp_path, {"catch-all/tls": CATCH_ALL, **named}, throwaway_certificate).endswith(
+        "catch-all-tls.conf"
+    )
