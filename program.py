@@ -12,6 +12,8 @@ import pulumi
 from clients.ssh_greeting import silent_server
 from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
+from render.distros import families_for
+from render.nginx import SIGN_WITH_KEY_JSONRPC, jsonrpc_guarded
 from render.scripts import certbot_plan
 from settings import BASIC_AUTH, NAMESPACE, SSH_PRIVATE_KEY, SettingsError
 from settings.stack_config import StackValue, read_stack_config
@@ -60,11 +62,31 @@ def unpinned_host_key_warning(settings) -> str:
     )
 
 
+def unread_jsonrpc_warning(settings) -> str | None:
+    """Preview's warning where JSON-RPC cannot refuse the method that takes a private key: a
+    host whose distribution has no njs for its nginx (gRPC and the HTTP-API refuse it anyway)."""
+    if not jsonrpc_guarded(settings):
+        return None
+    without = [family.name for family in families_for(settings.distro) if not family.njs_packages]
+    if not without:
+        return None
+    where = "on this host" if settings.distro != "auto" else f"if the host is of the {' or '.join(without)} family"
+    return (
+        f"JSON-RPC's {SIGN_WITH_KEY_JSONRPC}, which takes a raw private key, reaches the node {where}: the "
+        "proxy reads JSON-RPC bodies with njs, which that family's repositories lack for their nginx (gRPC and "
+        f"the HTTP-API refuse the method all the same). Load njs into the host's nginx, set "
+        f"{NAMESPACE}:distro if the host is Debian or Ubuntu, or `pulumi config set --path jsonrpc.enable false`"
+    )
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, _stop_quietly)
     settings, secrets = read_settings()
     if settings.ssh_host_key is None:
         pulumi.log.warn(unpinned_host_key_warning(settings))
+    unread = unread_jsonrpc_warning(settings)
+    if unread:
+        pulumi.log.warn(unread)
     pulumi.log.info(certbot_plan(settings))
     if not pulumi.runtime.is_dry_run():  # a preview reaches no host
         silent = silent_server(

@@ -42,9 +42,9 @@ class Proxy(pulumi.ComponentResource):
         def step(role: str, spec: Step, after: list[pulumi.Resource]) -> command.remote.Command:
             return run_step(f"{name}-{role}", args.host, spec, parent=self, after=[*before, *after])
 
-        def site(path: str, script: str) -> Step:
+        def site(path: str, script: str, imports: tuple[str, ...] = ()) -> Step:
             """A site file is replaced when its path (the domain) changes; its undo takes it away."""
-            return Step(script, undo_script=site_remove_script(settings, path), replace_on=(path,))
+            return Step(script, undo_script=site_remove_script(settings, path, imports), replace_on=(path,))
 
         http_site = step(self.HTTP_SITE, site(layout.http_site, http_site_script(settings)), [])
         certificate = step(self.CERTIFICATE, Step(certificate_script(settings)), [http_site])
@@ -62,7 +62,7 @@ class Proxy(pulumi.ComponentResource):
             )
         self.tls_site = step(
             self.TLS_SITE,
-            site(layout.tls_site, tls_site_script(settings)),
+            site(layout.tls_site, tls_site_script(settings), (layout.jsonrpc_guard,)),
             [certificate, *([credential] if credential else [])],
         )
         self.register_outputs({"certificatePath": layout.certificate, "keyPath": layout.certificate_key})

@@ -27,6 +27,10 @@ class DistroFamily:
     firewall: str = "ufw"  # the firewall the family manages hosts with: ufw or firewalld
     venv_packages: tuple[str, ...] = ("python",)  # what `python3 -m venv` needs, for certbot from PyPI
     ca_bundle: str = "/etc/ssl/certs/ca-certificates.crt"  # the system's trust store: pip trusts it
+    # Nginx's JavaScript module (njs), which the stock nginx.conf loads once installed. None in
+    # RHEL's and EPEL's repositories (nginx.org's has nginx-module-njs, for its own nginx); Arch's
+    # nginx-mod-njs wants a load_module line in nginx.conf, which the program does not write.
+    njs_packages: tuple[str, ...] = ()
 
 
 _FACTS = (
@@ -39,6 +43,7 @@ _FACTS = (
         certbot_timer="certbot.timer",
         nginx_group="www-data",
         venv_packages=("python3-venv",),
+        njs_packages=("libnginx-mod-http-js",),
     ),
     # RHEL and its rebuilds carry certbot in EPEL only; Fedora in its own repositories.
     DistroFamily(

@@ -36,6 +36,11 @@ class HostLayout:
         return f"/etc/nginx/pactus-secure-{self.domain}.htpasswd"
 
     @property
+    def jsonrpc_guard(self) -> str:
+        """njs code the TLS site imports; outside conf.d, which holds only config."""
+        return f"/etc/nginx/pactus-secure-{self.domain}.jsonrpc-guard.js"
+
+    @property
     def access_log(self) -> str:
         """Debian's, RHEL's and Arch's logrotate rotate /var/log/nginx/*.log."""
         return f"/var/log/nginx/pactus-secure-{self.domain}.access.log"

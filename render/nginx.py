@@ -10,7 +10,24 @@ from settings import Settings
 
 # gRPC services of the `pactus` proto package; Wallet signs and sends transactions.
 PUBLIC_GRPC_SERVICES = ("Blockchain", "Network", "Transaction", "Utils")
-WALLET_GRPC_SERVICES = ("Wallet",)
+# The one public call that takes a private key, by its name on each API.
+SIGN_WITH_KEY_GRPC = "Utils/SignMessageWithPrivateKey"
+SIGN_WITH_KEY_HTTP = "utils/sign_message_with_private_key"
+SIGN_WITH_KEY_JSONRPC = "pactus.utils.sign_message_with_private_key"
+
+
+@dataclass(frozen=True)
+class DeniedCall:
+    """A call the proxy answers itself: `pattern` follows the API's service path in a regex."""
+
+    pattern: str
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class WalletRoute:
+    networks: tuple[str, ...]  # the clients it is routed to; () for every address (behind the credential)
 
 
 @dataclass(frozen=True)
@@ -23,18 +40,30 @@ class Upstream:
 @dataclass(frozen=True)
 class GrpcRoute(Upstream):
     services: tuple[str, ...]
-    denied: tuple[str, ...]
+    wallet: WalletRoute | None
+    denied: tuple[DeniedCall, ...]
     path_prefix: str | None
+
+
+@dataclass(frozen=True)
+class JsonRpcGuard:
+    """njs reads each body and refuses these methods (templates/nginx/jsonrpc-guard.js.j2)."""
+
+    script: str
+    denied_methods: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class JsonRpcRoute(Upstream):
     path: str
+    guard: JsonRpcGuard | None
 
 
 @dataclass(frozen=True)
 class HttpRoute(Upstream):
     base_path: str
+    wallet: WalletRoute | None
+    denied: tuple[DeniedCall, ...]
 
 
 @dataclass(frozen=True)
@@ -49,6 +78,7 @@ class RateLimitZone:
 @dataclass(frozen=True)
 class BasicAuthGate:
     realm: str
+    realm_variable: str  # the realm, or "off" for OPTIONS
     user_file: str
 
 
@@ -62,26 +92,54 @@ def render_acme_http_site(settings: Settings) -> str:
     )
 
 
-def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
-    """The TLS server. `http2_directive`: nginx >= 1.25.1 wants `http2 on;`, older the listen flag."""
+def jsonrpc_guarded(settings: Settings) -> bool:
+    """JSON-RPC has a method to refuse, which only njs can see in a body."""
+    return settings.jsonrpc.enable and not settings.expose_sign_message_with_private_key
+
+
+def render_jsonrpc_guard() -> str:
+    return render("nginx/jsonrpc-guard.js.j2")
+
+
+def render_tls_site(settings: Settings, *, http2_directive: bool, njs: bool) -> str:
+    """The TLS server. `http2_directive`: nginx >= 1.25.1 wants `http2 on;`, older the listen flag.
+    `njs`: Nginx runs njs, so the JSON-RPC route can read bodies and refuse a method."""
     layout = HostLayout(settings.name)
     prefix = layout.upstream_prefix
     body = settings.max_body_size
+    wallet = WalletRoute(settings.wallet_networks) if settings.wallet_routed else None
+    sign_with_key = not settings.expose_sign_message_with_private_key
     grpc = jsonrpc = http = None
     if settings.grpc.enable:
-        wallet = WALLET_GRPC_SERVICES if settings.expose_wallet else ()
         grpc = GrpcRoute(
             f"{prefix}_grpc",
             str(settings.grpc.listen),
             body.grpc,
-            PUBLIC_GRPC_SERVICES + wallet,
-            WALLET_GRPC_SERVICES if not settings.expose_wallet else (),
+            PUBLIC_GRPC_SERVICES,
+            wallet,
+            _denied(
+                wallet is None and DeniedCall("Wallet/", "the Wallet service", "signs and sends transactions"),
+                sign_with_key and DeniedCall(f"{SIGN_WITH_KEY_GRPC}$", "SignMessageWithPrivateKey", _TAKES_A_KEY),
+            ),
             settings.grpc.path_prefix,
         )
     if settings.jsonrpc.enable:
-        jsonrpc = JsonRpcRoute(f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path)
+        guard = JsonRpcGuard(layout.jsonrpc_guard, (SIGN_WITH_KEY_JSONRPC,)) if njs and sign_with_key else None
+        jsonrpc = JsonRpcRoute(
+            f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path, guard
+        )
     if settings.http.enable:
-        http = HttpRoute(f"{prefix}_http", str(settings.http.listen), body.http, settings.http.base_path)
+        http = HttpRoute(
+            f"{prefix}_http",
+            str(settings.http.listen),
+            body.http,
+            settings.http.base_path,
+            wallet,
+            _denied(
+                wallet is None and DeniedCall("wallet/", "the wallet", "signs and sends transactions"),
+                sign_with_key and DeniedCall(SIGN_WITH_KEY_HTTP, "sign_message_with_private_key", _TAKES_A_KEY),
+            ),
+        )
     # With basicAuth, gRPC asks for the credential too: the node checks it (grpc.basicAuth), else Nginx.
     grpc_gate = settings.basic_auth and not settings.grpc.basic_auth
     return render(
@@ -111,5 +169,14 @@ def render_tls_site(settings: Settings, *, http2_directive: bool) -> str:
         client_key=f"{layout.variable_prefix}_client",
         options_with_body=f"{layout.variable_prefix}_options_with_body",
         grpc_gate=grpc_gate,
-        basic_auth=BasicAuthGate(f"Pactus node {settings.name}", layout.htpasswd) if settings.basic_auth else None,
+        basic_auth=BasicAuthGate(f"Pactus node {settings.name}", f"{layout.variable_prefix}_realm", layout.htpasswd)
+        if settings.basic_auth
+        else None,
     )
+
+
+_TAKES_A_KEY = "takes a raw private key, which nobody should send over the internet"
+
+
+def _denied(*calls: DeniedCall | bool) -> tuple[DeniedCall, ...]:
+    return tuple(call for call in calls if isinstance(call, DeniedCall))

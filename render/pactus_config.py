@@ -29,7 +29,7 @@ def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[
     grpc = api["grpc"]
     api["grpc"] = {
         "enable": grpc.pop("enable"),
-        "enable_wallet": settings.expose_wallet,
+        "enable_wallet": settings.wallet_routed,
         **grpc,
         "basic_auth": basic_auth if settings.grpc.basic_auth else "",
     }

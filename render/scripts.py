@@ -7,9 +7,18 @@ delivers both and nothing is half-copied.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from render.distros import families_for
 from render.host_layout import ACME_WEBROOT, REMOVED_WITH_CERTBOT, RENEW_HOOK, HostLayout
-from render.nginx import render_acme_http_site, render_tls_site
+from render.nginx import (
+    SIGN_WITH_KEY_JSONRPC,
+    jsonrpc_guarded,
+    render_acme_http_site,
+    render_jsonrpc_guard,
+    render_tls_site,
+)
 from render.pactus_config import managed_sections, render_managed_sections
 from render.templating import TEMPLATES, render
 from settings import MANAGED_SECTIONS, Settings
@@ -28,28 +37,44 @@ def host_setup_script(settings: Settings) -> str:
         stack=settings.stack,
         families=families_for(settings.distro),
         webroot=ACME_WEBROOT,
+        njs=jsonrpc_guarded(settings),
+        denied_method=SIGN_WITH_KEY_JSONRPC,
         **_certbot_source(settings),
     )
 
 
 def http_site_script(settings: Settings) -> str:
-    return _site_install(settings, HostLayout(settings.name).http_site, render_acme_http_site(settings))
-
-
-def tls_site_script(settings: Settings) -> str:
-    layout = HostLayout(settings.name)
     return _site_install(
-        settings,
-        layout.tls_site,
-        render_tls_site(settings, http2_directive=False),
-        content_http2_directive=render_tls_site(settings, http2_directive=True),
-        requires=(layout.certificate, layout.certificate_key),
-        default_of_443=settings.ip_address_certificate,
+        settings, HostLayout(settings.name).http_site, [SiteVariant("", render_acme_http_site(settings))]
     )
 
 
-def site_remove_script(settings: Settings, path: str) -> str:
-    return render("scripts/nginx-site-remove.sh.j2", stack=settings.stack, path=path)
+def tls_site_script(settings: Settings) -> str:
+    """One variant of the site for each thing the host decides: the http2 form its nginx wants,
+    and, while JSON-RPC has a method to refuse, whether its nginx runs njs to read bodies."""
+    layout = HostLayout(settings.name)
+    guarded = jsonrpc_guarded(settings)
+    variants = []
+    for http2 in (True, False):
+        for njs in (True, False) if guarded else (False,):
+            condition = " && ".join(
+                name for name, wanted in (("nginx_wants_http2_directive", http2), ("nginx_runs_njs", njs)) if wanted
+            )
+            variants.append(SiteVariant(condition, render_tls_site(settings, http2_directive=http2, njs=njs)))
+    return _site_install(
+        settings,
+        layout.tls_site,
+        variants,
+        requires=(layout.certificate, layout.certificate_key),
+        default_of_443=settings.ip_address_certificate,
+        guard=layout.jsonrpc_guard,
+        guard_content=render_jsonrpc_guard() if guarded else None,
+    )
+
+
+def site_remove_script(settings: Settings, path: str, imports: tuple[str, ...] = ()) -> str:
+    """`imports`: files the site alone reads, which go with it."""
+    return render("scripts/nginx-site-remove.sh.j2", stack=settings.stack, path=path, imports=imports)
 
 
 def certificate_script(settings: Settings) -> str:
@@ -188,23 +213,35 @@ def firewall_script(settings: Settings) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SiteVariant:
+    condition: str  # the shell test under which the host takes this content; "" for the last, taken otherwise
+    content: str
+
+
 def _site_install(
     settings: Settings,
     path: str,
-    content: str,
+    variants: list[SiteVariant],
     *,
-    content_http2_directive: str | None = None,
     requires: tuple[str, ...] = (),
     default_of_443: bool = False,
+    guard: str | None = None,
+    guard_content: str | None = None,
 ) -> str:
     return render(
         "scripts/nginx-site-install.sh.j2",
         stack=settings.stack,
         path=path,
-        content=_heredoc_body(content),
-        content_http2_directive=content_http2_directive and _heredoc_body(content_http2_directive),
+        conditional=[dataclasses.replace(v, content=_heredoc_body(v.content)) for v in variants[:-1]],
+        fallback=_heredoc_body(variants[-1].content),
+        checks_http2=any("nginx_wants_http2_directive" in v.condition for v in variants),
+        checks_njs=any("nginx_runs_njs" in v.condition for v in variants),
         requires=requires,
         default_of_443=default_of_443,
+        guard=guard,
+        guard_content=guard_content and _heredoc_body(guard_content),
+        denied_method=SIGN_WITH_KEY_JSONRPC,
         delimiter=HEREDOC_DELIMITER,
     )
 

@@ -212,6 +212,35 @@ def is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) ->
     return address is not None and any(address in network for network in PRIVATE_NETWORKS)
 
 
+# The widest client network the wallet may be routed to: a site's, never the internet's.
+WIDEST_CLIENT_NETWORK = {4: 16, 6: 48}
+
+
+def client_networks(key: str, value: Any, problems: Problems) -> tuple[str, ...] | None:
+    """Networks in CIDR (an address alone is one host), each at most a /16 or an IPv6 /48."""
+    if not isinstance(value, list):
+        problems.add(key, value, 'must be a list of networks in CIDR, e.g. ["203.0.113.0/24"]')
+        return None
+    for item in value:
+        if text(key, item, problems) is None:
+            return None
+        try:
+            network = ipaddress.ip_network(item)
+        except ValueError as error:
+            problems.add(key, item, f"is no network in CIDR ({error}), e.g. 203.0.113.0/24 or 2001:db8:5::/48")
+            return None
+        widest = WIDEST_CLIENT_NETWORK[network.version]
+        if network.prefixlen < widest:
+            problems.add(
+                key,
+                item,
+                f"is wider than a /{widest}: the wallet would be open to a large part of the internet; list "
+                "the networks of the clients that use it",
+            )
+            return None
+    return tuple(value)
+
+
 def optional_route(key: str, value: Any, problems: Problems) -> str | None:
     """A route, or "" for none."""
     return None if value == "" else route(key, value, problems)

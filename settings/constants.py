@@ -16,6 +16,9 @@ DISTROS = ("auto", *DISTRO_FAMILIES)
 # Where a Pactus API may listen with `allowPrivateListen`: networks no internet client reaches.
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 
+# Where Pactus's guide ("Connect GUI to Remote Node") has users point the GUI: https://<node>/grpc-web.
+GUI_GRPC_PREFIX = "/grpc-web"
+
 # The sections the program writes itself, from the keys of the same names.
 MANAGED_SECTIONS = ("grpc", "jsonrpc", "http", "html")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from settings import checks, pactus_schema
-from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, DISTROS, IP_ADDRESS_PROFILE
+from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, DISTROS, GUI_GRPC_PREFIX, IP_ADDRESS_PROFILE
 from settings.problems import Problems
 from settings.types import Listen
 
@@ -63,7 +63,10 @@ class GrpcApi:
         False,
     )
     path_prefix: str | None = setting(
-        "gRPC also under this path, e.g. `/grpc`, as Pactus's GUI dials it", checks.optional_route, ""
+        "gRPC also under this path, where Pactus's GUI dials it (`pactus-gui -grpc-addr https://<node>/grpc-web`, "
+        "as Pactus's guide says); another path such as the older tutorial's `/grpc`, or `\"\"` for none",
+        checks.optional_route,
+        GUI_GRPC_PREFIX,
     )
 
 
@@ -89,7 +92,15 @@ class HttpApi:
         "where Pactus's HTTP-API server listens: loopback", checks.listen, "127.0.0.1:8080", pactus="listen"
     )
     base_path: str = setting("the HTTP-API's path, public and Pactus's own", checks.route, "/http", pactus="base_path")
-    enable_cors: bool = setting("Pactus answers CORS on the HTTP-API", checks.boolean, False, pactus="enable_cors")
+    enable_cors: bool = setting(
+        "Pactus answers CORS on the HTTP-API, for every origin (it echoes the request's); only with `allowAnyOrigin`",
+        checks.boolean,
+        False,
+        pactus="enable_cors",
+    )
+    allow_any_origin: bool = setting(
+        "let `enableCors` be: any web page may call the HTTP-API from its visitors' browsers", checks.boolean, False
+    )
 
 
 @dataclass(frozen=True)
@@ -184,7 +195,12 @@ class Settings:
     cloudflare_zone_id: str | None = setting(
         "the domain's Cloudflare zone id, from its overview page; required while `manageDns` is true", checks.zone_id
     )
-    acme_email: str = setting("the ACME account's email (expiry notices)", checks.email, REQUIRED)
+    acme_email: str = setting(
+        "the ACME account's contact: the CA writes there about the account and its policies (Let's Encrypt sends "
+        "no expiry notices since 2025-06-04: `fleet status` shows each node's expiry and days left)",
+        checks.email,
+        REQUIRED,
+    )
     acme_server: str = setting(
         "`production`, `staging` (Let's Encrypt), or the https URL of an ACME directory",
         checks.acme_server,
@@ -233,7 +249,20 @@ class Settings:
     http: HttpApi = section("the HTTP-API")
     html: HtmlPages = section("Pactus's debug pages")
     expose_wallet: bool = setting(
-        "route the gRPC Wallet service publicly and set `grpc.enable_wallet`; needs `basicAuth` and `grpc.basicAuth`",
+        "route the wallet (gRPC's Wallet service, the HTTP-API's `/api/pactus/wallet/`) to every address and set "
+        "`grpc.enable_wallet`; needs `basicAuth` and `grpc.basicAuth`, so pactus-shell can use it and the GUI cannot",
+        checks.boolean,
+        False,
+    )
+    wallet_networks: tuple[str, ...] = setting(
+        "client networks (CIDR, at most a /16 or an IPv6 /48) the wallet is routed to, and to no other address; "
+        "sets `grpc.enable_wallet`. With no credential asked, Pactus's GUI can use it (it sends none)",
+        checks.client_networks,
+        [],
+    )
+    expose_sign_message_with_private_key: bool = setting(
+        "route `Utils.SignMessageWithPrivateKey` (JSON-RPC: `pactus.utils.sign_message_with_private_key`), "
+        "which takes a raw private key over the internet; refused by the proxy otherwise",
         checks.boolean,
         False,
     )
@@ -280,6 +309,11 @@ class Settings:
     def certificate_profile(self) -> str | None:
         """acmeProfile; for an IP-address certificate, the one profile it is issued under."""
         return self.acme_profile or (IP_ADDRESS_PROFILE if self.ip_address_certificate else None)
+
+    @property
+    def wallet_routed(self) -> bool:
+        """The proxy routes the wallet to someone, and the node serves it (`grpc.enable_wallet`)."""
+        return self.expose_wallet or bool(self.wallet_networks)
 
     @property
     def dns_record(self) -> bool:

@@ -126,6 +126,19 @@ def any_origin_is_meant(settings: Settings, _: Mapping[str, str], problems: Prob
         )
 
 
+def the_http_api_answers_any_origin_only_when_meant(
+    settings: Settings, _: Mapping[str, str], problems: Problems
+) -> None:
+    if settings.http.enable_cors and settings.http.allow_any_origin is False:
+        problems.add(
+            "http.enableCors",
+            True,
+            "Pactus answers CORS on the HTTP-API for every origin (it echoes the request's Origin), so any web "
+            "page could call the node from its visitors' browsers: set http.allowAnyOrigin true to mean it, "
+            "or http.enableCors false",
+        )
+
+
 def grpc_basic_auth_has_the_credential(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
     if settings.grpc.basic_auth and not settings.basic_auth:
         problems.add(
@@ -182,6 +195,15 @@ def the_wallet_has_grpc_and_the_credential(settings: Settings, _: Mapping[str, s
             "would let anyone create, restore and spend from the node's wallets: it needs the credential, "
             "checked by the node on gRPC and by Nginx on JSON-RPC and the HTTP-API: set basicAuth (--secret) "
             "and grpc.basicAuth true, or exposeWallet false",
+        )
+
+
+def the_wallets_networks_have_grpc(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
+    if settings.wallet_networks and not settings.grpc.enable:
+        problems.add(
+            "walletNetworks",
+            list(settings.wallet_networks),
+            "the wallet is served by gRPC: set grpc.enable true, or walletNetworks []",
         )
 
 
@@ -261,11 +283,13 @@ RULES: tuple[Rule, ...] = (
     dns_needs_its_zone_and_token,
     apis_listen_privately_only_when_allowed,
     any_origin_is_meant,
+    the_http_api_answers_any_origin_only_when_meant,
     grpc_basic_auth_has_the_credential,
     some_api_is_enabled,
     each_api_has_its_own_port,
     each_api_has_its_own_path,
     the_wallet_has_grpc_and_the_credential,
+    the_wallets_networks_have_grpc,
     http_apis_have_grpc,
     the_host_is_public_unless_allowed,
     the_profiler_stays_on_loopback,

@@ -19,11 +19,11 @@ from tests.configs import MINIMAL, settings_of
 from tests.credentials import BASIC_AUTH, SECRETS
 
 CASES = Path(__file__).parent / "nginx_cases"
-# The TLS site as nginx < 1.25.1 (Debian 12's) takes it; the newer form differs only in how
-# HTTP/2 is turned on, which tests/test_nginx_config.py checks.
+# The TLS site as nginx < 1.25.1 (Debian 12's) with njs takes it; the other forms differ only
+# in how HTTP/2 is turned on and in JSON-RPC's guard, which tests/test_nginx_config.py checks.
 FILES = {
     "acme-http.conf": render_acme_http_site,
-    "tls-proxy.conf": lambda settings: render_tls_site(settings, http2_directive=False),
+    "tls-proxy.conf": lambda settings: render_tls_site(settings, http2_directive=False, njs=True),
 }
 
 

@@ -83,3 +83,27 @@ def test_each_example_fleet_stack_passes_the_declarations(project_copy, stack):
     assert pulumi(fleet, "config", "set", "manageDns", "false").returncode == 0
     preview = pulumi(project_copy, "-C", str(fleet), "preview", "--stack", stack)
     assert preview.returncode == 0 and PREVIEWED in preview.stdout, preview.stdout + preview.stderr
+
+
+def test_the_real_engine_refuses_what_would_open_the_node_and_warns_where_json_rpc_stays_unread(project_copy):
+    """Before anything runs: CORS for every origin not meant, the wallet routed to the whole
+    internet; then, on a RedHat host, the preview says the key-signing call stays on JSON-RPC."""
+    required = {"domain": "node1.example.com", "host": "203.0.113.10", "acmeEmail": "o@example.com"}
+    new_stack(project_copy, "node1", **required, manageDns="false", distro="redhat")
+    assert pulumi(project_copy, "config", "set", "--path", "http.enable", "true").returncode == 0
+    assert pulumi(project_copy, "config", "set", "--path", "http.enableCors", "true").returncode == 0
+    assert pulumi(project_copy, "config", "set", "--path", "walletNetworks[0]", "0.0.0.0/1").returncode == 0
+    refused = pulumi(project_copy, "preview")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "command:remote:Command" not in output  # the program stopped first
+    assert "http.enableCors = True" in output and "set http.allowAnyOrigin true to mean it" in output, output
+    assert "walletNetworks = '0.0.0.0/1': is wider than a /16" in output, output
+    for key in ("http.enableCors", "walletNetworks", "http.enable"):
+        assert pulumi(project_copy, "config", "rm", "--path", key).returncode == 0
+    assert pulumi(project_copy, "config", "set", "--path", "jsonrpc.enable", "true").returncode == 0
+    warned = pulumi(project_copy, "preview")
+    assert warned.returncode == 0 and "command:remote:Command" in warned.stdout, warned.stdout + warned.stderr
+    assert (
+        "pactus.utils.sign_message_with_private_key, which takes a raw private key, reaches the node on this host"
+        in (" ".join(warned.stdout.split()))
+    ), warned.stdout

@@ -132,7 +132,7 @@ def test_a_hostile_string_in_pactus_config_is_inert_in_every_rendered_file(paylo
         "tls-site": scripts.tls_site_script(settings),
         "firewall": scripts.firewall_script(settings),
         "nginx-http": render_acme_http_site(settings),
-        "nginx-tls": render_tls_site(settings, http2_directive=True),
+        "nginx-tls": render_tls_site(settings, http2_directive=True, njs=True),
     }
     script = rendered.pop("config")
     for name, text in rendered.items():

@@ -26,7 +26,7 @@ CATCH_ALL = """server {
 
 
 def site(settings) -> str:
-    return render_tls_site(settings, http2_directive=False)
+    return render_tls_site(settings, http2_directive=False, njs=True)
 
 
 def nginx_on_path(tmp_path: Path) -> Path:

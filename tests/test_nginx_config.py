@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from render.host_layout import HostLayout
-from render.nginx import render_acme_http_site, render_tls_site
+from render.nginx import render_acme_http_site, render_jsonrpc_guard, render_tls_site
 from tests.cases import parse_case
 from tests.configs import MINIMAL, settings_of
 from tests.credentials import BASIC_AUTH, SECRETS
 from tests.nginx_golden import CASES, case_settings, rendered
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"  # Debian's libnginx-mod-http-js, as on a node
 CASE_NAMES = sorted(p.name for p in CASES.glob("*.case"))
 
 
@@ -42,17 +43,25 @@ COMBINATIONS = [
 ]
 
 
-def nginx_test(tmp_path: Path, sites: dict[str, str], certificate: tuple[Path, Path]) -> subprocess.CompletedProcess:
+def nginx_test(
+    tmp_path: Path, sites: dict[str, str], certificate: tuple[Path, Path], *, njs: bool = True
+) -> subprocess.CompletedProcess:
     """Runs `nginx -t` on the sites as the host would include them (inside http{}),
-    with the throwaway certificate standing in for Let's Encrypt's files."""
+    with the throwaway certificate standing in for Let's Encrypt's files; `njs`: the
+    module loaded, as Debian's libnginx-mod-http-js loads it."""
     (tmp_path / "conf.d").mkdir()
+    guard = tmp_path / "jsonrpc-guard.js"
+    guard.write_text(render_jsonrpc_guard())
     for name, text in sites.items():
         layout = HostLayout(name.split("/")[0])
-        text = text.replace(layout.certificate, str(certificate[0])).replace(
-            layout.certificate_key, str(certificate[1])
+        text = (
+            text.replace(layout.certificate, str(certificate[0]))
+            .replace(layout.certificate_key, str(certificate[1]))
+            .replace(layout.jsonrpc_guard, str(guard))
         )
         (tmp_path / "conf.d" / f"{name.replace('/', '-')}.conf").write_text(text)
     (tmp_path / "nginx.conf").write_text(f"""
+{f"load_module {NJS_MODULE};" if njs else ""}
 pid {tmp_path}/nginx.pid;
 error_log {tmp_path}/error.log;
 events {{}}
@@ -83,12 +92,29 @@ def test_every_combination_passes_nginx_t(tmp_path, throwaway_certificate, grpc,
         tmp_path,
         {
             "node1.example.com/http": render_acme_http_site(settings),
-            "node1.example.com/tls": render_tls_site(settings, http2_directive=False),
+            "node1.example.com/tls": render_tls_site(settings, http2_directive=False, njs=True),
         },
         throwaway_certificate,
     )
     assert result.returncode == 0, result.stderr
     assert "warn" not in result.stderr, result.stderr
+
+
+def test_without_njs_only_the_json_rpc_route_differs_and_nginx_takes_it_without_the_module(
+    tmp_path, throwaway_certificate
+):
+    settings = settings_for(jsonrpc=True, http=True)
+    guarded = render_tls_site(settings, http2_directive=False, njs=True)
+    plain = render_tls_site(settings, http2_directive=False, njs=False)
+    jsonrpc_route = guarded[guarded.index("    location = /jsonrpc {") : guarded.index("    # HTTP-API.")]
+    assert guarded.replace(jsonrpc_route, "") == plain.replace(
+        plain[plain.index("    location = /jsonrpc {") : plain.index("    # HTTP-API.")], ""
+    )
+    assert "js_" not in plain and "proxy_pass http://pactus_node1_example_com_jsonrpc/;" in plain
+    assert nginx_test(tmp_path, {"node1.example.com/tls": plain}, throwaway_certificate, njs=False).returncode == 0
+    (tmp_path / "guarded").mkdir()
+    refused = nginx_test(tmp_path / "guarded", {"node1.example.com/tls": guarded}, throwaway_certificate, njs=False)
+    assert 'unknown directive "js_import"' in refused.stderr  # why the host picks by what its nginx runs
 
 
 def test_two_nodes_on_one_host_do_not_clash(tmp_path, throwaway_certificate):
@@ -101,7 +127,7 @@ def test_two_nodes_on_one_host_do_not_clash(tmp_path, throwaway_certificate):
             for s in (one, two)
             for kind, render in (
                 ("http", render_acme_http_site),
-                ("tls", lambda s: render_tls_site(s, http2_directive=False)),
+                ("tls", lambda s: render_tls_site(s, http2_directive=False, njs=True)),
             )
         },
         throwaway_certificate,
@@ -111,7 +137,7 @@ def test_two_nodes_on_one_host_do_not_clash(tmp_path, throwaway_certificate):
 
 def test_a_broken_config_fails_nginx_t(tmp_path, throwaway_certificate):
     """The check itself can fail: the tutorial's grpc_pass with a URI path is rejected."""
-    broken = render_tls_site(settings_for(), http2_directive=False).replace(
+    broken = render_tls_site(settings_for(), http2_directive=False, njs=True).replace(
         "grpc_pass grpc://pactus_node1_example_com_grpc;", "grpc_pass grpc://127.0.0.1:50051/;"
     )
     result = nginx_test(tmp_path, {"node1.example.com/tls": broken}, throwaway_certificate)
@@ -121,8 +147,8 @@ def test_a_broken_config_fails_nginx_t(tmp_path, throwaway_certificate):
 def test_http2_directive_form_differs_only_in_how_http2_is_turned_on():
     """Debian 12's nginx 1.22 rejects `http2 on;`, so that form is checked textually here."""
     settings = settings_for(jsonrpc=True, http=True)
-    legacy = render_tls_site(settings, http2_directive=False).splitlines()
-    modern = render_tls_site(settings, http2_directive=True).splitlines()
+    legacy = render_tls_site(settings, http2_directive=False, njs=True).splitlines()
+    modern = render_tls_site(settings, http2_directive=True, njs=True).splitlines()
     assert [line for line in legacy if line not in modern] == ["    listen 443 ssl http2;"]
     assert [line for line in modern if line not in legacy] == ["    listen 443 ssl;", "    http2 on;"]
 
@@ -163,15 +189,27 @@ def test_security_holds_in_every_case(case):
         'add_header X-Content-Type-Options "nosniff" always;',
     ):
         assert f"    {line}\n" in text, line
-    # The Wallet: refused (PERMISSION_DENIED) unless exposed, and exposed only behind the node's own check.
-    assert text.count(r"\.(Wallet)/ {") == (0 if settings.expose_wallet else grpc_routes)
+    # The wallet: refused on every gRPC route and under the HTTP-API, unless routed; routed to
+    # every address only behind the node's own check, else to the listed networks alone.
+    wallet_routes = (grpc_routes + settings.http.enable) if settings.wallet_routed else 0
+    assert text.count("Wallet/ {") == grpc_routes and text.count("wallet/ {") == settings.http.enable
+    assert text.count("the Wallet service is not exposed") == grpc_routes - (grpc_routes if wallet_routes else 0)
+    assert text.count("        deny all;\n") == (wallet_routes if settings.wallet_networks else 0)
+    # SignMessageWithPrivateKey: refused on gRPC and the HTTP-API, and read out of JSON-RPC bodies.
+    sign_refused = not settings.expose_sign_message_with_private_key
+    assert text.count("Utils/SignMessageWithPrivateKey$ {") == (grpc_routes if sign_refused else 0)
+    assert text.count("utils/sign_message_with_private_key {") == (settings.http.enable if sign_refused else 0)
+    assert text.count("js_content pactus_secure_jsonrpc.guard;") == (settings.jsonrpc.enable if sign_refused else 0)
     # An OPTIONS request with a body never reaches JSON-RPC or the HTTP-API.
-    assert text.count("_options_with_body) {\n            return 400;") == http_apis
+    http_routes = http_apis + (settings.http.enable if settings.wallet_routed else 0)
+    assert text.count("_options_with_body) {\n            return 400;") == http_routes
     # The credential on every API: by Nginx, or on gRPC by the node.
-    routes_behind_basic_auth = http_apis + (0 if settings.grpc.basic_auth else grpc_routes)
+    proxied_grpc_routes = grpc_routes * (1 + settings.wallet_routed)
+    routes_behind_basic_auth = http_routes + (0 if settings.grpc.basic_auth else proxied_grpc_routes)
     assert text.count("auth_basic_user_file ") == (routes_behind_basic_auth if settings.basic_auth else 0)
     # Every API route rate-limited per client, when limits are on.
-    assert text.count("limit_req zone=") == (http_apis + grpc_routes if settings.rate_limit.enable else 0)
+    limited = http_routes + proxied_grpc_routes
+    assert text.count("limit_req zone=") == (limited if settings.rate_limit.enable else 0)
 
 
 def test_port_80_serves_only_the_acme_webroot_and_redirects():
@@ -194,7 +232,7 @@ def test_port_80_serves_only_the_acme_webroot_and_redirects():
 )
 def test_an_ipv6_client_counts_by_its_64(address, client):
     """The map's patterns, applied in order as Nginx applies them."""
-    text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False)
+    text = render_tls_site(settings_for(jsonrpc=True), http2_directive=False, njs=True)
     block = text[text.index(f"map $remote_addr ${HostLayout('node1.example.com').variable_prefix}_client {{") :]
     block = block[: block.index("\n}")]
     for pattern, value in re.findall(r'"~(.+?)"\s+"(.+?)";', block):
@@ -211,6 +249,6 @@ def test_a_site_for_the_longest_domain_passes_nginx_t(tmp_path, throwaway_certif
     domain = ".".join(["a" * 63] * 3) + ".com"  # 195 characters: its site's file name still fits in 255
     settings = settings_for(jsonrpc=True, http=True, domain=domain)
     result = nginx_test(
-        tmp_path, {f"{domain}/tls": render_tls_site(settings, http2_directive=False)}, throwaway_certificate
+        tmp_path, {f"{domain}/tls": render_tls_site(settings, http2_directive=False, njs=True)}, throwaway_certificate
     )
     assert result.returncode == 0, result.stderr

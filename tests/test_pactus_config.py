@@ -122,3 +122,8 @@ def test_nested_operator_tables_are_written_whole():
         )
     )
     assert sections["logger"] == {"levels": {"_sync": "warn"}} and sections["store"] == {"retention_days": 10}
+
+
+def test_a_wallet_routed_to_client_networks_is_served_by_the_node_without_a_credential():
+    sections = tomllib.loads(render_managed_sections(settings_of({**MINIMAL, "walletNetworks": ["198.51.100.0/24"]})))
+    assert sections["grpc"]["enable_wallet"] is True and sections["grpc"]["basic_auth"] == ""

@@ -262,6 +262,21 @@ def test_the_host_key_reaches_the_connection_and_its_absence_is_warned_about(mon
     assert len(warnings) == 1 and "sshHostKey is not set" in warnings[0] and "ssh-keyscan" in warnings[0]
 
 
+@pytest.mark.parametrize(
+    "distro, warned",
+    [("debian", None), ("redhat", "on this host"), ("arch", "on this host"), ("auto", "redhat or arch family")],
+)
+def test_preview_says_where_json_rpc_cannot_refuse_the_key_signing_method(monkeypatch, distro, warned):
+    warnings = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    jsonrpc = {"jsonrpc": {"enable": True}, "distro": distro}
+    deploy({**MINIMAL, "sshHostKey": HOST_KEY, **jsonrpc})
+    said = [w for w in warnings if "pactus.utils.sign_message_with_private_key" in w]
+    assert [warned in w for w in said] == ([] if warned is None else [True]), said
+    deploy({**MINIMAL, "sshHostKey": HOST_KEY, **jsonrpc, "exposeSignMessageWithPrivateKey": True})
+    assert len([w for w in warnings if "sign_message_with_private_key" in w]) == len(said)  # nothing to refuse
+
+
 def test_a_cloudflare_token_set_in_plain_text_is_refused_without_being_shown():
     with pytest.raises(pulumi.RunError) as caught:
         deploy(FULL, cloudflare_token_secret=False)

@@ -87,11 +87,17 @@ def test_every_script_is_strict_bash_run_through_its_main(variant):
         assert text.rstrip().endswith('main "$@"'), name
 
 
-def fake_nginx(tmp_path: Path, version: str) -> Path:
+def fake_nginx(tmp_path: Path, version: str, njs_loaded: bool = False) -> Path:
+    """An nginx that says its version (-v), and whose configuration (-T) loads njs or not."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     nginx = bin_dir / "nginx"
-    nginx.write_text(f"#!/bin/sh\necho 'nginx version: nginx/{version}' >&2\n")
+    loads = "load_module modules/ngx_http_js_module.so;" if njs_loaded else "# no modules"
+    nginx.write_text(
+        "#!/bin/sh\n"
+        f'case "$1" in -T) echo "# configuration file /etc/nginx/modules-enabled/50-mod-http-js.conf:"; '
+        f'echo "{loads}" ;; *) echo "nginx version: nginx/{version}" >&2 ;; esac\n'
+    )
     nginx.chmod(nginx.stat().st_mode | stat.S_IEXEC)
     return bin_dir
 
@@ -100,12 +106,22 @@ def fake_nginx(tmp_path: Path, version: str) -> Path:
     "version, http2_directive",
     [("1.22.1", False), ("1.24.0", False), ("1.25.1", True), ("1.26.3", True), ("1.18.0", False)],
 )
-def test_tls_site_script_picks_the_http2_form_of_the_hosts_nginx(tmp_path, version, http2_directive):
+@pytest.mark.parametrize("njs", [True, False])
+def test_tls_site_script_picks_the_form_the_hosts_nginx_takes(tmp_path, version, http2_directive, njs):
+    """The http2 form of its version, and the JSON-RPC guard where njs is loaded."""
     settings = settings_of(FULL)
     out = run_function(
-        scripts.tls_site_script(settings), "render_site", tmp_path, [fake_nginx(tmp_path, version)]
+        scripts.tls_site_script(settings), "render_site", tmp_path, [fake_nginx(tmp_path, version, njs)]
     ).stdout
-    assert out == render_tls_site(settings, http2_directive=http2_directive)
+    assert out == render_tls_site(settings, http2_directive=http2_directive, njs=njs)
+    assert ("js_content pactus_secure_jsonrpc.guard;" in out) is njs
+
+
+def test_without_a_method_to_refuse_the_site_never_asks_for_njs(tmp_path):
+    settings = settings_of({**FULL, "exposeSignMessageWithPrivateKey": "true"})
+    script = scripts.tls_site_script(settings)
+    assert "nginx_runs_njs" not in script and "js_import" not in script
+    assert "install_guard" not in script and "nginx_runs_njs" not in scripts.host_setup_script(settings)
 
 
 def test_http_site_script_carries_the_site_byte_for_byte(tmp_path):

@@ -35,6 +35,9 @@ def test_minimal_config_takes_every_default():
     assert settings.jsonrpc.origins == () and settings.jsonrpc.path == "/jsonrpc"
     assert not settings.http.enable and settings.http.base_path == "/http" and not settings.http.enable_cors
     assert settings.expose_wallet is False and (settings.jsonrpc.enable, settings.http.enable) == (False, False)
+    assert settings.wallet_networks == () and not settings.wallet_routed
+    assert settings.expose_sign_message_with_private_key is False
+    assert settings.grpc.path_prefix == "/grpc-web"  # where Pactus's guide points the GUI
 
 
 def test_full_config_is_read_as_given():
@@ -173,6 +176,14 @@ BAD_VALUES = [
     ({"exposeWallet": "true", "grpc": {"enable": False}}, "exposeWallet", "grpc.enable true"),
     ({"exposeWallet": "true"}, "exposeWallet", "set basicAuth (--secret) and grpc.basicAuth true"),
     ({"exposeWallet": "true", "grpc": {"basicAuth": True}}, "exposeWallet", "set basicAuth (--secret)"),
+    ({"walletNetworks": ["0.0.0.0/0"]}, "walletNetworks = '0.0.0.0/0'", "wider than a /16"),
+    ({"walletNetworks": ["10.0.0.0/15"]}, "walletNetworks", "wider than a /16"),
+    ({"walletNetworks": ["::/0"]}, "walletNetworks", "wider than a /48"),
+    ({"walletNetworks": ["10.1.2.3/24"]}, "walletNetworks", "has host bits set"),
+    ({"walletNetworks": ["office"]}, "walletNetworks", "no network in CIDR"),
+    ({"walletNetworks": "10.1.2.0/24"}, "walletNetworks", "list of networks"),
+    ({"walletNetworks": ["10.1.2.0/24"], "grpc": {"enable": False}}, "walletNetworks", "grpc.enable true"),
+    ({"http": {"enable": True, "enableCors": True}}, "http.enableCors = True", "http.allowAnyOrigin true"),
     ({"grpc": {"enable": False}, "jsonrpc": {"enable": True}}, "grpc.enable = False", "through its gRPC server"),
     ({"sshHostKey": "AAAAC3NzaC1lZDI1NTE5AAAAIG"}, "sshHostKey", "ssh-keyscan -t ed25519"),
     ({"sshHostKey": "ssh-ed25519 AAAA C3Nz extra words"}, "sshHostKey", "ssh-keyscan -t ed25519"),
@@ -331,6 +342,11 @@ def test_options_that_widen_exposure_are_accepted_only_when_asked_for():
     assert str(private.grpc.listen) == "10.0.0.5:50051"
     anyone = parse({**MINIMAL, "jsonrpc": {"enable": True, "origins": ["*"], "allowAnyOrigin": True}})
     assert anyone.jsonrpc.origins == ("*",)
+    cors = parse({**MINIMAL, "http": {"enable": True, "enableCors": True, "allowAnyOrigin": True}})
+    assert cors.http.enable_cors
+    office = parse({**MINIMAL, "walletNetworks": ["198.51.100.0/24", "2001:db8:5::/48", "203.0.113.7"]})
+    assert office.wallet_routed and office.wallet_networks == ("198.51.100.0/24", "2001:db8:5::/48", "203.0.113.7")
+    assert parse({**MINIMAL, "exposeSignMessageWithPrivateKey": True}).expose_sign_message_with_private_key
 
 
 def test_limits_and_ssh_retries_have_defaults_and_can_be_set():

@@ -255,7 +255,7 @@ def test_a_site_a_cut_off_run_left_unchecked_is_checked_by_the_next_up_and_put_b
     try:
         Path(LAYOUT.tls_site + ".pactus-secure-previous").write_bytes(live)
         Path(LAYOUT.tls_site).write_text(
-            render_tls_site(settings_of(unchecked, stack=lost.name), http2_directive=False)
+            render_tls_site(settings_of(unchecked, stack=lost.name), http2_directive=False, njs=True)
         )
         with pytest.raises(StackFailed) as rejected:
             lost.up()

@@ -15,6 +15,7 @@ import grp
 import hashlib
 import ipaddress
 import json
+import os
 import subprocess
 import time
 import tomllib
@@ -24,7 +25,17 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc, network_pb2, network_pb2_grpc, wallet_pb2, wallet_pb2_grpc
+from google.protobuf import json_format
+from pactus_grpc import (
+    blockchain_pb2,
+    blockchain_pb2_grpc,
+    network_pb2,
+    network_pb2_grpc,
+    utils_pb2,
+    utils_pb2_grpc,
+    wallet_pb2,
+    wallet_pb2_grpc,
+)
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
 from components import names as n
@@ -44,6 +55,7 @@ from testbed.this_machine import (
     this_host_as_the_node,
     trusted,
 )
+from testbed.tools import tool
 from tests.configs import settings_of
 from tests.pulumi_mocks import deploy
 
@@ -265,61 +277,123 @@ def test_the_endpoint_check_passes_as_a_user_sees_the_node_and_names_what_is_wro
         check_endpoint(dataclasses.replace(endpoint, http_base_path="/nothere"))
 
 
-class _PathPrefix(grpc.UnaryUnaryClientInterceptor):
-    """What Pactus's GUI does to reach https://host/<prefix>: the prefix before every method path."""
+def gui_dial(machine, call: str, address: str = f"https://{DOMAIN}/grpc-web") -> dict:
+    """One call as Pactus's GUI makes it from `-grpc-addr address` (tools/gui-dial: Pactus's own
+    address parsing, the path before every method), trusting pebble's root as the system's."""
+    dialled = subprocess.run(
+        [tool("gui-dial"), "-testnet", "-grpc-addr", address, call],
+        env={**os.environ, "SSL_CERT_FILE": str(machine.issuing_root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dialled.returncode == 0, dialled.stderr
+    return json.loads(dialled.stdout)
 
-    def __init__(self, prefix: str):
-        self.prefix = prefix
 
-    def intercept_unary_unary(self, continuation, details, request):
-        return continuation(
-            _CallDetails(
-                self.prefix + details.method,
-                details.timeout,
-                details.metadata,
-                details.credentials,
-                details.wait_for_ready,
-                details.compression,
-            ),
-            request,
+def test_pactus_gui_connects_at_grpc_web_as_pactus_guide_says_and_is_refused_what_a_node_keeps(node, machine):
+    """`pactus-gui -grpc-addr https://<node>/grpc-web`, on a stack that names no path prefix."""
+    info = gui_dial(machine, "blockchain-info")
+    assert (info["target"], info["prefix"], info["code"]) == (f"{DOMAIN}:443", "/grpc-web", "OK")  # Go's names
+    with direct_grpc(machine) as direct:
+        answer = blockchain_pb2_grpc.BlockchainStub(direct).GetBlockchainInfo(
+            blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
         )
+    known = json_format.MessageToDict(answer)  # pactus-grpc 1.15's fields: v1.16 added some
+    assert {key: info["response"].get(key) for key in known} == known and answer.total_validators > 0
+    offset = Path(LAYOUT.access_log).stat().st_size
+    wallet, signing = gui_dial(machine, "list-wallets"), gui_dial(machine, "sign-with-private-key")
+    assert (wallet["code"], signing["code"]) == ("PermissionDenied", "PermissionDenied")
+    assert "SignMessageWithPrivateKey is not exposed by this proxy" in signing["message"]
+    lines = access_log_since(offset, 2)
+    assert ["/grpc-web/pactus.Wallet/ListWallets" in lines[0], "SignMessageWithPrivateKey" in lines[1]] == [True] * 2
+    assert all("upstream=- " in line for line in lines)  # Nginx answered both alone
+    with proxied_grpc(machine) as proxied:
+        unknown = proxied.unary_unary(
+            "/grpc-web/pactus.Nothing/Here", request_serializer=lambda _: b"", response_deserializer=bytes
+        )
+        with pytest.raises(grpc.RpcError) as missing:
+            unknown(None, timeout=10)
+    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED  # a gRPC answer, not an HTML page
 
 
-@dataclasses.dataclass
-class _CallDetails(grpc.ClientCallDetails):
-    method: str
-    timeout: float | None
-    metadata: object
-    credentials: object
-    wait_for_ready: object
-    compression: object
-
-
-def test_grpc_under_a_path_prefix_as_pactus_gui_dials_it(node, machine):
+def test_another_path_prefix_replaces_grpc_web(node, machine):
     up(node.stack, machine, {**stack_config(machine), "grpc": {"pathPrefix": "/grpc"}})
     try:
-        with proxied_grpc(machine) as plain:
-            channel = grpc.intercept_channel(plain, _PathPrefix("/grpc"))
-            request = blockchain_pb2.GetBlockchainInfoRequest()
-            with direct_grpc(machine) as direct:
-                assert blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
-                    request, timeout=10
-                ) == blockchain_pb2_grpc.BlockchainStub(direct).GetBlockchainInfo(request, timeout=10)
-            with pytest.raises(grpc.RpcError) as wallet:
-                wallet_pb2_grpc.WalletStub(channel).GetTotalBalance(
-                    wallet_pb2.GetTotalBalanceRequest(wallet_name="default_wallet"), timeout=10
-                )
-            assert wallet.value.code() == grpc.StatusCode.PERMISSION_DENIED
-            unknown = channel.unary_unary(
-                "/pactus.Nothing/Here", request_serializer=lambda _: b"", response_deserializer=bytes
-            )
-            with pytest.raises(grpc.RpcError) as missing:
-                unknown(None, timeout=10)
-            assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED  # a gRPC answer, not an HTML page
-            # Service paths without the prefix keep working beside it.
-            assert blockchain_pb2_grpc.BlockchainStub(plain).GetBlockchainInfo(request, timeout=10).total_validators > 0
+        assert gui_dial(machine, "blockchain-info", f"https://{DOMAIN}/grpc")["code"] == "OK"
+        assert gui_dial(machine, "blockchain-info")["code"] == "Unimplemented"  # /grpc-web is no route now
+        assert gui_dial(machine, "blockchain-info", f"https://{DOMAIN}")["code"] == "OK"  # nor prefix, as ever
     finally:
         up(node.stack, machine, stack_config(machine))
+
+
+SIGN_WITH_KEY = "pactus.utils.sign_message_with_private_key"
+
+
+def jsonrpc_call(https: httpx.Client, body) -> httpx.Response:
+    return https.post(f"https://{DOMAIN}/jsonrpc", json=body, headers={"Origin": ORIGIN})
+
+
+def test_no_public_route_reaches_the_wallet_or_takes_a_private_key(node, machine):
+    """The HTTP-API's wallet paths and the key-signing call on each API are answered by Nginx."""
+    sign = {"jsonrpc": "2.0", "id": 1, "method": SIGN_WITH_KEY, "params": {"private_key": "x", "message": "m"}}
+    info = {"jsonrpc": "2.0", "id": 2, "method": "pactus.blockchain.get_blockchain_info", "params": {}}
+    offset = Path(LAYOUT.access_log).stat().st_size
+    with httpx.Client(verify=trusted(machine)) as https:
+        wallet_paths = [
+            "/http/api/pactus/wallet/get_validator_address",
+            "/http/api/pactus/Wallet/list_wallets",  # the letters' case does not matter
+            "/http/api/pactus/%77allet/list_wallets",  # nor an escape
+        ]
+        for path in wallet_paths:
+            refused = https.get(f"https://{DOMAIN}{path}")
+            assert refused.status_code == 403 and refused.json()["message"] == "the wallet is not exposed by this proxy"
+        signed = https.post(f"https://{DOMAIN}/http/api/pactus/Utils/sign_message_with_private_key", json={})
+        assert signed.status_code == 403 and "sign_message_with_private_key" in signed.json()["message"]
+        single, batch = jsonrpc_call(https, sign), jsonrpc_call(https, [info, sign])
+        assert (single.status_code, batch.status_code) == (403, 403)
+        assert single.json()["error"] == {"code": -32601, "message": f"{SIGN_WITH_KEY} is not exposed by this proxy"}
+        unreadable = https.post(f"https://{DOMAIN}/jsonrpc", content=b'{"method": "pactus.utils.sign', headers={})
+        assert unreadable.status_code == 400 and unreadable.json()["error"]["code"] == -32700
+        lines = access_log_since(offset, 7)
+        assert len(lines) == 7 and all("upstream=- " in line for line in lines), lines
+        # What the guard lets through reaches the node, with Pactus's CORS answer.
+        passed = jsonrpc_call(https, info)
+        assert passed.status_code == 200 and "result" in passed.json(), passed.text
+        assert passed.json()["result"]["total_validators"] > 0
+        assert passed.headers.get_list("access-control-allow-origin") == [ORIGIN]
+    with proxied_grpc(machine) as proxied, pytest.raises(grpc.RpcError) as refused:
+        utils_pb2_grpc.UtilsStub(proxied).SignMessageWithPrivateKey(
+            utils_pb2.SignMessageWithPrivateKeyRequest(private_key="x", message="m"), timeout=10
+        )
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_wallet_routed_to_client_networks_serves_the_gui_there_and_nowhere_else(node, machine):
+    """walletNetworks: no credential, so Pactus's GUI can use it; this machine dials from 127.0.0.1.
+    The first up also routes the key-signing call, which then reaches the node on every API."""
+    here = {**stack_config(machine), "walletNetworks": ["127.0.0.0/16"], "exposeSignMessageWithPrivateKey": "true"}
+    up(node.stack, machine, here)
+    try:
+        listed = gui_dial(machine, "list-wallets")
+        assert listed["code"] == "OK", listed
+        signed = gui_dial(machine, "sign-with-private-key")
+        assert signed["code"] == "OK" and signed["response"]["signature"], signed  # the node signed it
+        with httpx.Client(verify=trusted(machine)) as https:
+            wallets = https.get(f"https://{DOMAIN}/http/api/pactus/wallet/list_wallets")
+            assert wallets.status_code == 200 and wallets.json() == listed["response"]
+            sign = {"jsonrpc": "2.0", "id": 1, "method": SIGN_WITH_KEY, "params": {"private_key": "x", "message": "m"}}
+            answer = jsonrpc_call(https, sign)
+            assert answer.status_code == 200 and "not exposed" not in answer.text  # the node's own answer
+        up(node.stack, machine, {**stack_config(machine), "walletNetworks": ["198.51.100.0/24"]})
+        elsewhere = gui_dial(machine, "list-wallets")
+        assert elsewhere["code"] == "PermissionDenied" and "not routed to this address" in elsewhere["message"]
+        assert gui_dial(machine, "sign-with-private-key")["code"] == "PermissionDenied"
+        with httpx.Client(verify=trusted(machine)) as https:
+            assert https.get(f"https://{DOMAIN}/http/api/pactus/wallet/list_wallets").status_code == 403
+    finally:
+        up(node.stack, machine, stack_config(machine))
+    assert gui_dial(machine, "list-wallets")["code"] == "PermissionDenied"
 
 
 def test_a_burst_beyond_the_rate_limit_gets_429_and_never_reaches_the_node(node, machine):
