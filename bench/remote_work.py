@@ -5,12 +5,15 @@ tools/build's binaries and about two minutes.
 
 The floor is the engine's own cost, measured in the same run with the same CLI: a program
 that declares 10 `remote.Command` resources with constant inputs, our program's count.
+Then what the state backend costs per operation: the same stack on a file backend and on
+PostgreSQL (a cluster of the run's own, over TLS, as a team's shared backend; testbed/postgres.py).
 
     sudo venv/bin/python bench/remote_work.py
 """
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from testbed.postgres import start_postgres  # noqa: E402
 from testbed.stack import Project  # noqa: E402
 from testbed.this_machine import DOMAIN, nginx_processes, node_stack, this_host_as_the_node, this_machine_as_a_node  # noqa: E402
 
@@ -101,12 +105,45 @@ def main() -> None:
         print(
             f"\nno-op up / floor's no-op up: {results['no-op up'] / results['floor: no-op up']:.2f}x (manageDns false)"
         )
+        backend_cost(work, machine, config)
         started = time.monotonic()
         subprocess.run([sys.executable, "-c", "import pulumi_cloudflare"], check=True)
         print(
             f"importing pulumi_cloudflare, which manageDns true adds to every run: "
             f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)"
         )
+
+
+def backend_cost(work: Path, machine, config) -> None:
+    """Each operation on a file backend and on PostgreSQL, one after the other, same stack;
+    a no-op up is the median of three."""
+    database = start_postgres()
+    seconds: dict[str, dict[str, float]] = {}
+    try:
+        for backend in ("file", "postgres"):
+            project = Project(work / f"backend-{backend}")
+            if backend == "postgres":
+                project.environment = {**project.environment, **database.environment}
+            stack = node_stack(project, f"cost-{backend}", config(), machine)
+            seconds[backend] = {
+                "preview (fresh stack)": _timed(stack.preview),
+                "fresh up": _timed(stack.up),
+                "no-op up": statistics.median(_timed(stack.up) for _ in range(3)),
+                "destroy": _timed(stack.destroy),
+            }
+    finally:
+        database.stop()
+    print("\n# the state backend's cost per operation (same stack, same machine)")
+    print(f"{'operation':<24} {'file s':>8} {'postgres s':>11} {'postgres - file':>16}")
+    for operation, file_seconds in seconds["file"].items():
+        postgres_seconds = seconds["postgres"][operation]
+        print(f"{operation:<24} {file_seconds:8.2f} {postgres_seconds:11.2f} {postgres_seconds - file_seconds:+16.2f}")
+
+
+def _timed(operation) -> float:
+    started = time.monotonic()
+    operation()
+    return time.monotonic() - started
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""`python -m fleet preview|up|refresh|destroy|status`: one command over a fleet of stacks.
+"""`python -m fleet preview|up|refresh|destroy|status|unlock`: one command over a fleet of stacks.
 
 Through the Automation API, in the project folder (`--project`, the repo root by default),
-over its stacks (`Pulumi.<stack>.yaml`, filtered by `--stacks` globs). Before anything
+over its stacks (`Pulumi.<stack>.yaml`, filtered by `--stacks` globs, split by `--shard`
+over machines). Before anything
 runs it checks that no two stacks fight over one server's files and that every stack's
 settings pass. Then it runs at most `--parallel` stacks at once, with a live view of which
 stack is at which step, and ends with one table (`--json`: the same for scripts). Ctrl-C
@@ -18,12 +19,13 @@ import sys
 import traceback
 from pathlib import Path
 
-from fleet import checks, report, run
+from fleet import checks, locks, report, run
+from fleet.shards import parse_shard
 
 REPO = Path(__file__).resolve().parent.parent
 EXIT_CODES = """exit status:
-  0  every stack succeeded (status: every endpoint answered)
-  1  a stack failed, or did not start (its row says why)
+  0  every stack succeeded (status: every endpoint answered; unlock: no lock is left)
+  1  a stack failed, or did not start (its row says why); unlock: a lock was kept
   2  nothing was run: no stack matched, or a stack's settings or a clash between stacks
      were refused (each problem named)
   3  the fleet command itself failed (its traceback follows)
@@ -52,7 +54,7 @@ def _main(argv: list[str] | None) -> int:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=run.COMMANDS + ("status",))
+    parser.add_argument("command", choices=run.COMMANDS + ("status", "unlock"))
     parser.add_argument("--project", type=Path, default=REPO, help="the project folder (default: the repo root)")
     parser.add_argument("--stacks", nargs="+", default=["*"], metavar="GLOB", help="which stacks (default: all)")
     parser.add_argument(
@@ -61,14 +63,30 @@ def _main(argv: list[str] | None) -> int:
         default=default_parallel(),
         help=f"stacks at once (default: {default_parallel()}, this machine's cores)",
     )
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="only the K-th of N parts of the selected stacks, split by name: one part per CI job or machine",
+    )
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    parser.add_argument(
+        "--holder-gone",
+        action="store_true",
+        help="unlock: remove another machine's lock too (its run is known to be gone)",
+    )
     args = parser.parse_args(argv)
 
     fleet = run.Fleet(args.project.resolve())
     stacks = fleet.select(args.stacks)
+    if args.shard is not None:
+        stacks = args.shard.of(stacks)
     if not stacks:
-        print(f"fleet: no stack in {args.project} matches {' '.join(args.stacks)}", file=sys.stderr)
+        shard = f" in shard {args.shard.index}/{args.shard.count}" if args.shard else ""
+        print(f"fleet: no stack in {args.project} matches {' '.join(args.stacks)}{shard}", file=sys.stderr)
         return 2
+    if args.command == "unlock":
+        return _unlock(fleet, stacks, holder_gone=args.holder_gone)
     if args.command == "status":
         existing = fleet.existing()
         rows = [report.status_row(fleet, name, existing) for name in stacks]
@@ -97,6 +115,21 @@ def _run(fleet: run.Fleet, args: argparse.Namespace, stacks: list[str]) -> list[
     stop = run.Stop()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     return run.run_all(fleet, args.command, nodes, args.parallel, stop, live=not args.json)
+
+
+def _unlock(fleet: run.Fleet, stacks: list[str], *, holder_gone: bool) -> int:
+    """A dead run's lock removed from each stack, then what it left pending forgotten, so
+    that the next `up` runs those steps again (each script is idempotent)."""
+    backend = locks.backend_for(fleet.workspace.who_am_i().url)
+    whole = True
+    for name in stacks:
+        unlocked, said = locks.unlock(backend, fleet.project_name(), name, holder_gone=holder_gone)
+        print(said)
+        whole &= unlocked
+        if unlocked and locks.pending_operations(fleet.export(name)):
+            fleet.clear_pending(name)
+            print(f"{name}: forgot the operations the dead run left pending; `up` runs them again")
+    return 0 if whole else 1
 
 
 if __name__ == "__main__":

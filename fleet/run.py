@@ -4,6 +4,7 @@ view from the engine's own events."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import threading
@@ -25,6 +26,8 @@ COMMANDS = ("preview", "up", "refresh", "destroy")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 CERTBOT_SAYS = "certbot: "  # the program's line (render.scripts.certbot_plan)
 TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
+DIY_PARALLEL = "PULUMI_DIY_BACKEND_PARALLEL"
+LOCKED = "the stack is currently locked"  # Pulumi's DIY backends, when another run holds the stack
 
 
 class Stop(threading.Event):
@@ -50,6 +53,10 @@ class Fleet:
     def __init__(self, project: Path):
         self.project = project
         environment = dict(os.environ)
+        # Pulumi's PostgreSQL backend lists a stack's files holding one pooled connection while
+        # each row asks for another; its 10 parallel workers take the whole pool (2 x GOMAXPROCS)
+        # and wait for one more, forever. One worker needs two connections, and every pool has two.
+        environment.setdefault(DIY_PARALLEL, "1")
         if (TOOLS_BIN / "pulumi").exists():  # tools/build's CLI, where there is one
             environment["PATH"] = f"{TOOLS_BIN}:{environment.get('PATH', '')}"
             command = auto.PulumiCommand(root=str(TOOLS_BIN.parent), skip_version_check=True)
@@ -102,6 +109,18 @@ class Fleet:
 
     def _stack_file(self, name: str) -> Path:
         return self.project / f"Pulumi.{name}.yaml"
+
+    def project_name(self) -> str:
+        return self.workspace.project_settings().name
+
+    def export(self, name: str) -> dict:
+        """`pulumi stack export`, secrets left encrypted."""
+        return json.loads(self.workspace._run_pulumi_cmd_sync(["stack", "export", "--stack", name]).stdout)
+
+    def clear_pending(self, name: str) -> None:
+        self.workspace._run_pulumi_cmd_sync(
+            ["refresh", "--yes", "--skip-preview", "--clear-pending-creates", "--stack", name]
+        )
 
     def config(self, name: str) -> dict[str, auto.ConfigValue]:
         """The stack's config as the program gets it: the project's values under the stack's."""
@@ -224,7 +243,7 @@ def visible(text: str) -> str:
 
 def _reason(error: auto.CommandError) -> str:
     """Our scripts' or the program's own error line, else the CLI's first."""
-    lines = [line.strip() for line in str(error).splitlines()]
+    lines = [re.sub(r"^(stdout|stderr): ", "", line.strip()) for line in str(error).splitlines()]
     ours = [line.split("pactus-secure: error: ", 1)[1] for line in lines if "pactus-secure: error: " in line]
     errors = [
         line.removeprefix("error: ")
@@ -234,6 +253,9 @@ def _reason(error: auto.CommandError) -> str:
         and "unhandled error" not in line
         and "Process exited" not in line
     ]
+    holders = [line.split(": created by ", 1)[1] for line in lines if ": created by " in line]
+    if errors and errors[0].startswith(LOCKED) and holders:  # Pulumi's lock message names who, since when
+        return f"{LOCKED} by {holders[0]}; see `python -m fleet unlock` if that run is gone"[:200]
     return (ours or errors or lines[-1:] or ["unknown"])[0][:200]
 
 

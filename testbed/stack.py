@@ -237,43 +237,8 @@ class Stack:
         return self._run("refresh", self.auto.refresh, **kwargs)
 
     def up_killed(self, when: Callable[[str], bool], timeout: float = 300) -> str:
-        """`pulumi up` run by the CLI in a session of its own, whose every process gets SIGKILL
-        at once (CLI, language host and provider, which runs in a process group of its own),
-        as when a CI job is cancelled, at the first line of output for which `when` is true.
-        Returns what it printed."""
-        process = subprocess.Popen(
-            [
-                str(TOOLS / "bin" / "pulumi"),
-                "up",
-                "--yes",
-                "--skip-preview",
-                "--non-interactive",
-                "--color",
-                "never",
-                "--stack",
-                self.name,
-            ],
-            cwd=self.project.directory,
-            env={**os.environ, **self.project.environment},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        printed: list[str] = []
-        killer = threading.Timer(timeout, _kill_session, (process.pid,))
-        killer.start()
-        try:
-            for line in process.stdout:
-                printed.append(line)
-                if when(line):
-                    _kill_session(process.pid)
-                    break
-        finally:
-            killer.cancel()
-            process.wait()
-            _kill_session(process.pid)
-        return "".join(printed)
+        """`pulumi up` killed at the first line for which `when` is true (see `up_killed`)."""
+        return up_killed(self.project.directory, self.project.environment, self.name, when, timeout)
 
     def recover(self) -> list[str]:
         """README's recovery after an interrupted `up`, for a file backend: what each printed."""
@@ -309,6 +274,48 @@ class Stack:
 
 # After an `up` that was killed: drop its lock, then forget the operations it left pending
 # (the next `up` runs their steps again; each script is idempotent).
+def up_killed(
+    folder: Path, environment: dict[str, str], stack: str, when: Callable[[str], bool], timeout: float = 300
+) -> str:
+    """`pulumi up` run by the CLI in a session of its own, whose every process gets SIGKILL
+    at once (CLI, language host and provider, which runs in a process group of its own),
+    as when a CI job is cancelled, at the first line of output for which `when` is true.
+    Returns what it printed."""
+    process = subprocess.Popen(
+        [
+            str(TOOLS / "bin" / "pulumi"),
+            "up",
+            "--yes",
+            "--skip-preview",
+            "--non-interactive",
+            "--color",
+            "never",
+            "--stack",
+            stack,
+        ],  # fmt: skip
+        cwd=folder,
+        env={**os.environ, **environment},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    printed: list[str] = []
+    killer = threading.Timer(timeout, _kill_session, (process.pid,))
+    killer.start()
+    try:
+        for line in process.stdout:
+            printed.append(line)
+            if when(line):
+                _kill_session(process.pid)
+                break
+    finally:
+        killer.cancel()
+        process.wait()
+        _kill_session(process.pid)
+    return "".join(printed)
+
+
 RECOVERY = (("cancel", "--yes"), ("refresh", "--yes", "--clear-pending-creates", "--skip-preview"))
 
 

@@ -86,6 +86,18 @@ def this_host_as_the_node(machine: Machine, domain: str, pactus_dir: Path, **ove
     }
 
 
+def beside_the_running_node(machine: Machine, domain: str, pactus_dir: Path, **overrides) -> dict:
+    """A node of its own directory (which no daemon reads), its APIs where the suite's running
+    node answers them: an `up` needs no restart of the node to pass its endpoint check."""
+    listens = machine.node.loopback_listens()
+    return this_host_as_the_node(
+        machine,
+        domain,
+        pactus_dir,
+        **{"grpc": {"listen": listens["grpc"]}, "jsonrpc": {"enable": True, "listen": listens["jsonrpc"]}, **overrides},
+    )
+
+
 def challtestsrv(path: str, body: dict) -> None:
     """pebble's DNS, told what to answer (its management API)."""
     pebble.tell_dns(CHALLTESTSRV, path, body)

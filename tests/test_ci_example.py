@@ -20,9 +20,18 @@ def test_the_fleet_workflow_passes_actionlint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_each_node_has_a_concurrency_group_of_its_own():
+def test_up_runs_a_matrix_of_shards_each_in_a_concurrency_group_of_its_own():
     up = JOBS["up"]
-    assert up["concurrency"]["group"] == "pactus-node-${{ matrix.stack }}" and up["strategy"]["matrix"]["stack"]
+    shards = up["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1)) and up["env"]["SHARD"] == f"${{{{ matrix.shard }}}}/{len(shards)}"
+    assert up["concurrency"]["group"] == f"pactus-fleet-shard-${{{{ matrix.shard }}}}-of-{len(shards)}"
+    assert up["steps"][-1]["run"].endswith('--shard "$SHARD"')
+
+
+def test_the_backend_url_holds_no_password_and_every_job_avoids_the_listing_deadlock():
+    for job in JOBS.values():
+        assert job["env"]["PGPASSWORD"] == "${{ secrets.PULUMI_STATE_DB_PASSWORD }}"
+        assert job["env"]["PULUMI_DIY_BACKEND_PARALLEL"] == "1"
 
 
 def test_no_script_pastes_an_expression_into_the_shell():

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from testbed.postgres import start_postgres
 from testbed.stack import Project, ToolMissing
 from testbed.this_machine import this_machine_as_a_node
 
@@ -29,3 +30,11 @@ def machine(tmp_path_factory):
         )
     with this_machine_as_a_node(tmp_path_factory.mktemp("host")) as machine:
         yield machine
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A team's shared backend: a PostgreSQL cluster of the session's own, over TLS."""
+    database = start_postgres()
+    yield database
+    database.stop()

@@ -28,12 +28,12 @@ from testbed.stack import Project, Stack, StackFailed
 from testbed.this_machine import (
     FAULTS_DOMAIN,
     UNVALIDATED_DOMAIN,
+    beside_the_running_node,
     challtestsrv,
     forget_certificate,
     free_port,
     nginx_processes,
     node_stack,
-    this_host_as_the_node,
     trusted,
 )
 from tests.configs import settings_of
@@ -50,14 +50,7 @@ def fresh_pactus_dir(tmp_path) -> Path:
 
 
 def faults_config(machine, fresh_pactus_dir: Path, domain: str = FAULTS_DOMAIN, **overrides) -> dict:
-    """Its own node directory, and its APIs where the suite's running node answers them."""
-    listens = machine.node.loopback_listens()
-    return this_host_as_the_node(
-        machine,
-        domain,
-        fresh_pactus_dir,
-        **{"grpc": {"listen": listens["grpc"]}, "jsonrpc": {"enable": True, "listen": listens["jsonrpc"]}, **overrides},
-    )
+    return beside_the_running_node(machine, domain, fresh_pactus_dir, **overrides)
 
 
 def with_http(machine, config: dict) -> dict:

@@ -25,7 +25,7 @@ import yaml
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
 from testbed import servers
-from testbed.stack import cli_environment, copy_program
+from testbed.stack import cli_environment, copy_program, pulumi_home
 from testbed.this_machine import HAND_EDITS_REWARD, challtestsrv
 
 pytestmark = pytest.mark.host
@@ -38,7 +38,8 @@ REWARD = HAND_EDITS_REWARD[1].split("'")[1]  # a testnet address: the nodes run 
 class Fleet:
     def __init__(self, folder: Path, environment: dict, nodes: dict[str, servers.Server], domains: dict[str, str]):
         self.folder, self.environment, self.nodes, self.domains = folder, environment, nodes, domains
-        self.first_up: dict[str, dict] = {}  # the rows of the fleet up in setup
+        self.first_up: dict[str, dict] = {}  # the rows of the fleet up in setup, by both runners
+        self.shards: list[set[str]] = []  # the stacks each runner took
 
     def set_origin(self, origin: str) -> None:
         """Every stack's first JSON-RPC origin: a change that updates config.toml alone."""
@@ -82,18 +83,28 @@ class Fleet:
         )
 
 
-@pytest.fixture(scope="module")
-def fleet(machine, tmp_path_factory):
-    work = tmp_path_factory.mktemp("fleet")
-    project = work / "project"
+def runner(work: Path, name: str, postgres) -> tuple[Path, dict]:
+    """One CI runner: a clone of its own, a PULUMI_HOME of its own; only the backend is shared."""
+    project = work / name
     copy_program(REPO, project)
     (project / "venv").symlink_to(Path(sys.prefix))
     shutil.copytree(REPO / "examples" / "fleet", project / "examples" / "fleet")
-    folder = project / "examples" / "fleet"
-    (work / "state").mkdir()
-    from testbed.stack import pulumi_home
+    home = pulumi_home(work / f"{name}-home")
+    return project / "examples" / "fleet", {
+        **os.environ,
+        **cli_environment(home),
+        **postgres.environment,
+        "PYTHONPATH": str(REPO),
+    }
 
-    environment = {**os.environ, **cli_environment(pulumi_home(work / "home"), work / "state"), "PYTHONPATH": str(REPO)}
+
+@pytest.fixture(scope="module")
+def fleet(machine, postgres, tmp_path_factory):
+    """The fleet's state in the shared PostgreSQL backend; the first up by two runners at
+    once, `--shard 1/2` and `--shard 2/2`, each from its own clone."""
+    work = tmp_path_factory.mktemp("fleet")
+    folder, environment = runner(work, "project", postgres)
+    other_folder, other_environment = runner(work, "second-runner", postgres)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "deploy_key")], check=True)
     domains = {
         stack: yaml.safe_load((folder / f"Pulumi.{stack}.yaml").read_text())["config"]["pactus-secure:domain"]
@@ -133,7 +144,15 @@ def fleet(machine, tmp_path_factory):
             for key, value in overrides(node, machine).items():
                 deployed.set(stack, key, value, path="." in key)
             deployed.set(stack, "sshPrivateKey", (work / "deploy_key").read_text(), secret=True)
-        deployed.first_up = deployed.rows("up", "--parallel", "3")
+        for path in folder.glob("Pulumi.*.yaml"):  # the second runner's clone has the same stack files
+            shutil.copy(path, other_folder / path.name)
+        second = Fleet(other_folder, other_environment, nodes, domains)
+        with ThreadPoolExecutor(2) as pool:
+            shards = list(
+                pool.map(lambda pair: pair[0].rows("up", "--shard", pair[1]), [(deployed, "1/2"), (second, "2/2")])
+            )
+        deployed.shards = [set(rows) for rows in shards]
+        deployed.first_up = {**shards[0], **shards[1]}
         yield deployed
         deployed.rows("destroy")
     finally:
@@ -169,7 +188,9 @@ def grpc_answers(fleet: Fleet, stack: str, machine) -> bool:
     return info.total_validators > 0
 
 
-def test_one_fleet_up_deploys_three_servers_at_once_and_each_answers_through_its_own_nginx(fleet, machine):
+def test_two_runners_deploy_three_servers_at_once_through_the_shared_backend_and_each_answers(fleet, machine):
+    one, two = fleet.shards
+    assert one and two and not one & two and one | two == set(SERVERS)  # each stack by one runner alone
     rows = fleet.first_up
     assert {stack: row["result"] for stack, row in rows.items()} == dict.fromkeys(SERVERS, "succeeded"), rows
     assert all(row["created"] > 0 and row["endpoint check"] == "passed" for row in rows.values())
