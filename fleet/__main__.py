@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fleet import checks, locks, report, run
@@ -89,7 +90,8 @@ def _main(argv: list[str] | None) -> int:
         return _unlock(fleet, stacks, holder_gone=args.holder_gone)
     if args.command == "status":
         existing = fleet.existing()
-        rows = [report.status_row(fleet, name, existing) for name in stacks]
+        with ThreadPoolExecutor(max(1, args.parallel)) as pool:  # each row waits on its endpoint
+            rows = list(pool.map(lambda name: report.status_row(fleet, name, existing), stacks))
     else:
         try:
             rows = _run(fleet, args, stacks)

@@ -88,15 +88,20 @@ def test_every_script_is_strict_bash_run_through_its_main(variant):
 
 
 def fake_nginx(tmp_path: Path, version: str, njs_loaded: bool = False) -> Path:
-    """An nginx that says its version (-v), and whose configuration (-T) loads njs or not."""
+    """An nginx that says its version and its configuration folder (-v, -V), where a
+    load_module line loads njs or none does, as Debian's modules-enabled holds it."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    modules = tmp_path / "etc" / "nginx" / "modules-enabled"
+    modules.mkdir(parents=True)
+    if njs_loaded:
+        (modules / "50-mod-http-js.conf").write_text("load_module modules/ngx_http_js_module.so;\n")
+    (modules / "50-mod-stream.conf").write_text("load_module modules/ngx_stream_module.so;\n")
     nginx = bin_dir / "nginx"
-    loads = "load_module modules/ngx_http_js_module.so;" if njs_loaded else "# no modules"
     nginx.write_text(
-        "#!/bin/sh\n"
-        f'case "$1" in -T) echo "# configuration file /etc/nginx/modules-enabled/50-mod-http-js.conf:"; '
-        f'echo "{loads}" ;; *) echo "nginx version: nginx/{version}" >&2 ;; esac\n'
+        f"#!/bin/sh\necho 'nginx version: nginx/{version}' >&2\n"
+        f'[ "$1" = -V ] && echo "configure arguments: --with-cc-opt=-O2 --conf-path={modules.parent}/nginx.conf '
+        '--add-dynamic-module=/build/njs" >&2\nexit 0\n'
     )
     nginx.chmod(nginx.stat().st_mode | stat.S_IEXEC)
     return bin_dir
