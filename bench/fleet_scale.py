@@ -4,7 +4,13 @@ whole process tree, and time per stack, beside the floor: the CPU (user + system
 process) that one stack's preview takes through the fleet command alone, times the stacks,
 divided by the cores. Needs tools/build's binaries; the full run takes about an hour.
 
+With `--runners N` (as root), the state is a shared PostgreSQL instead (testbed/postgres.py,
+over TLS, as a team's backend) and the fleet is previewed twice: by one runner alone, then by
+N runners at once, each a process with a clone and a PULUMI_HOME of its own taking
+`--shard K/N`, as N CI jobs would (here on one machine's cores).
+
     venv/bin/python bench/fleet_scale.py [--stacks 1 10 50 100] [--parallel 1 2 4 8]
+    sudo venv/bin/python bench/fleet_scale.py --runners 4 --stacks 40
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -25,22 +32,19 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from testbed.stack import cli_environment, copy_program, pulumi_home  # noqa: E402
+from testbed.postgres import start_postgres  # noqa: E402
+from testbed.stack import cli_environment, copy_program, file_backend, pulumi_home  # noqa: E402
 from tests.credentials import SSH_KEY  # noqa: E402
 
 
-def make_fleet(work: Path, count: int) -> tuple[Path, dict]:
+def make_fleet(work: Path, count: int, backend: dict[str, str] | None = None) -> tuple[Path, dict]:
     """A project of `count` stacks; each stack file is a copy of one whose secret is set (one
-    passphrase, one salt), with its own domain and address."""
-    project = work / f"fleet-{count}"
-    copy_program(REPO, project)
-    (project / "venv").symlink_to(Path(sys.prefix))
-    environment = {
-        **os.environ,
-        **cli_environment(pulumi_home(work / "home"), project / ".state"),
-        "PYTHONPATH": str(REPO),
-    }
-    (project / ".state").mkdir()
+    passphrase, one salt), with its own domain and address. The state in a folder of the
+    project's, or in the backend whose environment is given."""
+    project, environment = clone(work / f"fleet-{count}", work / "home", backend)
+    if backend is None:
+        (project / ".state").mkdir()
+        environment["PULUMI_BACKEND_URL"] = file_backend(project / ".state")
     pulumi = str(REPO / "tools/bin/pulumi")
     subprocess.run(
         [pulumi, "stack", "init", "node-0", "--non-interactive"],
@@ -84,12 +88,23 @@ def make_fleet(work: Path, count: int) -> tuple[Path, dict]:
     return project, environment
 
 
-def preview(project: Path, environment: dict, parallel: int) -> tuple[float, float, float]:
+def clone(project: Path, home: Path, backend: dict[str, str] | None) -> tuple[Path, dict]:
+    """A runner's own copy of the program (with the stack files where `project` has them)
+    and its own PULUMI_HOME, on the shared backend."""
+    if not project.exists():
+        copy_program(REPO, project)
+        (project / "venv").symlink_to(Path(sys.prefix))
+    environment = {**os.environ, **cli_environment(pulumi_home(home)), **(backend or {}), "PYTHONPATH": str(REPO)}
+    return project, environment
+
+
+def preview(project: Path, environment: dict, parallel: int, *more: str) -> tuple[float, float, float]:
     """Wall seconds, peak MB of the process tree, CPU seconds of every process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "fleet", "preview", "--json", "--parallel", str(parallel), "--project", str(project)],
+        [sys.executable, "-m", "fleet", "preview", "--json", "--parallel", str(parallel), "--project", str(project)]
+        + list(more),
         cwd=REPO,
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -120,14 +135,45 @@ def _sample(process: subprocess.Popen, peak: list[float]) -> None:
         time.sleep(0.2)
 
 
+def shared_backend_runs(work: Path, counts: list[int], runners: int, cores: int) -> None:
+    """One runner against N runners of `--shard K/N`, on one PostgreSQL of the run's own."""
+    database = start_postgres()
+    try:
+        print(f"# fleet preview on a shared PostgreSQL; {cores} cores; each runner --parallel {cores}")
+        print(" ".join(f"{title:>10}" for title in ("stacks", "runners", "wall s", "s/stack")))
+        for count in counts:
+            project, environment = make_fleet(work / f"postgres-{count}", count, database.environment)
+            wall, _, _ = preview(project, environment, cores)
+            print(f"{count:>10} {1:>10} {wall:10.1f} {wall / count:10.2f}", flush=True)
+            clones = []
+            for k in range(1, runners + 1):
+                folder, own = clone(
+                    work / f"postgres-{count}" / f"runner-{k}", work / f"home-{k}", database.environment
+                )
+                for stack_file in project.glob("Pulumi.*.yaml"):
+                    shutil.copy(stack_file, folder / stack_file.name)
+                clones.append((folder, own, k))
+            started = time.monotonic()
+            with ThreadPoolExecutor(runners) as pool:
+                list(pool.map(lambda c: preview(c[0], c[1], cores, "--shard", f"{c[2]}/{runners}"), clones))
+            wall = time.monotonic() - started
+            print(f"{count:>10} {runners:>10} {wall:10.1f} {wall / count:10.2f}", flush=True)
+    finally:
+        database.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stacks", type=int, nargs="+", default=[1, 10, 50, 100])
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--runners", type=int, help="N runners of --shard K/N against one shared PostgreSQL")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="pactus-secure-fleet-bench-"))
     try:
+        if args.runners:
+            shared_backend_runs(work, args.stacks, args.runners, cores)
+            return
         fleets = {1: make_fleet(work, 1)}  # the floor's fleet, and the first row's
         _, _, floor_cpu = preview(*fleets[1], 1)
         print(f"# fleet preview; {cores} cores; floor: one stack's preview takes {floor_cpu:.2f} s of CPU")

@@ -59,10 +59,14 @@ class FolderBackend:
 
 class PostgresBackend:
     """Pulumi's table (`table` in the URL, `pulumi_state` by default): a key, and the blob as
-    `{"data": <base64>}` in a jsonb column."""
+    `{"data": <base64>}` in a json column. The DIY backend puts a URL's path before every key
+    of a backend that is not a folder (pkg/backend/diy/backend.go, `blob.PrefixedBucket`), so
+    here each key begins with the database's name: `pulumi/.pulumi/locks/...`."""
 
     def __init__(self, url: str):
         parts = urlsplit(url)
+        database = parts.path.strip("/")
+        self.key_prefix = f"{database}/" if database else ""
         query = parse_qsl(parts.query)
         self.table = dict(query).get("table", "pulumi_state")
         if not TABLE.fullmatch(self.table):
@@ -71,7 +75,8 @@ class PostgresBackend:
 
     def locks(self, prefix: str) -> list[Lock]:
         rows = self._psql(
-            f"SELECT key, data->>'data' FROM {self.table} WHERE starts_with(key, :'value') ORDER BY key", prefix + "/"
+            f"SELECT key, data->>'data' FROM {self.table} WHERE starts_with(key, :'value') ORDER BY key",
+            f"{self.key_prefix}{prefix}/",
         )
         return [_lock(key, base64.b64decode(data)) for key, data in (row.split("|", 1) for row in rows.splitlines())]
 

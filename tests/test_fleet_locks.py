@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,15 @@ def lock_file(root: Path, name: str, *, hostname: str, pid: int) -> Path:
 
 @pytest.fixture
 def live_pulumi():
-    """A process of this machine whose command line names pulumi, as a running CLI's does."""
+    """A process of this machine whose command line names pulumi, as a running CLI's does.
+    Yielded once bash has exec'd sleep: while the kernel execs, /proc's cmdline reads empty
+    (CI once read it in that instant, and the lock looked dead)."""
     process = subprocess.Popen(["bash", "-c", "exec -a pulumi sleep 60"])
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while cmdline.read_bytes() != b"pulumi\x0060\x00":
+        assert time.monotonic() < deadline, cmdline.read_bytes()
+        time.sleep(0.01)
     yield process.pid
     process.kill()
     process.wait()
