@@ -79,6 +79,19 @@ def unread_jsonrpc_warning(settings) -> str | None:
     )
 
 
+def network_counters_note(settings) -> str | None:
+    """Preview's note where the metrics will lack Pactus's network counters: the node counts
+    them only with network.enable_metrics, in a section pactus-secure writes only whole."""
+    network = settings.pactus_config.get("network") or {}
+    if not settings.metrics.enable or network.get("enable_metrics") is True:
+        return None
+    return (
+        "metrics: the node serves its Go runtime and process metrics; its network counters (libp2p_*) need "
+        "network.enable_metrics: `pulumi config set --path pactusConfig.network.enable_metrics true`, with the "
+        "rest of the [network] section your config.toml has (pactus-secure writes a section whole)"
+    )
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, _stop_quietly)
     settings, secrets = read_settings()
@@ -87,6 +100,9 @@ def main() -> None:
     unread = unread_jsonrpc_warning(settings)
     if unread:
         pulumi.log.warn(unread)
+    uncounted = network_counters_note(settings)
+    if uncounted:
+        pulumi.log.info(uncounted)
     pulumi.log.info(certbot_plan(settings))
     if not pulumi.runtime.is_dry_run():  # a preview reaches no host
         silent = silent_server(

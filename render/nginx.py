@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from render.host_layout import ACME_WEBROOT, HostLayout
 from render.templating import render
 from settings import Settings
+from settings.constants import METRICS_PATH
 
 # gRPC services of the `pactus` proto package; Wallet signs and sends transactions.
 PUBLIC_GRPC_SERVICES = ("Blockchain", "Network", "Transaction", "Utils")
@@ -64,6 +65,17 @@ class HttpRoute(Upstream):
     base_path: str
     wallet: WalletRoute | None
     denied: tuple[DeniedCall, ...]
+
+
+@dataclass(frozen=True)
+class MetricsRoute:
+    """The one page of Pactus's debug server that is proxied, to its scrapers alone."""
+
+    upstream: str
+    listen: str
+    path: str
+    node_path: str
+    scrapers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,11 @@ def render_tls_site(settings: Settings, *, http2_directive: bool, njs: bool) -> 
                 sign_with_key and DeniedCall(SIGN_WITH_KEY_HTTP, "sign_message_with_private_key", _TAKES_A_KEY),
             ),
         )
+    metrics = None
+    if settings.metrics.enable:
+        metrics = MetricsRoute(
+            f"{prefix}_metrics", str(settings.html.listen), settings.metrics.path, METRICS_PATH, settings.metrics.scrapers
+        )
     # With basicAuth, gRPC asks for the credential too: the node checks it (grpc.basicAuth), else Nginx.
     grpc_gate = settings.basic_auth and not settings.grpc.basic_auth
     return render(
@@ -153,10 +170,11 @@ def render_tls_site(settings: Settings, *, http2_directive: bool, njs: bool) -> 
         http2_directive=http2_directive,
         ip_address=settings.ip_address_certificate,
         ipv6=settings.host_ipv6 is not None,
-        upstreams=[api for api in (grpc, jsonrpc, http) if api],
+        upstreams=[api for api in (grpc, jsonrpc, http, metrics) if api],
         grpc=grpc,
         jsonrpc=jsonrpc,
         http=http,
+        metrics=metrics,
         rate_limit=RateLimitZone(
             f"{prefix}_api",
             settings.rate_limit.requests_per_second,

@@ -33,6 +33,7 @@ def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[
         **grpc,
         "basic_auth": basic_auth if settings.grpc.basic_auth else "",
     }
+    api["html"]["enable"] = settings.html_served
     return {**_plain(settings.pactus_config), **api}
 
 

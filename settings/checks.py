@@ -234,8 +234,8 @@ def client_networks(key: str, value: Any, problems: Problems) -> tuple[str, ...]
             problems.add(
                 key,
                 item,
-                f"is wider than a /{widest}: the wallet would be open to a large part of the internet; list "
-                "the networks of the clients that use it",
+                f"is wider than a /{widest}: what it guards would be open to a large part of the internet; "
+                "list the networks of the clients that use it",
             )
             return None
     return tuple(value)

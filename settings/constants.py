@@ -19,6 +19,9 @@ PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16
 # Where Pactus's guide ("Connect GUI to Remote Node") has users point the GUI: https://<node>/grpc-web.
 GUI_GRPC_PREFIX = "/grpc-web"
 
+# Where Pactus's debug pages server answers Prometheus (www/html/server.go).
+METRICS_PATH = "/metrics/prometheus"
+
 # The sections the program writes itself, from the keys of the same names.
 MANAGED_SECTIONS = ("grpc", "jsonrpc", "http", "html")
 

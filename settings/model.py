@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from settings import checks, pactus_schema
-from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, DISTROS, GUI_GRPC_PREFIX, IP_ADDRESS_PROFILE
+from settings.constants import (
+    CERTBOT_PYPI_VERSION,
+    CERTBOT_VENV,
+    DISTROS,
+    GUI_GRPC_PREFIX,
+    IP_ADDRESS_PROFILE,
+    METRICS_PATH,
+)
 from settings.problems import Problems
 from settings.types import Listen
 
@@ -110,6 +117,24 @@ class HtmlPages:
     )
     listen: Listen = setting("where the debug pages listen", checks.listen, "127.0.0.1:8090", pactus="listen")
     enable_pprof: bool = setting("Go's profiler on the debug pages", checks.boolean, False, pactus="enable_pprof")
+
+
+@dataclass(frozen=True)
+class NodeMetrics:
+    enable: bool = setting(
+        "serve the node's Prometheus metrics (its debug pages' `/metrics/prometheus`, which this turns on, on "
+        "loopback at `html.listen`) at `path`, to `scrapers` and with the `basicAuth` credential where set; no "
+        "other debug page, and outside the rate limit. Pactus's network counters need "
+        "`pactusConfig.network.enable_metrics` too",
+        checks.boolean,
+        False,
+    )
+    path: str = setting("the public path of the metrics", checks.route, METRICS_PATH)
+    scrapers: tuple[str, ...] = setting(
+        "client networks (CIDR, at most a /16 or an IPv6 /48) that may scrape; every other address gets 403",
+        checks.client_networks,
+        [],
+    )
 
 
 @dataclass(frozen=True)
@@ -248,6 +273,7 @@ class Settings:
     jsonrpc: JsonRpcApi = section("JSON-RPC")
     http: HttpApi = section("the HTTP-API")
     html: HtmlPages = section("Pactus's debug pages")
+    metrics: NodeMetrics = section("the node's Prometheus metrics")
     expose_wallet: bool = setting(
         "route the wallet (gRPC's Wallet service, the HTTP-API's `/api/pactus/wallet/`) to every address and set "
         "`grpc.enable_wallet`; needs `basicAuth` and `grpc.basicAuth`, so pactus-shell can use it and the GUI cannot",
@@ -309,6 +335,11 @@ class Settings:
     def certificate_profile(self) -> str | None:
         """acmeProfile; for an IP-address certificate, the one profile it is issued under."""
         return self.acme_profile or (IP_ADDRESS_PROFILE if self.ip_address_certificate else None)
+
+    @property
+    def html_served(self) -> bool:
+        """Pactus's debug pages server runs: asked for, or for the metrics it serves."""
+        return self.html.enable or self.metrics.enable
 
     @property
     def wallet_routed(self) -> bool:

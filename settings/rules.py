@@ -22,7 +22,8 @@ from settings.secrets import CLOUDFLARE_TOKEN
 from settings.types import Listen
 
 Rule = Callable[[Settings, Mapping[str, str], Problems], None]
-_PATHS = {"grpc": "path_prefix", "jsonrpc": "path", "http": "base_path"}  # the proxied APIs' public paths
+# The proxied routes' public paths.
+_PATHS = {"grpc": "path_prefix", "jsonrpc": "path", "http": "base_path", "metrics": "path"}
 # Paths in pactusConfig that Pactus opens for writing, as the node's user (root by default).
 _NODE_PATHS = (("logger", "filename"), ("store", "path"), ("network", "network_key"))
 
@@ -150,7 +151,8 @@ def grpc_basic_auth_has_the_credential(settings: Settings, _: Mapping[str, str],
 
 
 def some_api_is_enabled(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
-    if not _proxied(settings) and not any(problems.has(f"{name}.enable") for name in _PATHS):
+    apis = [name for name in _PATHS if name != "metrics"]
+    if not set(_proxied(settings)) & set(apis) and not any(problems.has(f"{name}.enable") for name in apis):
         problems.add(
             "grpc.enable",
             False,
@@ -162,7 +164,8 @@ def each_api_has_its_own_port(settings: Settings, _: Mapping[str, str], problems
     """Each enabled API, the debug pages among them, on a port of its own."""
     seen: dict[int, str] = {}
     for name, api in _apis(settings).items():
-        if not api.enable or api.listen is None:
+        served = settings.html_served if name == "html" else api.enable
+        if not served or api.listen is None:
             continue
         if api.listen.port in seen:
             problems.add(
@@ -276,6 +279,17 @@ def the_firewall_can_open_the_p2p_ports(settings: Settings, _: Mapping[str, str]
                 )
 
 
+def the_metrics_have_a_gate(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
+    """The metrics tell the node's load and peers: never to the whole internet."""
+    if settings.metrics.enable and not (settings.metrics.scrapers or settings.basic_auth):
+        problems.add(
+            "metrics.enable",
+            True,
+            "would serve the node's metrics to every address: list your Prometheus's networks in "
+            "metrics.scrapers, or set the basicAuth secret (--secret) for it to send, or both",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     a_node_has_a_domain_or_an_ip_address_certificate,
     an_ip_address_node_has_no_dns_name_and_one_address,
@@ -293,6 +307,7 @@ RULES: tuple[Rule, ...] = (
     http_apis_have_grpc,
     the_host_is_public_unless_allowed,
     the_profiler_stays_on_loopback,
+    the_metrics_have_a_gate,
     node_paths_stay_in_pactus_dir,
     the_firewall_can_open_the_p2p_ports,
 )
@@ -303,7 +318,7 @@ def _apis(settings: Settings) -> dict:
 
 
 def _proxied(settings: Settings) -> dict:
-    """The enabled APIs that Nginx proxies (the debug pages are not)."""
+    """The enabled routes that Nginx proxies (of the debug pages, the metrics alone)."""
     return {name: getattr(settings, name) for name in _PATHS if getattr(settings, name).enable}
 
 

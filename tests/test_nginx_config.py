@@ -194,7 +194,9 @@ def test_security_holds_in_every_case(case):
     wallet_routes = (grpc_routes + settings.http.enable) if settings.wallet_routed else 0
     assert text.count("Wallet/ {") == grpc_routes and text.count("wallet/ {") == settings.http.enable
     assert text.count("the Wallet service is not exposed") == grpc_routes - (grpc_routes if wallet_routes else 0)
-    assert text.count("        deny all;\n") == (wallet_routes if settings.wallet_networks else 0)
+    scraper_gate = settings.metrics.enable and bool(settings.metrics.scrapers)
+    wallet_gates = wallet_routes if settings.wallet_networks else 0
+    assert text.splitlines().count("        deny all;") == wallet_gates + scraper_gate
     # SignMessageWithPrivateKey: refused on gRPC and the HTTP-API, and read out of JSON-RPC bodies.
     sign_refused = not settings.expose_sign_message_with_private_key
     assert text.count("Utils/SignMessageWithPrivateKey$ {") == (grpc_routes if sign_refused else 0)
@@ -206,7 +208,11 @@ def test_security_holds_in_every_case(case):
     # The credential on every API: by Nginx, or on gRPC by the node.
     proxied_grpc_routes = grpc_routes * (1 + settings.wallet_routed)
     routes_behind_basic_auth = http_routes + (0 if settings.grpc.basic_auth else proxied_grpc_routes)
-    assert text.count("auth_basic_user_file ") == (routes_behind_basic_auth if settings.basic_auth else 0)
+    gated_routes = routes_behind_basic_auth + settings.metrics.enable
+    assert text.count("auth_basic_user_file ") == (gated_routes if settings.basic_auth else 0)
+    # The metrics: Pactus's one page, GET alone; no other page of its debug server is routed.
+    assert text.count("/metrics/prometheus;\n") == text.count("limit_except GET {") == settings.metrics.enable
+    assert text.count("_metrics") == 2 * settings.metrics.enable  # its upstream, and the one proxy_pass
     # Every API route rate-limited per client, when limits are on.
     limited = http_routes + proxied_grpc_routes
     assert text.count("limit_req zone=") == (limited if settings.rate_limit.enable else 0)

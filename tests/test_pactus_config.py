@@ -124,6 +124,12 @@ def test_nested_operator_tables_are_written_whole():
     assert sections["logger"] == {"levels": {"_sync": "warn"}} and sections["store"] == {"retention_days": 10}
 
 
+def test_the_metrics_turn_on_the_debug_pages_server_on_loopback_and_nothing_more():
+    metrics = {"metrics": {"enable": True, "scrapers": ["198.51.100.0/24"]}}
+    html = managed_sections(settings_of({**MINIMAL, **metrics}))["html"]
+    assert html == {"enable": True, "listen": "127.0.0.1:8090", "enable_pprof": False}
+
+
 def test_a_wallet_routed_to_client_networks_is_served_by_the_node_without_a_credential():
     sections = tomllib.loads(render_managed_sections(settings_of({**MINIMAL, "walletNetworks": ["198.51.100.0/24"]})))
     assert sections["grpc"]["enable_wallet"] is True and sections["grpc"]["basic_auth"] == ""

@@ -277,6 +277,21 @@ def test_preview_says_where_json_rpc_cannot_refuse_the_key_signing_method(monkey
     assert len([w for w in warnings if "sign_message_with_private_key" in w]) == len(said)  # nothing to refuse
 
 
+@pytest.mark.parametrize(
+    "network, noted",
+    [(None, True), ({"enable_metrics": False}, True), ({"enable_metrics": True}, False)],
+)
+def test_preview_says_when_the_metrics_lack_the_network_counters(monkeypatch, network, noted):
+    infos = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *args, **kwargs: infos.append(message))
+    metrics = {"metrics": {"enable": True, "scrapers": ["198.51.100.0/24"]}}
+    deploy({**MINIMAL, "sshHostKey": HOST_KEY, **metrics, "pactusConfig": {"network": network} if network else {}})
+    said = [line for line in infos if "network.enable_metrics" in line]
+    assert len(said) == noted, infos
+    deploy({**MINIMAL, "sshHostKey": HOST_KEY})  # no metrics, nothing to say
+    assert len([line for line in infos if "network.enable_metrics" in line]) == noted
+
+
 def test_a_cloudflare_token_set_in_plain_text_is_refused_without_being_shown():
     with pytest.raises(pulumi.RunError) as caught:
         deploy(FULL, cloudflare_token_secret=False)

@@ -1,0 +1,165 @@
+"""The node's Prometheus metrics through Nginx, scraped by a real Prometheus (Debian's
+`prometheus`, run here as a process of the test's own, in its pytest folder, and stopped).
+
+The node is a second pactus-daemon of its own directory and ports, deployed by the real
+engine with `metrics.enable` (which turns its debug pages server on, on loopback) and
+`pactusConfig.network.enable_metrics` (Pactus's network counters). The metrics are gated
+twice: one scraper address (127.0.0.1) and the basicAuth credential.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import httpx
+import pytest
+
+from settings.constants import METRICS_PATH
+from testbed.pactus_node import PactusNode
+from testbed.processes import terminate
+from testbed.this_machine import METRICS_DOMAIN, free_port, node_stack, this_host_as_the_node, trusted
+
+pytestmark = pytest.mark.host
+USER, PASSWORD = "scraper", "a scraper's password for this suite"
+NETWORK_COUNTER = "libp2p_rcmgr_"  # Pactus registers libp2p's counters with network.enable_metrics
+
+
+def htpasswd_line() -> str:
+    return subprocess.run(
+        ["htpasswd", "-nbB", "-C", "5", USER, PASSWORD], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def metered(project, machine, tmp_path_factory):
+    """The second node deployed with its metrics on, then started on the config.toml the `up` wrote."""
+    work = tmp_path_factory.mktemp("metered")
+    node = PactusNode(work / "node", work / "node.log")
+    node.init()
+    config = this_host_as_the_node(
+        machine,
+        METRICS_DOMAIN,
+        node.working_dir,
+        grpc={"listen": f"127.0.0.1:{free_port()}"},
+        html={"listen": f"127.0.0.1:{free_port()}"},
+        metrics={"enable": True, "scrapers": ["127.0.0.1/32"]},
+        pactusConfig={"network": {"enable_metrics": True, "listen_addrs": [f"/ip4/127.0.0.1/tcp/{free_port()}"]}},
+    )
+    stack = node_stack(project, "metered", config, machine, basic_auth=htpasswd_line())
+    try:
+        stack.up()
+        node.start()  # it reads config.toml at start, as written
+        yield node
+    finally:
+        stack.destroy()
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def scrape(metered, machine):
+    """A request to the node's name on this machine, from `source`, trusting pebble's root."""
+
+    def request(path: str = METRICS_PATH, *, method: str = "GET", credential: bool = True, source: str = "127.0.0.1"):
+        transport = httpx.HTTPTransport(local_address=source, verify=trusted(machine))
+        with httpx.Client(transport=transport, timeout=10) as client:
+            auth = (USER, PASSWORD) if credential else None
+            return client.request(method, f"https://{METRICS_DOMAIN}{path}", auth=auth)
+
+    return request
+
+
+def test_the_scraper_reads_the_nodes_metrics_with_its_network_counters(scrape):
+    answer = scrape()
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain"), answer.text[:300]
+    assert "\ngo_goroutines " in answer.text and NETWORK_COUNTER in answer.text
+
+
+def test_without_the_credential_401_and_from_another_address_403(scrape):
+    assert scrape(credential=False).status_code == 401
+    assert scrape(source="127.0.0.2").status_code == 403  # not a scraper, credential or not
+
+
+# The debug server's pages (those it serves on loopback first), and paths around the metrics.
+ON_LOOPBACK = ["/", "/node", "/network/peers", "/blockchain/"]
+
+
+@pytest.mark.parametrize("path", [*ON_LOOPBACK, "/debug/pprof/", f"{METRICS_PATH}/x", "/metrics", "/metrics/"])
+def test_no_other_page_of_the_debug_server_is_reachable(scrape, metered, path):
+    assert scrape(path).status_code == 404
+    if path in ON_LOOPBACK:  # there, on loopback alone
+        with urllib.request.urlopen(f"http://{metered.config()['html']['listen']}{path}", timeout=5) as direct:
+            assert direct.status == 200
+
+
+def test_only_get_reaches_the_metrics(scrape):
+    assert scrape(method="POST").status_code == 403
+
+
+def test_the_rate_limit_does_not_starve_a_scrape(scrape):
+    """Every API allows 10 requests a second and a burst of 20: forty scrapes at once pass."""
+    assert {scrape().status_code for _ in range(40)} == {200}
+
+
+@pytest.fixture(scope="module")
+def prometheus(metered, machine, tmp_path_factory):
+    """Debian's Prometheus scraping the node every second, through Nginx, as an operator's would."""
+    work = tmp_path_factory.mktemp("prometheus")
+    (work / "password").write_text(PASSWORD)
+    (work / "password").chmod(0o600)
+    scrape_config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "pactus",
+                "scheme": "https",
+                "metrics_path": METRICS_PATH,
+                "basic_auth": {"username": USER, "password_file": str(work / "password")},
+                "tls_config": {"ca_file": str(machine.issuing_root)},
+                "static_configs": [{"targets": [f"{METRICS_DOMAIN}:443"]}],
+            }
+        ],
+    }
+    (work / "prometheus.yml").write_text(json.dumps(scrape_config))  # JSON is YAML
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("prometheus") or "/usr/bin/prometheus",
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=(work / "prometheus.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield lambda query: _query(port, query, work / "prometheus.log")
+    finally:
+        terminate(process, timeout=20)
+
+
+def _query(port: int, query: str, log: Path, timeout: float = 60) -> float:
+    """The first sample of an instant query, waited for until Prometheus has one."""
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                result = json.load(response)["data"]["result"]
+            if result:
+                return float(result[0]["value"][1])
+        except OSError:
+            pass  # Prometheus still starting
+        time.sleep(0.5)
+    raise AssertionError(f"Prometheus has no sample for {query}: {log.read_text()[-2000:]}")
+
+
+def test_prometheus_scrapes_the_node_through_nginx(prometheus):
+    assert prometheus('up{job="pactus"}') == 1
+    assert prometheus(f'count({{job="pactus", __name__=~"{NETWORK_COUNTER}.+"}})') > 0
+    assert prometheus('go_goroutines{job="pactus"}') > 0
