@@ -47,7 +47,7 @@ class Proxy(pulumi.ComponentResource):
             return Step(script, undo_script=site_remove_script(settings, path, imports), replace_on=(path,))
 
         http_site = step(self.HTTP_SITE, site(layout.http_site, http_site_script(settings)), [])
-        certificate = step(self.CERTIFICATE, Step(certificate_script(settings)), [http_site])
+        self.certificate = certificate = step(self.CERTIFICATE, Step(certificate_script(settings)), [http_site])
         credential = None
         if settings.basic_auth and args.credential is not None:
             credential = step(

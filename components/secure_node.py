@@ -13,7 +13,7 @@ from components.host_base import HostBase, HostBaseArgs
 from components.node_config import NodeConfig, NodeConfigArgs
 from components.proxy import Proxy, ProxyArgs
 from components.remote import connect
-from render.scripts import RESTART_YOURSELF
+from render.scripts import RESTART_YOURSELF, certbot_version_in
 from settings import Settings
 
 
@@ -65,6 +65,8 @@ class SecureNode(pulumi.ComponentResource):
             self.endpoints["certificateExpiry"] = served.apply(lambda certificate: certificate.expires)
             self.endpoints["certificateIssuer"] = served.apply(lambda certificate: certificate.issuer)
             self.endpoints["renewalDue"] = served.apply(lambda certificate: certificate.renewal_due)
+            # Which certbot renews it: fleet status tells from its version whether it follows ARI.
+            self.endpoints["certbotVersion"] = proxy.certificate.stdout.apply(certbot_version_in)
         self.register_outputs({k: v for k, v in self.endpoints.items() if v is not None})
 
 

@@ -17,20 +17,23 @@ import os
 import signal
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fleet import checks, locks, report, run
+from fleet import checks, locks, monitor, report, run
 from fleet.shards import parse_shard
 
 REPO = Path(__file__).resolve().parent.parent
-EXIT_CODES = """exit status:
-  0  every stack succeeded (status: every endpoint answered; unlock: no lock is left)
+EXIT_CODES = (
+    """exit status:
+  0  every stack succeeded (unlock: no lock is left)
   1  a stack failed, or did not start (its row says why); unlock: a lock was kept
   2  nothing was run: no stack matched, or a stack's settings or a clash between stacks
      were refused (each problem named)
   3  the fleet command itself failed (its traceback follows)
+
 """
+    + monitor.EXIT_CODES
+)
 
 
 def default_parallel() -> int:
@@ -71,6 +74,7 @@ def _main(argv: list[str] | None) -> int:
         help="only the K-th of N parts of the selected stacks, split by name: one part per CI job or machine",
     )
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    monitor.add_arguments(parser)
     parser.add_argument(
         "--holder-gone",
         action="store_true",
@@ -85,25 +89,22 @@ def _main(argv: list[str] | None) -> int:
     if not stacks:
         shard = f" in shard {args.shard.index}/{args.shard.count}" if args.shard else ""
         print(f"fleet: no stack in {args.project} matches {' '.join(args.stacks)}{shard}", file=sys.stderr)
-        return 2
+        return monitor.UNKNOWN if args.command == "status" else 2
     if args.command == "unlock":
         return _unlock(fleet, stacks, holder_gone=args.holder_gone)
     if args.command == "status":
-        existing = fleet.existing()
-        with ThreadPoolExecutor(max(1, args.parallel)) as pool:  # each row waits on its endpoint
-            rows = list(pool.map(lambda name: report.status_row(fleet, name, existing), stacks))
-    else:
-        try:
-            rows = _run(fleet, args, stacks)
-        finally:
-            fleet.remove_created()
-        if rows is None:
-            return 2
+        return monitor.status(fleet, stacks, args)
+    try:
+        rows = _run(fleet, args, stacks)
+    finally:
+        fleet.remove_created()
+    if rows is None:
+        return 2
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         report.print_table(rows, args.command)
-    return 1 if any(row["result"] not in ("succeeded", "ok") for row in rows) else 0
+    return 1 if any(row["result"] != "succeeded" for row in rows) else 0
 
 
 def _run(fleet: run.Fleet, args: argparse.Namespace, stacks: list[str]) -> list[dict] | None:

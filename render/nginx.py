@@ -155,7 +155,11 @@ def render_tls_site(settings: Settings, *, http2_directive: bool, njs: bool) -> 
     metrics = None
     if settings.metrics.enable:
         metrics = MetricsRoute(
-            f"{prefix}_metrics", str(settings.html.listen), settings.metrics.path, METRICS_PATH, settings.metrics.scrapers
+            f"{prefix}_metrics",
+            str(settings.html.listen),
+            settings.metrics.path,
+            METRICS_PATH,
+            settings.metrics.scrapers,
         )
     # With basicAuth, gRPC asks for the credential too: the node checks it (grpc.basicAuth), else Nginx.
     grpc_gate = settings.basic_auth and not settings.grpc.basic_auth

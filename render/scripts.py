@@ -8,6 +8,7 @@ delivers both and nothing is half-copied.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from render.distros import families_for
@@ -28,6 +29,8 @@ HEREDOC_DELIMITER = "PACTUS_SECURE_END_OF_FILE"
 CONFIG_BACKUPS_KEPT = 5
 PACTUS_STARTUP_TIMEOUT = 120  # seconds a restarted node may take to open its APIs
 DISTRO_CERTBOT = "/usr/bin/certbot"  # where every family's certbot package puts it
+# ARI (the CA telling when to renew, as Let's Encrypt did on 2026-05-08) came in certbot 4.1.
+DISTRO_ARI = "ARI from certbot 4.1 only (not Debian 12's 2.1 or 13's 4.0)"
 MERGE_PROGRAM = TEMPLATES / "scripts" / "lib" / "merge-config-toml.awk"
 
 
@@ -125,7 +128,8 @@ def certificate_script(settings: Settings) -> str:
 
 
 def certbot_plan(settings: Settings) -> str:
-    """Which certbot the host will run and why, as preview says it (the step decides on the host)."""
+    """Which certbot the host will run and why, and whether it renews as the CA's ARI says, as
+    preview says it (the step decides on the host; fleet status reads the version it ran)."""
     pypi = f"{CERTBOT_PYPI_VERSION} from PyPI in {CERTBOT_VENV}"
     asks = " and ".join(
         [
@@ -138,12 +142,20 @@ def certbot_plan(settings: Settings) -> str:
         ]
     )
     if settings.certbot == "pypi":
-        return f"certbot: {pypi} (certbot: pypi)"
+        return f"certbot: {pypi} (certbot: pypi), which follows ARI"
     if settings.certbot == "distro":
-        return "certbot: the distribution's (certbot: distro)" + (f"; refused unless it can {asks}" if asks else "")
-    if not asks:
-        return "certbot: the distribution's (PyPI's where an earlier up installed it)"
-    return f"certbot: the distribution's if it can {asks}, else {pypi}"
+        plan = "certbot: the distribution's (certbot: distro)" + (f"; refused unless it can {asks}" if asks else "")
+    elif not asks:
+        plan = "certbot: the distribution's (PyPI's where an earlier up installed it)"
+    else:
+        plan = f"certbot: the distribution's if it can {asks}, else {pypi}"
+    return f"{plan}; {DISTRO_ARI}"
+
+
+def certbot_version_in(printed: str | None) -> str | None:
+    """The certbot the certificate step ran, from its line ("certbot 2.1.0, the distribution's, ...")."""
+    found = CERTBOT_RAN.search(printed or "")
+    return found.group(1) if found else None
 
 
 def _certbot_source(settings: Settings) -> dict[str, str]:
@@ -157,6 +169,8 @@ def _certbot_source(settings: Settings) -> dict[str, str]:
 
 # What the config.toml step prints when it wrote the file and no pactusService restarts the
 # node: the endpoint check reads it to name the cause when the node still runs the old file.
+# The certificate step's line that names the certbot it runs (templates/scripts/certificate.sh.j2).
+CERTBOT_RAN = re.compile(r"^pactus-secure: certbot (\d+(?:\.\d+)+)[, ]", re.MULTILINE)
 RESTART_YOURSELF = "Pactus reads config.toml only at start: restart the node to apply it"
 
 

@@ -222,7 +222,7 @@ class Settings:
     )
     acme_email: str = setting(
         "the ACME account's contact: the CA writes there about the account and its policies (Let's Encrypt sends "
-        "no expiry notices since 2025-06-04: `fleet status` shows each node's expiry and days left)",
+        "no expiry notices since 2025-06-04: `fleet status` warns of a renewal overdue)",
         checks.email,
         REQUIRED,
     )

@@ -18,10 +18,16 @@ from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+from components import names
 from components.endpoint_check import Endpoint, ServedCertificate
 from tests.configs import STACK
 from tests.credentials import CLOUDFLARE_TOKEN, SSH_KEY
 
+# What the certificate step prints of the certbot it runs, as on a Debian 12 host.
+CERTIFICATE_STEP_SAYS = (
+    "pactus-secure: distribution family: debian\n"
+    "pactus-secure: certbot 2.1.0, the distribution's, does what the stack asks\n"
+)
 SECRET_SIG = rpc._special_sig_key
 SECRET_MARK = rpc._special_secret_sig
 
@@ -69,7 +75,8 @@ class Deployment:
 
 class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        return [f"{args.name}-id", {**args.inputs, "stdout": "", "stderr": ""}]
+        printed = CERTIFICATE_STEP_SAYS if args.name == names.CERTIFICATE else ""
+        return [f"{args.name}-id", {**args.inputs, "stdout": printed, "stderr": ""}]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}

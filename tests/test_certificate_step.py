@@ -167,7 +167,8 @@ def test_a_refused_switch_back_to_distro_keeps_pypi_certbot(tmp_path):
         (MINIMAL, "certbot: the distribution's (PyPI's where an earlier up installed it)"),
         ({**MINIMAL, "acmeProfile": "tlsserver"}, "the distribution's if it can keep acmeProfile tlsserver"),
         (IP_ADDRESS_NODE, "issue for an IP address (5.4+), else 5.8.0 from PyPI in /opt/certbot"),
-        ({**MINIMAL, "certbot": "pypi"}, "certbot: 5.8.0 from PyPI in /opt/certbot (certbot: pypi)"),
+        ({**MINIMAL, "certbot": "pypi"}, "certbot: 5.8.0 from PyPI in /opt/certbot (certbot: pypi), which follows ARI"),
+        (MINIMAL, "; ARI from certbot 4.1 only (not Debian 12's 2.1 or 13's 4.0)"),
         ({**IP_ADDRESS_NODE, "certbot": "distro"}, "refused unless it can keep acmeProfile shortlived"),
     ],
 )

@@ -4,6 +4,7 @@ changes which stack the operator has selected (parallel `stack select`s race, pu
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +35,10 @@ def test_status_creates_no_stack_and_keeps_the_selected_one(project_copy):
     for stack in ("mainnet-node2", "mainnet-node1"):  # the last one made is the one selected
         assert pulumi(project_copy / FLEET, "stack", "init", stack).returncode == 0
     status = fleet(project_copy, "status", "--stacks", "mainnet-node2", "testnet-node1", "--json")
-    assert status.returncode == 1, status.stderr
-    assert status.stdout.count("no stack: never deployed") == 1  # testnet-node1; mainnet-node2 has no endpoint up
+    assert status.returncode == 3, status.stderr  # UNKNOWN: neither can be read
+    rows = {row["stack"]: row for row in json.loads(status.stdout)["nodes"]}
+    assert rows["testnet-node1"]["result"].startswith("no stack: never deployed")
+    assert rows["mainnet-node2"]["result"].startswith("refused: mainnet-node2: pactus-secure:sshPrivateKey")
     assert stacks(project_copy) == "mainnet-node1*\nmainnet-node2"
 
 

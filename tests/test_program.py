@@ -150,7 +150,12 @@ def test_destroy_removes_the_sites_and_keeps_certificates_and_pactus(full):
 
 
 def test_stack_outputs_name_the_endpoints_and_the_certificate_served(full, minimal):
-    served = {"certificateExpiry": SERVED.expires, "certificateIssuer": SERVED.issuer, "renewalDue": SERVED.renewal_due}
+    served = {
+        "certificateExpiry": SERVED.expires,
+        "certificateIssuer": SERVED.issuer,
+        "renewalDue": SERVED.renewal_due,
+        "certbotVersion": "2.1.0",  # what the certificate step said it ran
+    }
     assert full.outputs == {
         "grpcTarget": "node1.example.com:443",
         "jsonrpcUrl": "https://node1.example.com/jsonrpc",

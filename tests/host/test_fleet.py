@@ -220,8 +220,11 @@ def test_an_origins_change_to_every_stack_updates_each_config_toml_and_nothing_e
 
 def test_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(fleet):
     result = fleet.run("status", "--json")
-    rows = {row["stack"]: row for row in json.loads(result.stdout)}
+    printed = json.loads(result.stdout)
+    rows = {row["stack"]: row for row in printed["nodes"]}
+    assert (result.returncode, printed["state"]) == (0, "OK"), printed["summary"]
     assert all(row["result"] == "ok" and 80 <= row["days left (live)"] <= 90 for row in rows.values()), rows
+    assert all(row["state"] == "OK" and "gRPC ok" in row["apis"] and row["lag"] == 0 for row in rows.values()), rows
     assert all("20" <= row["renew by"] < row["certificate expiry"] for row in rows.values()), rows  # ISO 8601
     table = fleet.run("status").stdout
     assert all(stack in table for stack in SERVERS) and "days left" in table

@@ -4,17 +4,20 @@
 The node is a second pactus-daemon of its own directory and ports, deployed by the real
 engine with `metrics.enable` (which turns its debug pages server on, on loopback) and
 `pactusConfig.network.enable_metrics` (Pactus's network counters). The metrics are gated
-twice: one scraper address (127.0.0.1) and the basicAuth credential.
+by one scraper address (127.0.0.1), then also by the basicAuth credential (the last test).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,9 +26,11 @@ import pytest
 from settings.constants import METRICS_PATH
 from testbed.pactus_node import PactusNode
 from testbed.processes import terminate
+from testbed.stack import Stack, StackFailed
 from testbed.this_machine import METRICS_DOMAIN, free_port, node_stack, this_host_as_the_node, trusted
 
 pytestmark = pytest.mark.host
+REPO = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "scraper", "a scraper's password for this suite"
 NETWORK_COUNTER = "libp2p_rcmgr_"  # Pactus registers libp2p's counters with network.enable_metrics
 
@@ -36,9 +41,17 @@ def htpasswd_line() -> str:
     ).stdout.strip()
 
 
+@dataclass
+class Metered:
+    node: PactusNode
+    stack: Stack
+    config: dict
+
+
 @pytest.fixture(scope="module")
 def metered(project, machine, tmp_path_factory):
-    """The second node deployed with its metrics on, then started on the config.toml the `up` wrote."""
+    """The second node deployed with its metrics on: the first `up` writes a config.toml for a
+    node that does not run yet, so its endpoint check fails until the node starts."""
     work = tmp_path_factory.mktemp("metered")
     node = PactusNode(work / "node", work / "node.log")
     node.init()
@@ -51,11 +64,13 @@ def metered(project, machine, tmp_path_factory):
         metrics={"enable": True, "scrapers": ["127.0.0.1/32"]},
         pactusConfig={"network": {"enable_metrics": True, "listen_addrs": [f"/ip4/127.0.0.1/tcp/{free_port()}"]}},
     )
-    stack = node_stack(project, "metered", config, machine, basic_auth=htpasswd_line())
+    stack = node_stack(project, "metered", config, machine)
     try:
+        with pytest.raises(StackFailed, match="nobody restarted the node"):
+            stack.up()  # its endpoint check finds no node yet
+        node.start()  # it reads config.toml at start, as the up wrote it
         stack.up()
-        node.start()  # it reads config.toml at start, as written
-        yield node
+        yield Metered(node, stack, config)
     finally:
         stack.destroy()
         node.stop()
@@ -65,7 +80,7 @@ def metered(project, machine, tmp_path_factory):
 def scrape(metered, machine):
     """A request to the node's name on this machine, from `source`, trusting pebble's root."""
 
-    def request(path: str = METRICS_PATH, *, method: str = "GET", credential: bool = True, source: str = "127.0.0.1"):
+    def request(path: str = METRICS_PATH, *, method: str = "GET", credential: bool = False, source: str = "127.0.0.1"):
         transport = httpx.HTTPTransport(local_address=source, verify=trusted(machine))
         with httpx.Client(transport=transport, timeout=10) as client:
             auth = (USER, PASSWORD) if credential else None
@@ -80,9 +95,8 @@ def test_the_scraper_reads_the_nodes_metrics_with_its_network_counters(scrape):
     assert "\ngo_goroutines " in answer.text and NETWORK_COUNTER in answer.text
 
 
-def test_without_the_credential_401_and_from_another_address_403(scrape):
-    assert scrape(credential=False).status_code == 401
-    assert scrape(source="127.0.0.2").status_code == 403  # not a scraper, credential or not
+def test_from_another_address_403(scrape):
+    assert scrape(source="127.0.0.2").status_code == 403  # not a scraper
 
 
 # The debug server's pages (those it serves on loopback first), and paths around the metrics.
@@ -93,7 +107,7 @@ ON_LOOPBACK = ["/", "/node", "/network/peers", "/blockchain/"]
 def test_no_other_page_of_the_debug_server_is_reachable(scrape, metered, path):
     assert scrape(path).status_code == 404
     if path in ON_LOOPBACK:  # there, on loopback alone
-        with urllib.request.urlopen(f"http://{metered.config()['html']['listen']}{path}", timeout=5) as direct:
+        with urllib.request.urlopen(f"http://{metered.node.config()['html']['listen']}{path}", timeout=5) as direct:
             assert direct.status == 200
 
 
@@ -107,11 +121,33 @@ def test_the_rate_limit_does_not_starve_a_scrape(scrape):
 
 
 @pytest.fixture(scope="module")
-def prometheus(metered, machine, tmp_path_factory):
-    """Debian's Prometheus scraping the node every second, through Nginx, as an operator's would."""
+def node_exporter(tmp_path_factory):
+    """Debian's node_exporter with its textfile collector alone, on a folder fleet status writes to."""
+    work = tmp_path_factory.mktemp("node-exporter")
+    (work / "textfiles").mkdir()
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter",
+            "--collector.disable-defaults",
+            "--collector.textfile",
+            f"--collector.textfile.directory={work / 'textfiles'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=(work / "node-exporter.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield work / "textfiles", f"127.0.0.1:{port}"
+    finally:
+        terminate(process, timeout=20)
+
+
+@pytest.fixture(scope="module")
+def prometheus(metered, machine, node_exporter, tmp_path_factory):
+    """Debian's Prometheus scraping the node every second, through Nginx, as an operator's would,
+    and node_exporter's textfile."""
     work = tmp_path_factory.mktemp("prometheus")
-    (work / "password").write_text(PASSWORD)
-    (work / "password").chmod(0o600)
     scrape_config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
         "scrape_configs": [
@@ -119,10 +155,10 @@ def prometheus(metered, machine, tmp_path_factory):
                 "job_name": "pactus",
                 "scheme": "https",
                 "metrics_path": METRICS_PATH,
-                "basic_auth": {"username": USER, "password_file": str(work / "password")},
                 "tls_config": {"ca_file": str(machine.issuing_root)},
                 "static_configs": [{"targets": [f"{METRICS_DOMAIN}:443"]}],
-            }
+            },
+            {"job_name": "node", "static_configs": [{"targets": [node_exporter[1]]}]},
         ],
     }
     (work / "prometheus.yml").write_text(json.dumps(scrape_config))  # JSON is YAML
@@ -163,3 +199,61 @@ def test_prometheus_scrapes_the_node_through_nginx(prometheus):
     assert prometheus('up{job="pactus"}') == 1
     assert prometheus(f'count({{job="pactus", __name__=~"{NETWORK_COUNTER}.+"}})') > 0
     assert prometheus('go_goroutines{job="pactus"}') > 0
+
+
+def fleet_status(project, *flags: str) -> tuple[int, dict]:
+    """`python -m fleet status` over the suite's project, as an operator's cron runs it."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fleet",
+            "status",
+            "--stacks",
+            "metered",
+            "--json",
+            "--project",
+            str(project.directory),
+            *flags,
+        ],
+        cwd=REPO,
+        env={**os.environ, **project.environment},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.stdout.strip(), result.stderr[-3000:]
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_fleet_status_says_ok_for_a_node_that_answers_and_critical_for_one_stopped(project, metered):
+    code, printed = fleet_status(project)
+    (row,) = printed["nodes"]
+    assert (code, printed["state"], row["state"]) == (0, "OK", "OK"), printed
+    assert printed["summary"] == "FLEET OK - 1 nodes, all ok" and row["apis"] == "gRPC ok"
+    assert row["height"] == 0 and row["certbot"].endswith("ARI)")  # the certbot the certificate step ran
+    metered.node.stop()
+    try:
+        code, printed = fleet_status(project)
+    finally:
+        metered.node.start()
+    (row,) = printed["nodes"]
+    assert (code, printed["state"]) == (2, "CRITICAL") and row["findings"].startswith("gRPC: UNAVAILABLE"), printed
+    assert printed["summary"].startswith("FLEET CRITICAL - 1 nodes, 1 critical: metered: gRPC: UNAVAILABLE")
+
+
+def test_the_textfile_reaches_prometheus_through_node_exporter(project, metered, node_exporter, prometheus):
+    folder, _ = node_exporter
+    code, printed = fleet_status(project, "--prometheus", str(folder / "pactus.prom"))
+    assert code == 0, printed
+    expires = printed["nodes"][0]["metrics"]["expires"]
+    assert prometheus('pactus_secure_certificate_expiry_timestamp_seconds{stack="metered"}') == expires
+    assert prometheus('pactus_secure_node_state{stack="metered", job="node"}') == 0
+
+
+def test_with_basic_auth_a_scraper_needs_the_credential_too(machine, metered, scrape):
+    """Last: the stack then keeps the credential. Prometheus sends it as `basic_auth`."""
+    node_stack(metered.stack.project, "metered", metered.config, machine, basic_auth=htpasswd_line()).up()
+    assert scrape().status_code == 401
+    assert scrape(credential=True).status_code == 200
+    assert scrape(credential=True, source="127.0.0.2").status_code == 403  # and from a scraper's address alone

@@ -87,7 +87,9 @@ class Team:
         out, err = process.communicate(timeout=1800)
         self.printed += [out, err]
         assert out.strip(), err[-4000:]
-        return {row["stack"]: row for row in json.loads(out)}
+        printed = json.loads(out)
+        rows = printed["nodes"] if isinstance(printed, dict) else printed  # status: its state and summary first
+        return {row["stack"]: row for row in rows}
 
     def configure(self, stack: str, config: dict) -> None:
         """`pulumi config set` for each key, objects by path, as an operator does."""
