@@ -168,6 +168,21 @@ class Project:
         stack.configure(config, secrets or {})
         return stack
 
+    def fleet_status(self, stack: str, *flags: str) -> tuple[int, dict]:
+        """`python -m fleet status` of one stack of this project, as an operator's cron runs it:
+        its exit status, and what it printed as JSON."""
+        result = subprocess.run(
+            [sys.executable, "-m", "fleet", "status", "--stacks", stack, "--json", "--project", str(self.directory)]
+            + list(flags),
+            cwd=REPO,
+            env={**os.environ, **self.environment},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.stdout.strip(), result.stderr[-3000:]
+        return result.returncode, json.loads(result.stdout)
+
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """The real CLI in this project's folder and environment."""
         return subprocess.run(

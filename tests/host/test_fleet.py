@@ -230,6 +230,19 @@ def test_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(flee
     assert all(stack in table for stack in SERVERS) and "days left" in table
 
 
+def test_status_is_critical_in_the_row_of_a_node_whose_pactus_service_stopped_and_ok_in_the_others(fleet):
+    stopped = fleet.nodes["mainnet-node2"]
+    stopped.ssh("sudo systemctl stop pactus.service")
+    try:
+        result = fleet.run("status", "--json", check=False)
+    finally:
+        stopped.ssh("sudo systemctl start pactus.service")
+    printed = json.loads(result.stdout)
+    states = {row["stack"]: row["state"] for row in printed["nodes"]}
+    assert (result.returncode, states) == (2, {**dict.fromkeys(SERVERS, "OK"), "mainnet-node2": "CRITICAL"}), printed
+    assert printed["summary"].startswith("FLEET CRITICAL - 3 nodes, 1 critical: mainnet-node2: gRPC: UNAVAILABLE")
+
+
 def test_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_others_succeed(fleet):
     down = fleet.nodes["mainnet-node2"]
     down.stop()

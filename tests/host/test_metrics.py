@@ -10,10 +10,8 @@ by one scraper address (127.0.0.1), then also by the basicAuth credential (the l
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -30,7 +28,6 @@ from testbed.stack import Stack, StackFailed
 from testbed.this_machine import METRICS_DOMAIN, free_port, node_stack, this_host_as_the_node, trusted
 
 pytestmark = pytest.mark.host
-REPO = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "scraper", "a scraper's password for this suite"
 NETWORK_COUNTER = "libp2p_rcmgr_"  # Pactus registers libp2p's counters with network.enable_metrics
 
@@ -201,40 +198,15 @@ def test_prometheus_scrapes_the_node_through_nginx(prometheus):
     assert prometheus('go_goroutines{job="pactus"}') > 0
 
 
-def fleet_status(project, *flags: str) -> tuple[int, dict]:
-    """`python -m fleet status` over the suite's project, as an operator's cron runs it."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fleet",
-            "status",
-            "--stacks",
-            "metered",
-            "--json",
-            "--project",
-            str(project.directory),
-            *flags,
-        ],
-        cwd=REPO,
-        env={**os.environ, **project.environment},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.stdout.strip(), result.stderr[-3000:]
-    return result.returncode, json.loads(result.stdout)
-
-
 def test_fleet_status_says_ok_for_a_node_that_answers_and_critical_for_one_stopped(project, metered):
-    code, printed = fleet_status(project)
+    code, printed = project.fleet_status("metered")
     (row,) = printed["nodes"]
     assert (code, printed["state"], row["state"]) == (0, "OK", "OK"), printed
     assert printed["summary"] == "FLEET OK - 1 nodes, all ok" and row["apis"] == "gRPC ok"
     assert row["height"] == 0 and row["certbot"].endswith("ARI)")  # the certbot the certificate step ran
     metered.node.stop()
     try:
-        code, printed = fleet_status(project)
+        code, printed = project.fleet_status("metered")
     finally:
         metered.node.start()
     (row,) = printed["nodes"]
@@ -244,7 +216,7 @@ def test_fleet_status_says_ok_for_a_node_that_answers_and_critical_for_one_stopp
 
 def test_the_textfile_reaches_prometheus_through_node_exporter(project, metered, node_exporter, prometheus):
     folder, _ = node_exporter
-    code, printed = fleet_status(project, "--prometheus", str(folder / "pactus.prom"))
+    code, printed = project.fleet_status("metered", "--prometheus", str(folder / "pactus.prom"))
     assert code == 0, printed
     expires = printed["nodes"][0]["metrics"]["expires"]
     assert prometheus('pactus_secure_certificate_expiry_timestamp_seconds{stack="metered"}') == expires

@@ -381,6 +381,26 @@ def test_a_two_minute_certificate_renews_through_certbots_timer_under_its_profil
         up(deployments, "trixie", machine)
 
 
+def test_fleet_status_turns_a_two_minute_certificate_whose_renewal_stopped_warning_then_critical(
+    deployments, machine, profile_ca, project
+):
+    """certbot's timer stopped, so nothing renews: past its renewal point (half of its two
+    minutes) status says WARNING, near and past its end CRITICAL, and never goes back."""
+    server = deployments["trixie"].server
+    server.ssh("sudo systemctl stop certbot.timer")
+    try:
+        up(deployments, "trixie", machine, **profile_ca.stack(server, "minutes"))
+        states, deadline = [], time.monotonic() + PROFILES["minutes"] + 30
+        while time.monotonic() < deadline and states[-1:] != ["CRITICAL"]:
+            states.append(project.fleet_status("trixie", "--renewal-grace", "0s")[1]["state"])
+            time.sleep(2)
+    finally:
+        server.ssh("sudo systemctl start certbot.timer")
+        up(deployments, "trixie", machine)
+    changes = [state for index, state in enumerate(states) if index == 0 or states[index - 1] != state]
+    assert changes == ["OK", "WARNING", "CRITICAL"], states
+
+
 def serial_served_after(server: servers.Server, suite: str | None, previous: str, timeout: float = 15) -> str:
     """The serial Nginx serves once it is no longer `previous`: the deploy hook's reload is
     asynchronous (Nginx's new workers take over a moment after `systemctl reload` returns)."""
