@@ -89,8 +89,8 @@ def make_fleet(work: Path, count: int, backend: dict[str, str] | None = None) ->
 
 
 def clone(project: Path, home: Path, backend: dict[str, str] | None) -> tuple[Path, dict]:
-    """A runner's own copy of the program (with the stack files where `project` has them)
-    and its own PULUMI_HOME, on the shared backend."""
+    """A runner's own copy of the program (made once) and its own PULUMI_HOME, on `backend`
+    (the environment that names it) or, without one, on none yet."""
     if not project.exists():
         copy_program(REPO, project)
         (project / "venv").symlink_to(Path(sys.prefix))

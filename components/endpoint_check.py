@@ -91,21 +91,34 @@ def _trust(endpoint: Endpoint) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=endpoint.ca_bundle)
 
 
+def peer_certificate(name: str, port: int, ca_bundle: str | None, timeout: float) -> dict:
+    """The certificate `name:port` serves, once its chain and name are verified (ssl's dict);
+    the system's trust store, or `ca_bundle`. fleet status reads it too."""
+    context = ssl.create_default_context(cafile=ca_bundle)
+    with (
+        socket.create_connection((name, port), timeout) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        return tls.getpeercert()
+
+
+def validity(peer: dict) -> tuple[datetime, datetime]:
+    """When a served certificate begins and ends."""
+    issued, expires = (
+        datetime.fromtimestamp(ssl.cert_time_to_seconds(peer[k]), UTC) for k in ("notBefore", "notAfter")
+    )
+    return issued, expires
+
+
 def _tls(endpoint: Endpoint) -> ServedCertificate:
     try:
-        with (
-            socket.create_connection((endpoint.domain, endpoint.port), endpoint.timeout) as raw,
-            _trust(endpoint).wrap_socket(raw, server_hostname=endpoint.domain) as tls,
-        ):
-            peer = tls.getpeercert()
+        peer = peer_certificate(endpoint.domain, endpoint.port, endpoint.ca_bundle, endpoint.timeout)
     except (OSError, ssl.SSLError) as error:
         raise CertificateNotTrusted(
             f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
             f"{endpoint.domain} that this machine trusts, got: {error}"
         ) from None
-    issued, expires = (
-        datetime.fromtimestamp(ssl.cert_time_to_seconds(peer[key]), UTC) for key in ("notBefore", "notAfter")
-    )
+    issued, expires = validity(peer)
     issuer = {key: value for field in peer["issuer"] for key, value in field}
     return ServedCertificate(
         expires=expires.isoformat(),

@@ -9,7 +9,6 @@ UNKNOWN before WARNING (an unreadable node hides less than a broken one).
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -20,7 +19,7 @@ from pathlib import Path
 import grpc
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
-from components.endpoint_check import JSONRPC_CALL, renewal_due
+from components.endpoint_check import JSONRPC_CALL, peer_certificate, renewal_due, validity
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
@@ -71,7 +70,8 @@ class Target:
 def read(target: Target) -> Reading:
     reading = Reading()
     try:
-        reading.issued, reading.expires = _served_dates(target)
+        peer = peer_certificate(target.name, target.port, target.ca_bundle, target.timeout)
+        reading.issued, reading.expires = validity(peer)
     except (OSError, ssl.SSLError) as error:
         reading.tls_error = f"TLS to {target.name}:{target.port}: {error}"
         return reading
@@ -82,17 +82,6 @@ def read(target: Target) -> Reading:
     if target.http_base_path:
         reading.apis["HTTP-API"] = _http_api(target, reading)
     return reading
-
-
-def _served_dates(target: Target) -> tuple[datetime, datetime]:
-    context = ssl.create_default_context(cafile=target.ca_bundle)
-    with (
-        socket.create_connection((target.name, target.port), timeout=target.timeout) as raw,
-        context.wrap_socket(raw, server_hostname=target.name) as tls,
-    ):
-        peer = tls.getpeercert()
-    issued, expires = (peer[key] for key in ("notBefore", "notAfter"))
-    return (datetime.fromtimestamp(ssl.cert_time_to_seconds(moment), UTC) for moment in (issued, expires))
 
 
 def _chain(reading: Reading, height: int, last_block_seconds: int) -> None:
@@ -174,11 +163,11 @@ def judge(reading: Reading, highest: int | None, now: datetime, limits: Threshol
             found.append((CRITICAL, f"{api}: {answer}"))
     if reading.height is not None and highest is not None:
         lag = highest - reading.height
-        if lag > limits.lag_critical or lag > limits.lag_warning:
+        if lag > limits.lag_warning:
             found.append((CRITICAL if lag > limits.lag_critical else WARNING, f"{lag} blocks behind"))
     if reading.last_block is not None:
         age = now - reading.last_block
-        if age > limits.stall_critical or age > limits.stall_warning:
+        if age > limits.stall_warning:
             found.append((CRITICAL if age > limits.stall_critical else WARNING, f"no block for {_span(age)}"))
     found.sort(key=lambda finding: -SEVERITY.index(finding[0]))
     return Verdict(worst(state for state, _ in found), [text for _, text in found])

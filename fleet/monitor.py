@@ -111,14 +111,12 @@ def _read(fleet, name: str, existing: set[str]) -> tuple[dict, Reading | None]:
         node.http.base_path if node.http.enable else None,
         node.check_ca_bundle,
     )
-    version = outputs.get("certbotVersion")
     row = {
         "stack": name,
         "host": node.host,
         "endpoint": f"{node.name}:443",
         "certificate expiry": outputs.get("certificateExpiry", "-"),
-        "certbot": f"{version} ({'ARI' if certbot_uses_ari(version) else 'no ARI'})" if version else "-",
-        "ari": certbot_uses_ari(version) if version else None,
+        "certbot": outputs.get("certbotVersion") or "-",
     }
     return row, read(target)
 
@@ -129,16 +127,19 @@ def _judged(row: dict, reading: Reading | None, highest: int | None, now: dateti
     verdict = judge(reading, highest, now, limits)
     lag = highest - reading.height if reading.height is not None and highest is not None else None
     due = renewal_due(reading.issued, reading.expires) if reading.expires else None
+    version = row["certbot"]  # the certbotVersion output, "-" for a stack deployed before it
+    ari = certbot_uses_ari(version) if version != "-" else None
     metrics = {  # the same facts as numbers, for scripts and the textfile
         "expires": reading.expires and reading.expires.timestamp(),
         "due": due and due.timestamp(),
         "height": reading.height,
         "lag": lag,
         "last_block": reading.last_block and reading.last_block.timestamp(),
-        "ari": row.pop("ari", None),
+        "ari": ari,
     }
     row = {
         **row,
+        "certbot": version if ari is None else f"{version} ({'ARI' if ari else 'no ARI'})",
         "state": STATE_NAMES[verdict.state],
         "result": f"failed: {reading.tls_error}"[:160] if reading.tls_error else "ok",
         "findings": "; ".join(verdict.findings) or "-",

@@ -167,10 +167,10 @@ def _certbot_source(settings: Settings) -> dict[str, str]:
     }
 
 
-# What the config.toml step prints when it wrote the file and no pactusService restarts the
-# node: the endpoint check reads it to name the cause when the node still runs the old file.
 # The certificate step's line that names the certbot it runs (templates/scripts/certificate.sh.j2).
 CERTBOT_RAN = re.compile(r"^pactus-secure: certbot (\d+(?:\.\d+)+)[, ]", re.MULTILINE)
+# What the config.toml step prints when it wrote the file and no pactusService restarts the
+# node: the endpoint check reads it to name the cause when the node still runs the old file.
 RESTART_YOURSELF = "Pactus reads config.toml only at start: restart the node to apply it"
 
 

@@ -63,7 +63,7 @@ def test_the_certificate_turns_warning_when_its_renewal_is_overdue_and_critical_
     ],
 )
 def test_a_node_behind_or_stalled_turns_warning_then_critical(height, block_age_s, state, finding):
-    highest = max(height, 0) if height == 0 else 500
+    highest = 0 if height == 0 else 500  # the fleet's highest node
     verdict = judge(reading(height=height, block_age_s=block_age_s), highest, NOW, DEFAULTS)
     assert verdict.state == state and (finding is None or verdict.findings == [finding]), verdict
 
