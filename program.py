@@ -10,7 +10,6 @@ import sys
 import pulumi
 
 from clients.ssh_greeting import silent_server
-from components.endpoint_check import check_endpoint
 from components.secure_node import NodeSecrets, SecureNode
 from render.distros import families_for
 from render.nginx import SIGN_WITH_KEY_JSONRPC, jsonrpc_guarded
@@ -27,10 +26,10 @@ def read_settings() -> tuple:
     except SettingsError as error:
         # RunError: Pulumi prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
-    basic_auth = secrets.get(BASIC_AUTH.name)
+    credential = secrets.get(BASIC_AUTH.name)
     return settings, NodeSecrets(
         ssh_private_key=pulumi.Output.secret(secrets[SSH_PRIVATE_KEY.name]),
-        basic_auth_credential=pulumi.Output.secret(basic_auth.strip()) if basic_auth is not None else None,
+        basic_auth_credential=pulumi.Output.secret(credential.strip()) if credential is not None else None,
     )
 
 
@@ -113,7 +112,7 @@ def main() -> None:
         )
         if silent:
             raise pulumi.RunError(f"{settings.name}: {silent}")
-    node = SecureNode(settings, secrets, check_endpoint)
+    node = SecureNode(settings, secrets)
     for key, value in node.endpoints.items():
         if value is not None:
             pulumi.export(key, value)

@@ -11,8 +11,8 @@ Requests/s, p50 and p99 latency (from h2load's per-request log) are medians of -
 runs; the ratio is to direct. The rate limit is off here: it caps clients by design.
 Also checked: a second TLS connection resumes the first's session.
 
-    sudo venv/bin/python bench/data_path.py [--seconds 3] [--runs 3]    # about 3 minutes
-    sudo venv/bin/python bench/data_path.py --short                     # a check that it works
+    sudo venv/bin/python -m bench.data_path [--seconds 3] [--runs 3]    # about 3 minutes
+    sudo venv/bin/python -m bench.data_path --short                     # a check that it works
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from render.host_layout import HostLayout  # noqa: E402
-from testbed.stack import Project  # noqa: E402
-from testbed.this_machine import DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node, wait_for_port  # noqa: E402
+from render.host_layout import HostLayout
+from testbed.stack import Project
+from testbed.this_machine import DOMAIN, node_stack, this_host_as_the_node, this_machine_as_a_node, wait_for_port
 
 CADDY_PORT = 8443
 GRPC_METHOD = "/pactus.Blockchain/GetBlockchainInfo"
@@ -127,86 +125,15 @@ def main() -> None:
     for tool in ("h2load", "caddy", "openssl"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install nghttp2-client caddy openssl")
-
     work = Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))
     (work / "machine").mkdir()
     with this_machine_as_a_node(work / "machine") as machine:
         listens = machine.node.loopback_listens()  # where the running node answers: the check passes at once
-        stack = node_stack(
-            Project(work / "pulumi"),
-            "bench",
-            this_host_as_the_node(
-                machine,
-                DOMAIN,
-                machine.pactus_dir,
-                grpc={"listen": listens["grpc"]},
-                jsonrpc={"enable": True, "listen": listens["jsonrpc"]},
-                http={"enable": True, "listen": listens["http"]},
-                rateLimit={"enable": False},
-            ),
-            machine,
-        )
-        stack.up()
-        machine.node.restart()  # on the config.toml the up wrote: its APIs on loopback
-        layout = HostLayout(DOMAIN)
-        # The same routes as the program's Nginx, to where the node listens.
-        (work / "Caddyfile").write_text(
-            CADDYFILE.format(
-                domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate, key=layout.certificate_key, **listens
-            )
-        )
-        caddy = subprocess.Popen(
-            ["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "XDG_DATA_HOME": str(work), "XDG_CONFIG_HOME": str(work)},
-        )
+        stack = _deployed(work, machine, listens)
+        caddy = _caddy(work, listens)
         try:
             wait_for_port(CADDY_PORT, caddy, "caddy")
-            grpc_body, jsonrpc_body = work / "grpc.bin", work / "jsonrpc.json"
-            grpc_body.write_bytes(GRPC_EMPTY_MESSAGE)
-            jsonrpc_body.write_bytes(JSONRPC_BODY)
-            apis = {
-                "gRPC unary": (
-                    grpc_body,
-                    ["content-type: application/grpc", "te: trailers"],
-                    False,
-                    {
-                        "direct": f"http://{machine.node.grpc_target()}{GRPC_METHOD}",
-                        "nginx": f"https://{DOMAIN}{GRPC_METHOD}",
-                        "caddy": f"https://{DOMAIN}:{CADDY_PORT}{GRPC_METHOD}",
-                    },
-                ),
-                "JSON-RPC": (
-                    jsonrpc_body,
-                    ["content-type: application/json"],
-                    True,
-                    {
-                        "direct": machine.node.jsonrpc_url(),
-                        "nginx": f"https://{DOMAIN}/jsonrpc",
-                        "caddy": f"https://{DOMAIN}:{CADDY_PORT}/jsonrpc",
-                    },
-                ),
-            }
-            print(
-                f"# data path: {os.cpu_count()} CPUs, {seconds:g} s per run, medians of {runs} runs; "
-                f"h2load, one connection per client"
-            )
-            print(f"{'API':<11} {'clients':>7} {'path':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
-            for api, (body, headers, http1, targets) in apis.items():
-                for clients in (1, 50):
-                    direct_rps = None
-                    for path, url in targets.items():
-                        samples = [
-                            h2load(url, clients, seconds, body, headers, http1, work / "h2load.log")
-                            for _ in range(runs)
-                        ]
-                        row = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-                        direct_rps = direct_rps or row["rps"]
-                        print(
-                            f"{api:<11} {clients:>7} {path:<7} {row['rps']:9.0f} {row['p50_ms']:8.2f} "
-                            f"{row['p99_ms']:8.2f} {row['rps'] / direct_rps:9.2f}"
-                        )
+            _measure(_apis(work, machine), seconds, runs, work / "h2load.log")
             for version in ("tls1_2", "tls1_3"):
                 print(
                     f"\n{version}: session resumed on a second connection: nginx {resumed(443, version)}, "
@@ -219,6 +146,88 @@ def main() -> None:
             caddy.wait(timeout=10)
             stack.destroy()
             time.sleep(0.1)
+
+
+def _deployed(work: Path, machine, listens: dict[str, str]):
+    """The program's Nginx in front of this machine's node, rate limit off; the node restarted
+    on the config.toml the up wrote (its APIs on loopback)."""
+    config = this_host_as_the_node(
+        machine,
+        DOMAIN,
+        machine.pactus_dir,
+        grpc={"listen": listens["grpc"]},
+        jsonrpc={"enable": True, "listen": listens["jsonrpc"]},
+        http={"enable": True, "listen": listens["http"]},
+        rateLimit={"enable": False},
+    )
+    stack = node_stack(Project(work / "pulumi"), "bench", config, machine)
+    stack.up()
+    machine.node.restart()
+    return stack
+
+
+def _caddy(work: Path, listens: dict[str, str]) -> subprocess.Popen:
+    """Caddy with the same routes as the program's Nginx, to where the node listens, and its certificate."""
+    layout = HostLayout(DOMAIN)
+    (work / "Caddyfile").write_text(
+        CADDYFILE.format(
+            domain=DOMAIN, port=CADDY_PORT, certificate=layout.certificate, key=layout.certificate_key, **listens
+        )
+    )
+    return subprocess.Popen(
+        ["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "XDG_DATA_HOME": str(work), "XDG_CONFIG_HOME": str(work)},
+    )
+
+
+def _apis(work: Path, machine) -> dict[str, tuple]:
+    """Each API's request body, headers, whether it is HTTP/1.1, and its URL on each path."""
+    grpc_body, jsonrpc_body = work / "grpc.bin", work / "jsonrpc.json"
+    grpc_body.write_bytes(GRPC_EMPTY_MESSAGE)
+    jsonrpc_body.write_bytes(JSONRPC_BODY)
+    return {
+        "gRPC unary": (
+            grpc_body,
+            ["content-type: application/grpc", "te: trailers"],
+            False,
+            {
+                "direct": f"http://{machine.node.grpc_target()}{GRPC_METHOD}",
+                "nginx": f"https://{DOMAIN}{GRPC_METHOD}",
+                "caddy": f"https://{DOMAIN}:{CADDY_PORT}{GRPC_METHOD}",
+            },
+        ),
+        "JSON-RPC": (
+            jsonrpc_body,
+            ["content-type: application/json"],
+            True,
+            {
+                "direct": machine.node.jsonrpc_url(),
+                "nginx": f"https://{DOMAIN}/jsonrpc",
+                "caddy": f"https://{DOMAIN}:{CADDY_PORT}/jsonrpc",
+            },
+        ),
+    }
+
+
+def _measure(apis: dict[str, tuple], seconds: float, runs: int, log: Path) -> None:
+    print(
+        f"# data path: {os.cpu_count()} CPUs, {seconds:g} s per run, medians of {runs} runs; "
+        "h2load, one connection per client"
+    )
+    print(f"{'API':<11} {'clients':>7} {'path':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
+    for api, (body, headers, http1, targets) in apis.items():
+        for clients in (1, 50):
+            direct_rps = None
+            for path, url in targets.items():
+                samples = [h2load(url, clients, seconds, body, headers, http1, log) for _ in range(runs)]
+                row = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+                direct_rps = direct_rps or row["rps"]
+                print(
+                    f"{api:<11} {clients:>7} {path:<7} {row['rps']:9.0f} {row['p50_ms']:8.2f} "
+                    f"{row['p99_ms']:8.2f} {row['rps'] / direct_rps:9.2f}"
+                )
 
 
 if __name__ == "__main__":

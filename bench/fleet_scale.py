@@ -9,8 +9,8 @@ over TLS, as a team's backend) and the fleet is previewed twice: by one runner a
 N runners at once, each a process with a clone and a PULUMI_HOME of its own taking
 `--shard K/N`, as N CI jobs would (here on one machine's cores).
 
-    venv/bin/python bench/fleet_scale.py [--stacks 1 10 50 100] [--parallel 1 2 4 8]
-    sudo venv/bin/python bench/fleet_scale.py --runners 4 --stacks 40
+    venv/bin/python -m bench.fleet_scale [--stacks 1 10 50 100] [--parallel 1 2 4 8]
+    sudo venv/bin/python -m bench.fleet_scale --runners 4 --stacks 40
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from testbed.credentials import SSH_KEY
+from testbed.postgres import start_postgres
+from testbed.stack import cli_environment, copy_program, file_backend, pulumi_home
+from testbed.tools import TOOLS_BIN
 
-from testbed.postgres import start_postgres  # noqa: E402
-from testbed.stack import cli_environment, copy_program, file_backend, pulumi_home  # noqa: E402
-from tests.credentials import SSH_KEY  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def make_fleet(work: Path, count: int, backend: dict[str, str] | None = None) -> tuple[Path, dict]:
@@ -45,7 +45,7 @@ def make_fleet(work: Path, count: int, backend: dict[str, str] | None = None) ->
     if backend is None:
         (project / ".state").mkdir()
         environment["PULUMI_BACKEND_URL"] = file_backend(project / ".state")
-    pulumi = str(REPO / "tools/bin/pulumi")
+    pulumi = str(TOOLS_BIN / "pulumi")
     subprocess.run(
         [pulumi, "stack", "init", "node-0", "--non-interactive"],
         cwd=project,

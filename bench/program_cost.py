@@ -8,7 +8,7 @@ Each measurement runs in a fresh Python process (imports are cached per process)
 Wall time and peak memory (max RSS) are medians of --runs runs. "per node" is the
 evaluation alone divided by N: it should stay flat as N grows.
 
-    venv/bin/python bench/program_cost.py [--runs 5] [--nodes 1 10 100]
+    venv/bin/python -m bench.program_cost [--runs 5] [--nodes 1 10 100]
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ nodes = int(sys.argv[1])
 ready = imported
 if nodes:
     import program
-    from tests.configs import FULL
-    from tests.pulumi_mocks import deploy
+    from testbed.configs import FULL
+    from testbed.pulumi_mocks import deploy
     ready = time.perf_counter()
     for i in range(nodes):
         deploy({**FULL, "domain": f"node{i}.example.com", "host": f"203.0.113.{i % 250 + 1}"}, stack=f"node{i}")

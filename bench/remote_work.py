@@ -8,7 +8,7 @@ that declares 10 `remote.Command` resources with constant inputs, our program's 
 Then what the state backend costs per operation: the same stack on a file backend and on
 PostgreSQL (a cluster of the run's own, over TLS, as a team's shared backend; testbed/postgres.py).
 
-    sudo venv/bin/python bench/remote_work.py
+    sudo venv/bin/python -m bench.remote_work
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from testbed.postgres import start_postgres  # noqa: E402
-from testbed.stack import Project  # noqa: E402
-from testbed.this_machine import DOMAIN, nginx_processes, node_stack, this_host_as_the_node, this_machine_as_a_node  # noqa: E402
+from testbed.postgres import start_postgres
+from testbed.stack import Project
+from testbed.this_machine import DOMAIN, nginx_processes, node_stack, this_host_as_the_node, this_machine_as_a_node
 
 FLOOR_PROGRAM = '''"""The engine's floor: 10 remote commands with constant inputs."""
 import pulumi
@@ -49,12 +47,30 @@ def floor_project(work: Path, home: Path) -> Project:
     return Project(work / "floor", home=home, source=source)
 
 
+class Table:
+    """One printed row per operation: its seconds, the SSH sessions sshd accepted during it,
+    and whether Nginx was reloaded ("-" where no Nginx ran before it)."""
+
+    def __init__(self, machine):
+        self.machine, self.seconds = machine, {}
+        print("# remote work through the real CLI; remote commands = SSH sessions sshd accepted")
+        print(f"{'operation':<30} {'seconds':>8} {'commands':>9} {'nginx reloaded':>15}")
+
+    def row(self, name: str, operation) -> None:
+        before = nginx_processes() if Path("/run/nginx.pid").exists() else None
+        sessions, started = self.machine.ssh_sessions(), time.monotonic()
+        operation()
+        self.seconds[name] = elapsed = time.monotonic() - started
+        reloaded = "-" if before is None else "yes" if nginx_processes() != before else "no"
+        commands = self.machine.ssh_sessions() - sessions
+        print(f"{name:<30} {elapsed:8.2f} {commands:>9} {reloaded:>15}", flush=True)
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))
     (work / "machine").mkdir()
     with this_machine_as_a_node(work / "machine") as machine:
         project = Project(work / "program")
-
         listens = machine.node.loopback_listens()  # where the running node answers: no restart needed
 
         def config(domain=DOMAIN, origins=("https://wallet.example.com",)):
@@ -67,44 +83,20 @@ def main() -> None:
                 jsonrpc={"enable": True, "listen": listens["jsonrpc"], "origins": list(origins)},
             )
 
-        print("# remote work through the real CLI; remote commands = SSH sessions sshd accepted")
-        print(f"{'operation':<30} {'seconds':>8} {'commands':>9} {'nginx reloaded':>15}")
-        results: dict[str, float] = {}
-
-        def row(name: str, operation) -> None:
-            before = nginx_processes() if Path("/run/nginx.pid").exists() else None
-            sessions, started = machine.ssh_sessions(), time.monotonic()
-            operation()
-            results[name] = elapsed = time.monotonic() - started
-            reloaded = before is None or nginx_processes() != before
-            print(
-                f"{name:<30} {elapsed:8.2f} {machine.ssh_sessions() - sessions:>9} {'yes' if reloaded else 'no':>15}",
-                flush=True,
-            )
-
+        table = Table(machine)
         stack = node_stack(project, "bench", config(), machine)
-        row("preview (fresh stack)", stack.preview)
-        row("fresh up", stack.up)
-        row("no-op up", stack.up)
+        table.row("preview (fresh stack)", stack.preview)
+        table.row("fresh up", stack.up)
+        table.row("no-op up", stack.up)
         stack.configure(config(origins=("https://explorer.example.com",)))
-        row("origins change", stack.up)
+        table.row("origins change", stack.up)
         stack.configure(config(domain="renamed.test"))
-        row("domain change (preview)", stack.preview)
+        table.row("domain change (preview)", stack.preview)
         stack.configure(config())
-        row("destroy", stack.destroy)
-
-        floor = floor_project(work, project.home)
-        floor_stack = floor.stack(
-            "floor",
-            {"floor:port": str(machine.ssh_port), "floor:hostKey": machine.host_key},
-            {"floor:key": machine.client_key},
-        )
-        row("floor: fresh up (10 commands)", floor_stack.up)
-        row("floor: no-op up", floor_stack.up)
-        floor_stack.destroy()
-        print(
-            f"\nno-op up / floor's no-op up: {results['no-op up'] / results['floor: no-op up']:.2f}x (manageDns false)"
-        )
+        table.row("destroy", stack.destroy)
+        floor_rows(table, floor_project(work, project.home), machine)
+        ratio = table.seconds["no-op up"] / table.seconds["floor: no-op up"]
+        print(f"\nno-op up / floor's no-op up: {ratio:.2f}x (manageDns false)")
         backend_cost(work, machine, config)
         started = time.monotonic()
         subprocess.run([sys.executable, "-c", "import pulumi_cloudflare"], check=True)
@@ -112,6 +104,18 @@ def main() -> None:
             f"importing pulumi_cloudflare, which manageDns true adds to every run: "
             f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)"
         )
+
+
+def floor_rows(table: Table, floor: Project, machine) -> None:
+    """The engine's own cost: 10 remote commands with constant inputs, fresh and no-op."""
+    floor_stack = floor.stack(
+        "floor",
+        {"floor:port": str(machine.ssh_port), "floor:hostKey": machine.host_key},
+        {"floor:key": machine.client_key},
+    )
+    table.row("floor: fresh up (10 commands)", floor_stack.up)
+    table.row("floor: no-op up", floor_stack.up)
+    floor_stack.destroy()
 
 
 def backend_cost(work: Path, machine, config) -> None:

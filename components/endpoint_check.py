@@ -1,164 +1,61 @@
-"""The node as a user meets it, checked once from where `pulumi up` runs: the tutorial's
-"open https://your-domain" done by the program.
+"""The endpoint check as a resource of the stack: a pulumi-command `local.Command` that runs
+`python -m clients.endpoint` on the machine running `pulumi up`, which calls the node's
+public endpoint as a user would. It runs when it is created and again whenever a part of
+the node changed (its triggers), and its answer stays in the state: a preview of an
+unchanged stack shows the outputs as they are, a preview of a change shows them as what
+the `up` will find. A check that fails fails the `up`, and is run again by the next one.
 
-A TLS connection to domain:443 that verifies the chain and the name, then one call per
-enabled API. With `basicAuth`, an API that asks for the credential counts as answering:
-the program holds only the credential's hash.
+The command names the interpreter relative to the program's folder, where the provider
+runs it: two clones of the project check alike.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-import socket
-import ssl
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import os
+import sys
 from pathlib import Path
 
-import grpc
+import pulumi
+import pulumi_command as command
 
-GRPC_METHOD = "/pactus.Blockchain/GetBlockchainInfo"
-JSONRPC_CALL = {"jsonrpc": "2.0", "id": 1, "method": "pactus.blockchain.get_blockchain_info", "params": {}}
+from clients.endpoint import CONFIG_UNAPPLIED, Endpoint, ServedCertificate
 
-
-class EndpointCheckFailed(Exception):
-    """What was expected of the public endpoint, and what came back."""
+PROGRAM_DIR = Path(__file__).resolve().parent.parent
 
 
-class CertificateNotTrusted(EndpointCheckFailed):
-    """The TLS handshake failed: nothing was asked of the node yet."""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    domain: str
-    grpc: bool
-    jsonrpc_path: str | None
-    http_base_path: str | None
-    basic_auth_required: bool  # basicAuth: a request without the credential is refused
-    ca_bundle: str | None  # trusted instead of the system store (a private ACME CA)
-    port: int = 443
-    timeout: float = 10
-    rate_limited_tries: int = 10
-
-
-@dataclass(frozen=True)
-class ServedCertificate:
-    expires: str  # ISO 8601, UTC
-    issuer: str
-    renewal_due: str  # ISO 8601, UTC: when certbot renews it (renewal_due below)
-
-
-def renewal_due(issued: datetime, expires: datetime) -> datetime:
-    """When certbot 4 renews a certificate: with a third of its lifetime left, half under 10
-    days. Debian 12's certbot renews 30 days before expiry: the same for a 90-day one."""
-    lifetime = expires - issued
-    return expires - (lifetime / 2 if lifetime < timedelta(days=10) else lifetime / 3)
-
-
-class _RateLimited(Exception):
-    """The proxy's per-client rate limit answered (429, RESOURCE_EXHAUSTED): ask again shortly."""
-
-
-def check_endpoint(endpoint: Endpoint) -> ServedCertificate:
-    """Each call is asked again, a second apart, while the proxy's rate limit refuses it: the
-    machine running `pulumi up` may have spent its allowance just before."""
-    for attempt in range(1, endpoint.rate_limited_tries + 1):
-        try:
-            return _check(endpoint)
-        except _RateLimited as limited:
-            if attempt == endpoint.rate_limited_tries:
-                raise EndpointCheckFailed(str(limited)) from None
-            time.sleep(1)
-
-
-def _check(endpoint: Endpoint) -> ServedCertificate:
-    certificate = _tls(endpoint)
-    if endpoint.grpc:
-        _grpc(endpoint)
-    if endpoint.jsonrpc_path:
-        _https(endpoint, endpoint.jsonrpc_path, json.dumps(JSONRPC_CALL).encode(), "result")
-    if endpoint.http_base_path:
-        _https(endpoint, f"{endpoint.http_base_path}/api/pactus/blockchain/get_blockchain_info", None, "lastBlockHash")
-    return certificate
-
-
-def _trust(endpoint: Endpoint) -> ssl.SSLContext:
-    """The system's trust store, or the given CA bundle: chain and name verified."""
-    return ssl.create_default_context(cafile=endpoint.ca_bundle)
-
-
-def peer_certificate(name: str, port: int, ca_bundle: str | None, timeout: float) -> dict:
-    """The certificate `name:port` serves, once its chain and name are verified (ssl's dict);
-    the system's trust store, or `ca_bundle`. fleet status reads it too."""
-    context = ssl.create_default_context(cafile=ca_bundle)
-    with (
-        socket.create_connection((name, port), timeout) as raw,
-        context.wrap_socket(raw, server_hostname=name) as tls,
-    ):
-        return tls.getpeercert()
-
-
-def validity(peer: dict) -> tuple[datetime, datetime]:
-    """When a served certificate begins and ends."""
-    issued, expires = (
-        datetime.fromtimestamp(ssl.cert_time_to_seconds(peer[k]), UTC) for k in ("notBefore", "notAfter")
-    )
-    return issued, expires
-
-
-def _tls(endpoint: Endpoint) -> ServedCertificate:
-    try:
-        peer = peer_certificate(endpoint.domain, endpoint.port, endpoint.ca_bundle, endpoint.timeout)
-    except (OSError, ssl.SSLError) as error:
-        raise CertificateNotTrusted(
-            f"https://{endpoint.domain}:{endpoint.port}: expected a TLS certificate for "
-            f"{endpoint.domain} that this machine trusts, got: {error}"
-        ) from None
-    issued, expires = validity(peer)
-    issuer = {key: value for field in peer["issuer"] for key, value in field}
-    return ServedCertificate(
-        expires=expires.isoformat(),
-        issuer=issuer.get("organizationName") or issuer.get("commonName", ""),
-        renewal_due=renewal_due(issued, expires).isoformat(),
+def script_digest(script: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A step's trigger: what its script says, as a digest (a script may carry a secret)."""
+    return pulumi.Output.unsecret(
+        pulumi.Output.from_input(script).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
     )
 
 
-def _grpc(endpoint: Endpoint) -> None:
-    roots = Path(endpoint.ca_bundle).read_bytes() if endpoint.ca_bundle else None
-    with grpc.secure_channel(f"{endpoint.domain}:{endpoint.port}", grpc.ssl_channel_credentials(roots)) as channel:
-        call = channel.unary_unary(GRPC_METHOD, request_serializer=lambda _: b"", response_deserializer=bytes)
-        try:
-            call(None, timeout=endpoint.timeout)
-        except grpc.RpcError as error:
-            if endpoint.basic_auth_required and error.code() == grpc.StatusCode.UNAUTHENTICATED:
-                return
-            failed = _RateLimited if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else EndpointCheckFailed
-            raise failed(
-                f"gRPC {GRPC_METHOD} at {endpoint.domain}:{endpoint.port}: expected an answer, "
-                f"got {error.code().name}: {error.details()}"
-            ) from None
+def check_command() -> str:
+    """This interpreter (the project's virtualenv), from the program's folder."""
+    return f"{os.path.relpath(sys.executable, PROGRAM_DIR)} -m clients.endpoint"
 
 
-def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str) -> None:
-    url = f"https://{endpoint.domain}:{endpoint.port}{path}"
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=endpoint.timeout, context=_trust(endpoint)) as response:
-            text = response.read().decode(errors="replace")
-    except urllib.error.HTTPError as error:
-        if endpoint.basic_auth_required and error.code == 401:
-            return
-        failed = _RateLimited if error.code == 429 else EndpointCheckFailed
-        raise failed(f"{url}: expected the node's answer, got HTTP {error.code}") from None
-    except OSError as error:
-        raise EndpointCheckFailed(f"{url}: expected the node's answer, got: {error}") from None
-    try:
-        answer = json.loads(text)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict) or expected_key not in answer:
-        raise EndpointCheckFailed(f"{url}: expected JSON with {expected_key!r}, got: {text[:200]}")
+def endpoint_check(
+    name: str,
+    endpoint: Endpoint,
+    triggers: list[pulumi.Input[str]],
+    config_unapplied: pulumi.Input[bool],
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Output[ServedCertificate]:
+    """`triggers`: a value for each part of the node (an address, a step's script digest);
+    `config_unapplied`: config.toml was written and nobody restarted the node, which the
+    check names as the likely cause when the node's answer is wrong."""
+    check = command.local.Command(
+        name,
+        create=check_command(),
+        stdin=json.dumps(dataclasses.asdict(endpoint)),
+        environment={
+            CONFIG_UNAPPLIED: pulumi.Output.from_input(config_unapplied).apply(lambda yes: "yes" if yes else "")
+        },
+        triggers=triggers,
+        opts=opts,
+    )
+    return check.stdout.apply(lambda printed: ServedCertificate(**json.loads(printed)))

@@ -29,9 +29,12 @@ class HostBase(pulumi.ComponentResource):
         packages = run_step(
             f"{name}-{self.PACKAGES}", args.host, Step(host_setup_script(settings)), parent=self, after=waits_for(opts)
         )
+        self.steps = [packages]  # what the endpoint check is run again after
         if settings.firewall:
-            run_step(
-                f"{name}-{self.FIREWALL}", args.host, Step(firewall_script(settings)), parent=self, after=[packages]
+            self.steps.append(
+                run_step(
+                    f"{name}-{self.FIREWALL}", args.host, Step(firewall_script(settings)), parent=self, after=[packages]
+                )
             )
         self.register_outputs(
             {"log": packages.stdout, "openPorts": firewall_ports(settings) if settings.firewall else None}

@@ -10,6 +10,7 @@ DNS = f"{NODE}-dns"
 HOST = f"{NODE}-host"
 PROXY = f"{NODE}-proxy"
 PACTUS = f"{NODE}-pactus"
+CHECK = f"{NODE}-endpoint-check"  # the public endpoint, called as a user would after a change
 
 # The steps: one remote command each, in the order a first deployment runs them (config.toml
 # runs alongside the others).

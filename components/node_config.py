@@ -39,4 +39,5 @@ class NodeConfig(pulumi.ComponentResource):
             parent=self,
             after=waits_for(opts),
         )
+        self.steps = [self.step]  # what the endpoint check is run again after
         self.register_outputs({"configPath": f"{settings.pactus_dir}/config.toml"})

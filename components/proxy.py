@@ -49,7 +49,7 @@ class Proxy(pulumi.ComponentResource):
         http_site = step(self.HTTP_SITE, site(layout.http_site, http_site_script(settings)), [])
         self.certificate = certificate = step(self.CERTIFICATE, Step(certificate_script(settings)), [http_site])
         credential = None
-        if settings.basic_auth and args.credential is not None:
+        if settings.credential_set and args.credential is not None:
             credential = step(
                 self.CREDENTIAL,
                 Step(
@@ -65,4 +65,5 @@ class Proxy(pulumi.ComponentResource):
             site(layout.tls_site, tls_site_script(settings), (layout.jsonrpc_guard,)),
             [certificate, *([credential] if credential else [])],
         )
+        self.steps = [http_site, certificate, *([credential] if credential else []), self.tls_site]
         self.register_outputs({"certificatePath": layout.certificate, "keyPath": layout.certificate_key})

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 
+from clients.endpoint import Endpoint
 from components import names
-from components.endpoint_check import CertificateNotTrusted, Endpoint, EndpointCheckFailed, ServedCertificate
+from components.endpoint_check import endpoint_check, script_digest
 from components.host_base import HostBase, HostBaseArgs
 from components.node_config import NodeConfig, NodeConfigArgs
 from components.proxy import Proxy, ProxyArgs
@@ -27,16 +27,11 @@ class NodeSecrets:
 
 class SecureNode(pulumi.ComponentResource):
     """DNS record -> host base -> proxy (HTTP site, certificate, credential, TLS site), with
-    config.toml alongside; then, on `up`, `check` calls the public endpoint as a user would.
-    Its name is fixed (components/names.py); the domain is a setting like any other."""
+    config.toml alongside; then the endpoint check calls the public endpoint as a user would,
+    after every `up` that changed a part. Its name is fixed (components/names.py); the domain
+    is a setting like any other."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        secrets: NodeSecrets,
-        check: Callable[[Endpoint], ServedCertificate],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, settings: Settings, secrets: NodeSecrets, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pactus-secure:index:SecureNode", names.NODE, None, opts)
         host = connect(
             address=settings.ssh_host,
@@ -55,18 +50,27 @@ class SecureNode(pulumi.ComponentResource):
         base = HostBase(names.HOST, HostBaseArgs(host, settings), opts=after(dns))
         proxy = Proxy(names.PROXY, ProxyArgs(host, settings, secrets.basic_auth_credential), opts=after(dns, base))
         pactus = NodeConfig(names.PACTUS, NodeConfigArgs(host, settings, secrets.basic_auth_credential), opts=after())
+        served = endpoint_check(
+            names.CHECK,
+            _endpoint(settings),
+            [
+                settings.host,
+                settings.ssh_host,
+                *(script_digest(s.stdin) for s in base.steps + proxy.steps + pactus.steps),
+            ],
+            _config_unapplied(settings, pactus),
+            opts=after(dns, base, proxy, pactus),
+        )
         self.endpoints: dict[str, pulumi.Input[str] | None] = {
             "grpcTarget": f"{settings.name}:443" if settings.grpc.enable else None,
             "jsonrpcUrl": f"https://{settings.name}{settings.jsonrpc.path}" if settings.jsonrpc.enable else None,
             "httpApiUrl": f"https://{settings.name}{settings.http.base_path}/" if settings.http.enable else None,
-        }
-        if not pulumi.runtime.is_dry_run():  # the check calls the deployed node: never during preview
-            served = _served_certificate(settings, check, proxy, pactus)
-            self.endpoints["certificateExpiry"] = served.apply(lambda certificate: certificate.expires)
-            self.endpoints["certificateIssuer"] = served.apply(lambda certificate: certificate.issuer)
-            self.endpoints["renewalDue"] = served.apply(lambda certificate: certificate.renewal_due)
+            "certificateExpiry": served.apply(lambda certificate: certificate.expires),
+            "certificateIssuer": served.apply(lambda certificate: certificate.issuer),
+            "renewalDue": served.apply(lambda certificate: certificate.renewal_due),
             # Which certbot renews it: fleet status tells from its version whether it follows ARI.
-            self.endpoints["certbotVersion"] = proxy.certificate.stdout.apply(certbot_version_in)
+            "certbotVersion": proxy.certificate.stdout.apply(certbot_version_in),
+        }
         self.register_outputs({k: v for k, v in self.endpoints.items() if v is not None})
 
 
@@ -87,44 +91,23 @@ def _dns_record(settings: Settings, opts: pulumi.ResourceOptions) -> pulumi.Comp
     )
 
 
-def _served_certificate(
-    settings: Settings, check: Callable[[Endpoint], ServedCertificate], proxy: Proxy, pactus: NodeConfig
-) -> pulumi.Output[ServedCertificate]:
-    """The endpoint check, once the TLS site serves and the node runs its new config."""
-    endpoint = Endpoint(
-        domain=settings.name,
+def _endpoint(settings: Settings) -> Endpoint:
+    return Endpoint(
+        name=settings.name,
         grpc=settings.grpc.enable,
         jsonrpc_path=settings.jsonrpc.path if settings.jsonrpc.enable else None,
         http_base_path=settings.http.base_path if settings.http.enable else None,
-        basic_auth_required=settings.basic_auth,
+        basic_auth_required=settings.credential_set,
         ca_bundle=settings.check_ca_bundle,
     )
-    # A boolean made from the step's output, which is secret when the file carries a credential.
-    unapplied = pulumi.Output.unsecret(
+
+
+def _config_unapplied(settings: Settings, pactus: NodeConfig) -> pulumi.Output[bool]:
+    """The config.toml step wrote the file and nothing restarts the node: the node may still
+    run its previous file. A boolean made from the step's output, which is secret when the
+    file carries a credential."""
+    return pulumi.Output.unsecret(
         pactus.step.stdout.apply(
             lambda printed: settings.pactus_service is None and RESTART_YOURSELF in (printed or "")
         )
     )
-    return pulumi.Output.all(proxy.tls_site.id, unapplied).apply(
-        lambda values: _check_deployed(check, endpoint, config_unapplied=values[1])
-    )
-
-
-def _check_deployed(
-    check: Callable[[Endpoint], ServedCertificate], endpoint: Endpoint, *, config_unapplied: bool
-) -> ServedCertificate:
-    """The check fails the `up` as a RunError: Pulumi prints its message alone, no traceback.
-    When the config.toml step wrote the file and nothing restarts the node, the node may
-    still run its previous file: when the node's answer is wrong, that is the likely cause,
-    and the message leads with it."""
-    try:
-        return check(endpoint)
-    except EndpointCheckFailed as failed:
-        cause = ""
-        if config_unapplied and not isinstance(failed, CertificateNotTrusted):
-            cause = (
-                "config.toml changed and pactusService is not set, so nobody restarted the node: it may "
-                "still run its previous config.toml. Restart Pactus yourself, then run pulumi up again, or "
-                "set pactus-secure:pactusService to the node's systemd unit. "
-            )
-        raise pulumi.RunError(f"the endpoint check failed: {cause}{failed}") from None

@@ -38,7 +38,7 @@ EXIT_CODES = (
 
 def default_parallel() -> int:
     """One stack per core: a stack's run is CPU-bound (the CLI, the language host and the
-    provider take about 2.5 s of CPU for a preview) and waits little on its hosts."""
+    provider; bench/README.md measures a preview's CPU) and waits little on its hosts."""
     return max(1, os.cpu_count() or 1)
 
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
-def _main(argv: list[str] | None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fleet",
         description=__doc__.split("\n\n")[0],
@@ -80,7 +80,11 @@ def _main(argv: list[str] | None) -> int:
         action="store_true",
         help="unlock: remove another machine's lock too (its run is known to be gone)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
 
     fleet = run.Fleet(args.project.resolve())
     stacks = fleet.select(args.stacks)

@@ -19,7 +19,8 @@ from pathlib import Path
 import grpc
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
-from components.endpoint_check import JSONRPC_CALL, peer_certificate, renewal_due, validity
+from clients.endpoint import JSONRPC_CALL, peer_certificate, validity
+from render.renewal import renewal_due
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")

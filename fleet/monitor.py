@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from components.endpoint_check import renewal_due
 from fleet import report, textfile
 from fleet.checks import read_all
 from fleet.health import OK, STATE_NAMES, UNKNOWN, Reading, Target, Thresholds, judge, read, worst
 from fleet.run import visible
+from render.renewal import renewal_due
 
 EXIT_CODES = """status's exit status, as Nagios, Icinga and Sensu read it:
   0  OK: every node answers on every enabled API, its certificate and chain are in time

@@ -20,11 +20,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from render.scripts import CERTBOT_PLAN
+from render.templating import FAILS
 from settings import Settings
 
 COMMANDS = ("preview", "up", "refresh", "destroy")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-CERTBOT_SAYS = "certbot: "  # the program's line (render.scripts.certbot_plan)
 TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
 DIY_PARALLEL = "PULUMI_DIY_BACKEND_PARALLEL"
 LOCKED = "the stack is currently locked"  # Pulumi's DIY backends, when another run holds the stack
@@ -193,8 +194,8 @@ def print_failure(console: Console, name: str, log: list[str]) -> None:
 def _operate(stack: auto.Stack, command: str, entry: Progress):
     def on_event(event: auto.EngineEvent) -> None:
         said = event.diagnostic_event and event.diagnostic_event.message.strip()
-        if said and said.startswith(CERTBOT_SAYS):
-            entry.certbot = said.removeprefix(CERTBOT_SAYS)
+        if said and said.startswith(CERTBOT_PLAN):
+            entry.certbot = said.removeprefix(CERTBOT_PLAN)
         step = event.resource_pre_event and event.resource_pre_event.metadata
         if step is not None and not step.urn.endswith("pulumi:pulumi:Stack::" + step.urn.rsplit("::", 1)[1]):
             entry.step = f"{getattr(step.op, 'value', step.op)} {step.urn.rsplit('::', 1)[1]}"
@@ -244,7 +245,7 @@ def visible(text: str) -> str:
 def _reason(error: auto.CommandError) -> str:
     """Our scripts' or the program's own error line, else the CLI's first."""
     lines = [re.sub(r"^(stdout|stderr): ", "", line.strip()) for line in str(error).splitlines()]
-    ours = [line.split("pactus-secure: error: ", 1)[1] for line in lines if "pactus-secure: error: " in line]
+    ours = [line.split(FAILS, 1)[1] for line in lines if FAILS in line]
     errors = [
         line.removeprefix("error: ")
         for line in lines

@@ -118,51 +118,9 @@ def render_tls_site(settings: Settings, *, http2_directive: bool, njs: bool) -> 
     `njs`: Nginx runs njs, so the JSON-RPC route can read bodies and refuse a method."""
     layout = HostLayout(settings.name)
     prefix = layout.upstream_prefix
-    body = settings.max_body_size
-    wallet = WalletRoute(settings.wallet_networks) if settings.wallet_routed else None
-    sign_with_key = not settings.expose_sign_message_with_private_key
-    grpc = jsonrpc = http = None
-    if settings.grpc.enable:
-        grpc = GrpcRoute(
-            f"{prefix}_grpc",
-            str(settings.grpc.listen),
-            body.grpc,
-            PUBLIC_GRPC_SERVICES,
-            wallet,
-            _denied(
-                wallet is None and DeniedCall("Wallet/", "the Wallet service", "signs and sends transactions"),
-                sign_with_key and DeniedCall(f"{SIGN_WITH_KEY_GRPC}$", "SignMessageWithPrivateKey", _TAKES_A_KEY),
-            ),
-            settings.grpc.path_prefix,
-        )
-    if settings.jsonrpc.enable:
-        guard = JsonRpcGuard(layout.jsonrpc_guard, (SIGN_WITH_KEY_JSONRPC,)) if njs and sign_with_key else None
-        jsonrpc = JsonRpcRoute(
-            f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path, guard
-        )
-    if settings.http.enable:
-        http = HttpRoute(
-            f"{prefix}_http",
-            str(settings.http.listen),
-            body.http,
-            settings.http.base_path,
-            wallet,
-            _denied(
-                wallet is None and DeniedCall("wallet/", "the wallet", "signs and sends transactions"),
-                sign_with_key and DeniedCall(SIGN_WITH_KEY_HTTP, "sign_message_with_private_key", _TAKES_A_KEY),
-            ),
-        )
-    metrics = None
-    if settings.metrics.enable:
-        metrics = MetricsRoute(
-            f"{prefix}_metrics",
-            str(settings.html.listen),
-            settings.metrics.path,
-            METRICS_PATH,
-            settings.metrics.scrapers,
-        )
+    grpc, jsonrpc, http, metrics = _routes(settings, layout, njs)
     # With basicAuth, gRPC asks for the credential too: the node checks it (grpc.basicAuth), else Nginx.
-    grpc_gate = settings.basic_auth and not settings.grpc.basic_auth
+    grpc_gate = settings.credential_set and not settings.grpc.basic_auth
     return render(
         "nginx/tls-proxy.conf.j2",
         stack=settings.stack,
@@ -179,21 +137,61 @@ def render_tls_site(settings: Settings, *, http2_directive: bool, njs: bool) -> 
         jsonrpc=jsonrpc,
         http=http,
         metrics=metrics,
-        rate_limit=RateLimitZone(
-            f"{prefix}_api",
-            settings.rate_limit.requests_per_second,
-            settings.rate_limit.burst,
-            f"{prefix}_connections",
-            settings.rate_limit.in_progress,
-        )
-        if settings.rate_limit.enable
-        else None,
+        rate_limit=_rate_limit(settings, prefix),
         client_key=f"{layout.variable_prefix}_client",
         options_with_body=f"{layout.variable_prefix}_options_with_body",
         grpc_gate=grpc_gate,
         basic_auth=BasicAuthGate(f"Pactus node {settings.name}", f"{layout.variable_prefix}_realm", layout.htpasswd)
-        if settings.basic_auth
+        if settings.credential_set
         else None,
+    )
+
+
+def _routes(
+    settings: Settings, layout: HostLayout, njs: bool
+) -> tuple[GrpcRoute | None, JsonRpcRoute | None, HttpRoute | None, MetricsRoute | None]:
+    """Each enabled API's route, with what it refuses unless the stack asks for it."""
+    prefix, body = layout.upstream_prefix, settings.max_body_size
+    wallet = WalletRoute(settings.wallet_networks) if settings.wallet_routed else None
+    sign_with_key = not settings.expose_sign_message_with_private_key
+    grpc = jsonrpc = http = metrics = None
+    if settings.grpc.enable:
+        refused = _denied(
+            wallet is None and DeniedCall("Wallet/", "the Wallet service", "signs and sends transactions"),
+            sign_with_key and DeniedCall(f"{SIGN_WITH_KEY_GRPC}$", "SignMessageWithPrivateKey", _TAKES_A_KEY),
+        )
+        listen, path_prefix = str(settings.grpc.listen), settings.grpc.path_prefix
+        grpc = GrpcRoute(f"{prefix}_grpc", listen, body.grpc, PUBLIC_GRPC_SERVICES, wallet, refused, path_prefix)
+    if settings.jsonrpc.enable:
+        guard = JsonRpcGuard(layout.jsonrpc_guard, (SIGN_WITH_KEY_JSONRPC,)) if njs and sign_with_key else None
+        jsonrpc = JsonRpcRoute(
+            f"{prefix}_jsonrpc", str(settings.jsonrpc.listen), body.jsonrpc, settings.jsonrpc.path, guard
+        )
+    if settings.http.enable:
+        refused = _denied(
+            wallet is None and DeniedCall("wallet/", "the wallet", "signs and sends transactions"),
+            sign_with_key and DeniedCall(SIGN_WITH_KEY_HTTP, "sign_message_with_private_key", _TAKES_A_KEY),
+        )
+        http = HttpRoute(
+            f"{prefix}_http", str(settings.http.listen), body.http, settings.http.base_path, wallet, refused
+        )
+    if settings.metrics.enable:
+        metrics = MetricsRoute(
+            f"{prefix}_metrics",
+            str(settings.html.listen),
+            settings.metrics.path,
+            METRICS_PATH,
+            settings.metrics.scrapers,
+        )
+    return grpc, jsonrpc, http, metrics
+
+
+def _rate_limit(settings: Settings, prefix: str) -> RateLimitZone | None:
+    if not settings.rate_limit.enable:
+        return None
+    limit = settings.rate_limit
+    return RateLimitZone(
+        f"{prefix}_api", limit.requests_per_second, limit.burst, f"{prefix}_connections", limit.in_progress
     )
 
 

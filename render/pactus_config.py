@@ -17,13 +17,13 @@ import tomlkit
 from settings import MANAGED_SECTIONS, Listen, Settings
 
 
-def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[str, dict[str, Any]]:
+def managed_sections(settings: Settings, htpasswd_line: str | None = None) -> dict[str, dict[str, Any]]:
     """The sections the program writes: `pactusConfig`'s, then [grpc], [jsonrpc], [http] and [html],
     each from the keys that settings/model.py gives a Pactus name.
 
-    `basic_auth`: the htpasswd line of the basicAuth secret, written to grpc.basic_auth when
+    `htpasswd_line`: the basicAuth secret, written to grpc.basic_auth when
     grpc.basicAuth asks Pactus to check it."""
-    if settings.grpc.basic_auth and basic_auth is None:
+    if settings.grpc.basic_auth and htpasswd_line is None:
         raise ValueError("grpc.basicAuth is set but no basicAuth credential was given to render")
     api = {name: _in_pactus_terms(getattr(settings, name)) for name in MANAGED_SECTIONS}
     grpc = api["grpc"]
@@ -31,7 +31,7 @@ def managed_sections(settings: Settings, basic_auth: str | None = None) -> dict[
         "enable": grpc.pop("enable"),
         "enable_wallet": settings.wallet_routed,
         **grpc,
-        "basic_auth": basic_auth if settings.grpc.basic_auth else "",
+        "basic_auth": htpasswd_line if settings.grpc.basic_auth else "",
     }
     api["html"]["enable"] = settings.html_served
     return {**_plain(settings.pactus_config), **api}
@@ -48,10 +48,10 @@ def _in_pactus_terms(section: Any) -> dict[str, Any]:
     return values
 
 
-def render_managed_sections(settings: Settings, basic_auth: str | None = None) -> str:
+def render_managed_sections(settings: Settings, htpasswd_line: str | None = None) -> str:
     """The managed sections as TOML: a node without config.toml gets exactly this file."""
     document = tomlkit.document()
-    for index, (name, values) in enumerate(managed_sections(settings, basic_auth).items()):
+    for index, (name, values) in enumerate(managed_sections(settings, htpasswd_line).items()):
         table = tomlkit.table()
         # Inside the section, so that the merge replaces it with the section next time.
         table.add(

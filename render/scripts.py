@@ -21,7 +21,8 @@ from render.nginx import (
     render_tls_site,
 )
 from render.pactus_config import managed_sections, render_managed_sections
-from render.templating import TEMPLATES, render
+from render.renewal import SHORT_LIFETIME
+from render.templating import SAYS, TEMPLATES, render
 from settings import MANAGED_SECTIONS, Settings
 from settings.constants import CERTBOT_PYPI_VERSION, CERTBOT_VENV, CERTBOT_VENVS, MULTIADDR_PORT
 
@@ -100,6 +101,7 @@ def certificate_script(settings: Settings) -> str:
         renewal_conf=layout.renewal_conf,
         renew_hook=RENEW_HOOK,
         pypi_version=CERTBOT_PYPI_VERSION,
+        short_lifetime=int(SHORT_LIFETIME.total_seconds()),
         **_certbot_source(settings),
         files={
             **_host_files(
@@ -142,14 +144,14 @@ def certbot_plan(settings: Settings) -> str:
         ]
     )
     if settings.certbot == "pypi":
-        return f"certbot: {pypi} (certbot: pypi), which follows ARI"
+        return f"{CERTBOT_PLAN}{pypi} (certbot: pypi), which follows ARI"
     if settings.certbot == "distro":
-        plan = "certbot: the distribution's (certbot: distro)" + (f"; refused unless it can {asks}" if asks else "")
+        plan = "the distribution's (certbot: distro)" + (f"; refused unless it can {asks}" if asks else "")
     elif not asks:
-        plan = "certbot: the distribution's (PyPI's where an earlier up installed it)"
+        plan = "the distribution's (PyPI's where an earlier up installed it)"
     else:
-        plan = f"certbot: the distribution's if it can {asks}, else {pypi}"
-    return f"{plan}; {DISTRO_ARI}"
+        plan = f"the distribution's if it can {asks}, else {pypi}"
+    return f"{CERTBOT_PLAN}{plan}; {DISTRO_ARI}"
 
 
 def certbot_version_in(printed: str | None) -> str | None:
@@ -168,21 +170,23 @@ def _certbot_source(settings: Settings) -> dict[str, str]:
 
 
 # The certificate step's line that names the certbot it runs (templates/scripts/certificate.sh.j2).
-CERTBOT_RAN = re.compile(r"^pactus-secure: certbot (\d+(?:\.\d+)+)[, ]", re.MULTILINE)
+CERTBOT_RAN = re.compile(rf"^{re.escape(SAYS)}certbot (\d+(?:\.\d+)+)[, ]", re.MULTILINE)
+# How preview's line on certbot begins (certbot_plan): the fleet command takes it for its table.
+CERTBOT_PLAN = "certbot: "
 # What the config.toml step prints when it wrote the file and no pactusService restarts the
 # node: the endpoint check reads it to name the cause when the node still runs the old file.
 RESTART_YOURSELF = "Pactus reads config.toml only at start: restart the node to apply it"
 
 
-def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> str:
-    """`basic_auth`: the secret htpasswd line, when grpc.basicAuth puts it in config.toml."""
+def pactus_config_script(settings: Settings, htpasswd_line: str | None = None) -> str:
+    """`htpasswd_line`: the basicAuth secret, when grpc.basicAuth puts it in config.toml."""
     return render(
         "scripts/pactus-config.sh.j2",
         stack=settings.stack,
         pactus_dir=settings.pactus_dir,
         service=settings.pactus_service,
-        managed=list(managed_sections(settings, basic_auth)),
-        content=_heredoc_body(render_managed_sections(settings, basic_auth)),
+        managed=list(managed_sections(settings, htpasswd_line)),
+        content=_heredoc_body(render_managed_sections(settings, htpasswd_line)),
         merge_program=_heredoc_body(MERGE_PROGRAM.read_text()),
         owner_only=settings.grpc.basic_auth,
         api_ports=[api.listen.port for api in (getattr(settings, name) for name in MANAGED_SECTIONS) if api.enable],
@@ -193,14 +197,14 @@ def pactus_config_script(settings: Settings, basic_auth: str | None = None) -> s
     )
 
 
-def basic_auth_script(settings: Settings, basic_auth: str) -> str:
+def basic_auth_script(settings: Settings, htpasswd_line: str) -> str:
     """Writes the secret htpasswd line for Nginx; the script is as secret as the line."""
     return render(
         "scripts/basic-auth.sh.j2",
         stack=settings.stack,
         families=families_for(settings.distro),
         path=HostLayout(settings.name).htpasswd,
-        content=_heredoc_body(basic_auth),
+        content=_heredoc_body(htpasswd_line),
         delimiter=HEREDOC_DELIMITER,
     )
 

@@ -8,6 +8,10 @@ from pathlib import Path
 import jinja2
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# How each line a host script prints begins (its log and fail functions), and the line it
+# fails with: the program and the fleet command read them back.
+SAYS = "pactus-secure: "
+FAILS = SAYS + "error: "
 
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -21,6 +25,7 @@ _environment = jinja2.Environment(
     comment_end_string="##}",
 )
 _environment.filters["sh"] = lambda value: shlex.quote(str(value))
+_environment.globals.update(says=SAYS, fails=FAILS)
 
 
 def render(template: str, **context: object) -> str:

@@ -1,6 +1,7 @@
-"""One node's settings: every key declared once (model.py), checked one value at a time
-(checks.py, pactus_schema.py) and between keys (parse.py), then passed around as a frozen `Settings`. The
-secrets are declared in secrets.py and never held in Settings. Nothing here knows Pulumi."""
+"""One node's settings: every key declared once (model.py), read by parse.py, checked one value
+at a time (checks.py, pactus_schema.py) and between keys (rules.py), then passed around as a
+frozen `Settings`. The secrets are declared in secrets.py and never held in Settings. Nothing
+here knows Pulumi."""
 
 from settings.constants import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, MANAGED_SECTIONS
 from settings.model import Settings

@@ -137,7 +137,7 @@ _SCOPE_ID = (
 
 @textual
 def ipv4(key: str, given: str, problems: Problems) -> str | None:
-    """Any IPv4 address; parse_settings accepts a non-public one only with allowPrivateHost."""
+    """Any IPv4 address; the rules (rules.py) accept a non-public one only with allowPrivateHost."""
     try:
         return _unicast(key, ipaddress.IPv4Address(given), problems)
     except (ipaddress.AddressValueError, ValueError):
@@ -157,7 +157,7 @@ def _unicast(key: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, p
 
 @textual
 def ipv6(key: str, given: str, problems: Problems) -> str | None:
-    """Any IPv6 address; parse_settings accepts a non-global one only with allowPrivateHost."""
+    """Any IPv6 address; the rules (rules.py) accept a non-global one only with allowPrivateHost."""
     if "%" in given:
         problems.add(key, given, _SCOPE_ID)
         return None
@@ -172,7 +172,7 @@ def ipv6(key: str, given: str, problems: Problems) -> str | None:
 
 @textual
 def listen(key: str, given: str, problems: Problems) -> Listen | None:
-    """Loopback, or a private address (which parse_settings accepts only with allowPrivateListen)."""
+    """Loopback, or a private address (which the rules in rules.py accept only with allowPrivateListen)."""
     match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", given)
     if not match:
         problems.add(key, given, "must be address:port, e.g. 127.0.0.1:50051")
@@ -269,7 +269,7 @@ def route(key: str, given: str, problems: Problems) -> str | None:
 
 
 def origins(key: str, value: Any, problems: Problems) -> tuple[str, ...] | None:
-    """Origins, or "*" (which parse_settings accepts only with jsonrpc.allowAnyOrigin)."""
+    """Origins, or "*" (which the rules in rules.py accept only with jsonrpc.allowAnyOrigin)."""
     if not isinstance(value, list):
         problems.add(key, value, 'must be a list of origins, e.g. ["https://wallet.example.com"]')
         return None

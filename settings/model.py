@@ -324,7 +324,7 @@ class Settings:
         pactus_schema.pactus_config,
         {},
     )
-    basic_auth: bool = False  # whether the basicAuth secret is set; the credential itself stays a secret
+    credential_set: bool = False  # whether the basicAuth secret is set; the credential itself stays a secret
 
     @property
     def name(self) -> str:

@@ -76,7 +76,7 @@ def parse_settings(
     check_basic_auth(secrets.get(BASIC_AUTH.name), problems)
 
     settings = Settings(
-        stack=stack, basic_auth=secrets.get(BASIC_AUTH.name) is not None, **_read(Settings, values, "", problems)
+        stack=stack, credential_set=secrets.get(BASIC_AUTH.name) is not None, **_read(Settings, values, "", problems)
     )
     settings = dataclasses.replace(settings, ssh_host=settings.ssh_host or settings.host)
     check_rules(settings, secrets, problems)

@@ -141,7 +141,7 @@ def the_http_api_answers_any_origin_only_when_meant(
 
 
 def grpc_basic_auth_has_the_credential(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
-    if settings.grpc.basic_auth and not settings.basic_auth:
+    if settings.grpc.basic_auth and not settings.credential_set:
         problems.add(
             "grpc.basicAuth",
             True,
@@ -191,7 +191,7 @@ def the_wallet_has_grpc_and_the_credential(settings: Settings, _: Mapping[str, s
         problems.add(
             "exposeWallet", True, "the Wallet service is served by gRPC: set grpc.enable true, or exposeWallet false"
         )
-    elif settings.expose_wallet and not (settings.grpc.basic_auth and settings.basic_auth):
+    elif settings.expose_wallet and not (settings.grpc.basic_auth and settings.credential_set):
         problems.add(
             "exposeWallet",
             True,
@@ -281,7 +281,7 @@ def the_firewall_can_open_the_p2p_ports(settings: Settings, _: Mapping[str, str]
 
 def the_metrics_have_a_gate(settings: Settings, _: Mapping[str, str], problems: Problems) -> None:
     """The metrics tell the node's load and peers: never to the whole internet."""
-    if settings.metrics.enable and not (settings.metrics.scrapers or settings.basic_auth):
+    if settings.metrics.enable and not (settings.metrics.scrapers or settings.credential_set):
         problems.add(
             "metrics.enable",
             True,

@@ -25,6 +25,14 @@ class Ports:
     dns: int = 8053
     dns_management: int = 8055
 
+    def directory(self, host: str) -> str:
+        """The ACME directory's URL for a client that reaches pebble at `host`."""
+        return f"https://{host}:{self.acme}/dir"
+
+    def dns_api(self, host: str) -> str:
+        """challtestsrv's management API, where tests add and remove DNS answers."""
+        return f"http://{host}:{self.dns_management}"
+
 
 @dataclass(frozen=True)
 class Pebble:
@@ -52,59 +60,18 @@ def start(
 ) -> Pebble:
     """Starts challtestsrv (answering `default_ipv4` for every name) and pebble on `listen`,
     offering `profiles` (name: validity in seconds); each process is appended to `processes`
-    as it starts, for the caller to stop. With `dns` (a running challtestsrv's address),
-    pebble asks that one and no challtestsrv is started."""
+    as it starts, for the caller to stop (its program's name is its args[0]). With `dns` (a
+    running challtestsrv's address), pebble asks that one and no challtestsrv is started."""
     if not (work / "pebble.pem").exists():
         api_certificate(work, api_addresses)
-    (work / "pebble.json").write_text(
-        json.dumps(
-            {
-                "pebble": {
-                    "listenAddress": f"{listen}:{ports.acme}",
-                    "managementListenAddress": f"127.0.0.1:{ports.management}",
-                    "certificate": str(work / "pebble.pem"),
-                    "privateKey": str(work / "pebble.key"),
-                    "httpPort": 80,
-                    "tlsPort": 443,
-                    "externalAccountBindingRequired": False,
-                    "profiles": {
-                        name: {"description": f"{seconds} seconds", "validityPeriod": seconds}
-                        for name, seconds in profiles.items()
-                    },
-                    # A revocation URL in each certificate, as testssl.sh rates it.
-                    "ocspResponderURL": "http://127.0.0.1:4002/",
-                }
-            }
-        )
-    )
+    _write_config(work, listen, ports, profiles)
     if dns is None:
-        dns = f"127.0.0.1:{ports.dns}"
-        challtestsrv = [
-            tool("pebble-challtestsrv"),
-            "-dnsserver",
-            dns,
-            "-defaultIPv4",
-            default_ipv4,
-            "-defaultIPv6",
-            "",
-        ]
-        for server in ("-http01", "-https01", "-tlsalpn01", "-doh"):
-            challtestsrv += [server, ""]
-        processes.append(
-            subprocess.Popen(
-                [*challtestsrv, "-management", f"127.0.0.1:{ports.dns_management}"],
-                stdout=(work / "challtestsrv.log").open("w"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        wait_for_port(ports.dns_management, processes[-1], "pebble-challtestsrv")
-    log = work / "pebble.log"
+        dns = _start_challtestsrv(work, processes, ports, default_ipv4)
     processes.append(
         subprocess.Popen(
             [tool("pebble"), "-config", str(work / "pebble.json"), "-dnsserver", dns],
             env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-            stdout=log.open("w"),
+            stdout=(work / "pebble.log").open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -115,6 +82,42 @@ def start(
     with urllib.request.urlopen(f"https://127.0.0.1:{ports.management}/roots/0", context=context) as response:
         (work / "issuing-root.pem").write_bytes(response.read())
     return running(work, api_addresses=api_addresses, ports=ports)
+
+
+def _write_config(work: Path, listen: str, ports: Ports, profiles: dict[str, int]) -> None:
+    profile_list = {
+        name: {"description": f"{seconds} seconds", "validityPeriod": seconds} for name, seconds in profiles.items()
+    }
+    config = {
+        "listenAddress": f"{listen}:{ports.acme}",
+        "managementListenAddress": f"127.0.0.1:{ports.management}",
+        "certificate": str(work / "pebble.pem"),
+        "privateKey": str(work / "pebble.key"),
+        "httpPort": 80,
+        "tlsPort": 443,
+        "externalAccountBindingRequired": False,
+        "profiles": profile_list,
+        "ocspResponderURL": "http://127.0.0.1:4002/",  # a revocation URL in each certificate, as testssl.sh rates it
+    }
+    (work / "pebble.json").write_text(json.dumps({"pebble": config}))
+
+
+def _start_challtestsrv(work: Path, processes: list[subprocess.Popen], ports: Ports, default_ipv4: str) -> str:
+    """pebble's DNS, answering `default_ipv4` for every name, and none of its challenge servers; its address."""
+    dns = f"127.0.0.1:{ports.dns}"
+    command = [tool("pebble-challtestsrv"), "-dnsserver", dns, "-defaultIPv4", default_ipv4, "-defaultIPv6", ""]
+    for server in ("-http01", "-https01", "-tlsalpn01", "-doh"):
+        command += [server, ""]
+    processes.append(
+        subprocess.Popen(
+            [*command, "-management", f"127.0.0.1:{ports.dns_management}"],
+            stdout=(work / "challtestsrv.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
+    wait_for_port(ports.dns_management, processes[-1], "pebble-challtestsrv")
+    return dns
 
 
 def running(work: Path, *, api_addresses: tuple[str, ...], ports: Ports = Ports()) -> Pebble:

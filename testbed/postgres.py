@@ -76,45 +76,20 @@ def start_postgres() -> Postgres:
     os.chown(folder, owner.pw_uid, owner.pw_gid)
     database = Postgres(folder, _free_port(), secrets.token_urlsafe(24), folder / "ca.pem")
     try:
-        _as_owner(["install", "-m", "0600", "/dev/null", str(folder / "password")])
-        (folder / "password").write_text(database.password + "\n")
-        _as_owner(
-            [
-                str(BINARIES / "initdb"),
-                "-D",
-                str(folder / "data"),
-                "-U",
-                ROLE,
-                "--pwfile",
-                str(folder / "password"),
-                "--auth-host=scram-sha-256",
-                "--auth-local=reject",
-            ]
-        )
-        (folder / "password").unlink()
-        _certificates(folder)
-        (folder / "data" / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        _init_cluster(folder, database.password)
         log = open(folder / "server.log", "w")  # noqa: SIM115 (the server writes it; ours is closed at once)
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": database.port,
+            "unix_socket_directories": folder,
+            "ssl": "on",
+            "ssl_cert_file": folder / "server.pem",
+            "ssl_key_file": folder / "server.key",
+            "max_connections": 200,
+        }
         database.process = subprocess.Popen(
-            [
-                str(BINARIES / "postgres"),
-                "-D",
-                str(folder / "data"),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                f"port={database.port}",
-                "-c",
-                f"unix_socket_directories={folder}",
-                "-c",
-                "ssl=on",
-                "-c",
-                f"ssl_cert_file={folder / 'server.pem'}",
-                "-c",
-                f"ssl_key_file={folder / 'server.key'}",
-                "-c",
-                "max_connections=200",
-            ],
+            [str(BINARIES / "postgres"), "-D", str(folder / "data")]
+            + [part for name, value in settings.items() for part in ("-c", f"{name}={value}")],
             stdout=subprocess.DEVNULL,
             stderr=log,
             user=owner.pw_uid,
@@ -129,6 +104,29 @@ def start_postgres() -> Postgres:
         database.stop()
         raise
     return database
+
+
+def _init_cluster(folder: Path, password: str) -> None:
+    """initdb with the role's password (from a file of the owner's alone, removed after), the
+    server's certificates, and TLS-only password logins on 127.0.0.1."""
+    _as_owner(["install", "-m", "0600", "/dev/null", str(folder / "password")])
+    (folder / "password").write_text(password + "\n")
+    _as_owner(
+        [
+            str(BINARIES / "initdb"),
+            "-D",
+            str(folder / "data"),
+            "-U",
+            ROLE,
+            "--pwfile",
+            str(folder / "password"),
+            "--auth-host=scram-sha-256",
+            "--auth-local=reject",
+        ]
+    )
+    (folder / "password").unlink()
+    _certificates(folder)
+    (folder / "data" / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 scram-sha-256\n")
 
 
 def _wait_for_login(database: Postgres, timeout: float = 60) -> None:

@@ -1,10 +1,10 @@
 """Real Debian servers for the suite: a debootstrapped root booted by systemd-nspawn with
 systemd as PID 1, in its own network namespace at 10.77.<n>.2 (this machine is .1 and
 routes it to Debian's mirror), sshd on port 22, a `deploy` user with passwordless sudo,
-and a testnet `pactus-daemon` run by `pactus.service` as the `pactus` user, who owns
-/home/pactus/pactus. Roots are cached per suite and package list, in a folder of root's
-alone (their setuid programs must not be run by other users); each run boots a fresh copy,
-so runs never see each other's state.
+and a `pactus-daemon` (testnet, or one of a localnet chain: testbed.localnet) run by
+`pactus.service` as the `pactus` user, who owns /home/pactus/pactus. Roots are cached per
+suite and package list, in a folder of root's alone (their setuid programs must not be run
+by other users); each run boots a fresh copy, so runs never see each other's state.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ CACHE = Path("/var/cache/pactus-secure-roots")
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificates", "sudo", "iproute2", "curl")
 PACTUS_DIR = "/home/pactus/pactus"
+TESTNET_NODE = f"--testnet --val-num 1 --restore '{MNEMONIC}'"  # `pactus-daemon init`'s flags: at height 0, no peers
 SUBNET = "10.77.0.0/16"
 
 # The node's unit on every server, as an operator would write it.
@@ -158,10 +159,12 @@ def prepare(
     ssh_public_key: str,
     files: dict[str, str],
     *,
+    node_init: str = TESTNET_NODE,
     wait_for_root: bool = True,
 ) -> Server:
-    """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it.
-    Without `wait_for_root`, a root another run is building raises RootBusy."""
+    """A fresh copy of the cached root, set up as the docs set a node up; `files`: more files to put in it;
+    `node_init`: the node's flags for `pactus-daemon init`. Without `wait_for_root`, a root another run
+    is building raises RootBusy."""
     root = work / name
     if os.path.lexists(root):
         raise RuntimeError(f"{root} exists: a server is prepared into a new folder")
@@ -185,8 +188,7 @@ install -d -m 700 -o deploy -g deploy /home/deploy/.ssh
 printf '%s\\n' '{ssh_public_key}' > /home/deploy/.ssh/authorized_keys
 chown deploy:deploy /home/deploy/.ssh/authorized_keys
 useradd -m -s /usr/sbin/nologin pactus
-runuser -u pactus -- /usr/local/bin/pactus-daemon init -w {PACTUS_DIR} --testnet -p {WALLET_PASSWORD} \\
-  --val-num 1 --restore '{MNEMONIC}' >/dev/null
+runuser -u pactus -- /usr/local/bin/pactus-daemon init -w {PACTUS_DIR} -p {WALLET_PASSWORD} {node_init} >/dev/null
 test -f {PACTUS_DIR}/config.toml
 systemctl enable systemd-networkd pactus.service >/dev/null 2>&1
 """

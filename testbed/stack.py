@@ -10,6 +10,7 @@ file backend, a PULUMI_HOME and a passphrase of its own. Secrets reach the CLI o
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -27,13 +28,12 @@ import yaml
 from pulumi import automation as auto
 from pulumi.automation._stack_settings import StackSettingsSecureConfigValue
 
-from testbed.tools import ToolMissing
+from settings import NAMESPACE
+from testbed.tools import TOOLS_BIN, ToolMissing
 
 REPO = Path(__file__).resolve().parent.parent
-TOOLS = REPO / "tools"
-PROVIDER = TOOLS / "bin" / "plugins" / "pulumi-resource-command"
-PROVIDER_VERSION = "1.2.1"  # pulumi-command's, in requirements.txt
-NAMESPACE = "pactus-secure"
+PROVIDER = TOOLS_BIN / "plugins" / "pulumi-resource-command"
+PROVIDER_VERSION = importlib.metadata.version("pulumi_command")  # the SDK's, pinned in requirements.txt
 PROGRAM = (
     "Pulumi.yaml",
     "__main__.py",
@@ -52,7 +52,7 @@ TEST_PASSPHRASE = "pactus-secure test passphrase"
 
 def pulumi_home(directory: Path) -> Path:
     """A PULUMI_HOME with pulumi-command's provider installed from tools/build's binary."""
-    for binary in (TOOLS / "bin" / "pulumi", TOOLS / "bin" / "pulumi-language-python", PROVIDER):
+    for binary in (TOOLS_BIN / "pulumi", TOOLS_BIN / "pulumi-language-python", PROVIDER):
         if not os.access(binary, os.X_OK):
             raise ToolMissing(
                 f"{binary} is missing: run tools/build (it builds the Pulumi CLI, its Python "
@@ -63,7 +63,7 @@ def pulumi_home(directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
-                str(TOOLS / "bin" / "pulumi"),
+                str(TOOLS_BIN / "pulumi"),
                 "plugin",
                 "install",
                 "resource",
@@ -87,7 +87,7 @@ def cli_environment(home: Path, backend: Path | None = None, passphrase: str = T
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-        "PATH": f"{TOOLS / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PATH": f"{TOOLS_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
     if backend is not None:
         environment["PULUMI_BACKEND_URL"] = file_backend(backend)
@@ -156,9 +156,9 @@ class Project:
         self.backend.mkdir(parents=True, exist_ok=True)
         if refresh or not self.directory.exists():
             copy_program(source, self.directory)
-        self.pulumi = str(TOOLS / "bin" / "pulumi")
+        self.pulumi = str(TOOLS_BIN / "pulumi")
         self.environment = cli_environment(self.home, self.backend, passphrase)
-        self.command = auto.PulumiCommand(root=str(TOOLS), skip_version_check=True)
+        self.command = auto.PulumiCommand(root=str(TOOLS_BIN.parent), skip_version_check=True)
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Stack:
         workspace = auto.LocalWorkspace(
@@ -298,7 +298,7 @@ def up_killed(
     Returns what it printed."""
     process = subprocess.Popen(
         [
-            str(TOOLS / "bin" / "pulumi"),
+            str(TOOLS_BIN / "pulumi"),
             "up",
             "--yes",
             "--skip-preview",

@@ -36,10 +36,10 @@ METRICS_DOMAIN = "metrics.test"  # tests/host/test_metrics.py's node, a second p
 DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN, METRICS_DOMAIN)
 ORIGIN = "https://wallet.example.com"
 HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
-PEBBLE_DIRECTORY = "https://127.0.0.1:14000/dir"
+PEBBLE_DIRECTORY = pebble.Ports().directory("127.0.0.1")
 # This machine, as the real servers see it (test_servers.py's, then test_fleet.py's).
 SERVER_GATEWAYS = ("10.77.12.1", "10.77.13.1", "10.77.41.1", "10.77.42.1", "10.77.43.1")
-CHALLTESTSRV = "http://127.0.0.1:8055"  # pebble's DNS: its management API
+CHALLTESTSRV = pebble.Ports().dns_api("127.0.0.1")  # pebble's DNS
 
 
 # The operator's own lines, which every `up` must keep.
@@ -139,10 +139,10 @@ def forget_certificate(domain: str) -> None:
 
 
 def forget_test_certificates() -> None:
-    """Pebble keeps accounts in memory only: certbot's saved pebble account must go (notes/facts.md)."""
+    """Pebble keeps accounts in memory only: a new pebble knows no account certbot saved for an earlier one."""
     for domain in DOMAINS:
         forget_certificate(domain)
-    shutil.rmtree("/etc/letsencrypt/accounts/127.0.0.1:14000", ignore_errors=True)
+    shutil.rmtree(f"/etc/letsencrypt/accounts/127.0.0.1:{pebble.Ports().acme}", ignore_errors=True)
 
 
 def remove_test_sites() -> None:

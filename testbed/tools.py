@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-TOOLS_BIN = Path(__file__).resolve().parent.parent / "tools" / "bin"
+from fleet.run import TOOLS_BIN
 
 
 class ToolMissing(RuntimeError):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from render.nginx import render_acme_http_site, render_tls_site
 from settings import Settings
+from testbed.configs import MINIMAL, settings_of
+from testbed.credentials import BASIC_AUTH, SECRETS
 from tests.cases import parse_case
-from tests.configs import MINIMAL, settings_of
-from tests.credentials import BASIC_AUTH, SECRETS
 
 CASES = Path(__file__).parent / "nginx_cases"
 # The TLS site as nginx < 1.25.1 (Debian 12's) with njs takes it; the other forms differ only

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from render.scripts import certificate_script
-from tests.configs import MINIMAL, settings_of
+from testbed.configs import MINIMAL, settings_of
 from tests.shell import run_function, venv_paths, whole_venv
 
 SETUP = "VENV_PACKAGES=() SYSTEM_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt\n"

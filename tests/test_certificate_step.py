@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from components.endpoint_check import renewal_due
+from render.renewal import renewal_due
 from render.scripts import certbot_plan, certificate_script, host_file
 from settings.constants import CERTBOT_PYPI_VERSION
 from testbed.certificates import self_signed
-from tests.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
+from testbed.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
 from tests.shell import run_function, venv_paths, whole_venv
 
 SERVER = "https://acme.example.com/directory"
@@ -48,12 +48,21 @@ def test_a_change_of_server_or_profile_issues_anew(tmp_path):
     assert not kept(tmp_path, script(), issued(tmp_path, days=90, profile="shortlived"))  # back to the default
 
 
-def test_a_certificate_with_a_third_of_its_lifetime_or_less_left_is_renewed(tmp_path):
-    """One day is a third of three: the step renews as certbot 4 would (30 days of 90)."""
-    paths = issued(tmp_path, days=3)
-    assert kept(tmp_path, script(), paths)
-    two_days_on = 'date() { [ "$1" = +%s ] && echo $(($(command date +%s) + 2 * 86400 + 60)) || command date "$@"; }\n'
-    assert not kept(tmp_path, script(), paths + two_days_on)
+def later(seconds: int) -> str:
+    """Shell that moves the step's clock (date +%s) `seconds` on."""
+    return f'date() {{ [ "$1" = +%s ] && echo $(($(command date +%s) + {seconds})) || command date "$@"; }}\n'
+
+
+@pytest.mark.parametrize("days", [90, 6], ids=["90 days: a third left", "6 days: half left"])
+def test_the_step_renews_when_the_renewal_due_output_says_certbot_would(tmp_path, days):
+    """The contract between certificate_current and render/renewal.py's rule: kept an hour
+    before renewalDue, renewed an hour after it."""
+    paths = issued(tmp_path, days=days)
+    now = datetime.now(UTC)
+    due = renewal_due(now, now + timedelta(days=days))
+    before, after = (int((due - now).total_seconds()) + shift for shift in (-3600, 3600))
+    assert kept(tmp_path, script(), paths + later(before))
+    assert not kept(tmp_path, script(), paths + later(after))
 
 
 def fake_certbot(tmp_path: Path, *, version: str, keeps_profiles: bool) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.credentials import SSH_KEY
+from testbed.credentials import SSH_KEY
 from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,8 @@ def test_a_stack_with_only_the_required_keys_passes_the_declarations(project_cop
         manageDns="false",
     )
     preview = pulumi(project_copy, "preview")
-    assert preview.returncode == 0 and "10 to create" in preview.stdout, preview.stdout + preview.stderr
+    # the stack, four components, five steps and the endpoint check
+    assert preview.returncode == 0 and "11 to create" in preview.stdout, preview.stdout + preview.stderr
 
 
 def test_a_missing_required_key_and_a_wrong_type_are_refused_by_the_cli(project_copy):

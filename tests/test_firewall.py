@@ -3,7 +3,7 @@
 import pytest
 
 from render import scripts
-from tests.configs import MINIMAL, settings_of
+from testbed.configs import MINIMAL, settings_of
 
 
 @pytest.mark.parametrize(

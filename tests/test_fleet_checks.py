@@ -10,8 +10,8 @@ import pytest
 from pulumi import automation as auto
 
 from fleet.checks import clashes, read_all
-from tests.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
-from tests.credentials import SECRETS
+from testbed.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
+from testbed.credentials import SECRETS
 
 SECRET_KEYS = {"pactus-secure:sshPrivateKey": auto.ConfigValue(SECRETS["sshPrivateKey"], secret=True)}
 

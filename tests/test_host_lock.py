@@ -5,7 +5,7 @@ import subprocess
 import time
 
 from render import scripts
-from tests.configs import MINIMAL, settings_of
+from testbed.configs import MINIMAL, settings_of
 
 
 def test_a_step_waits_for_another_stacks_step_on_the_same_host(tmp_path):

@@ -13,8 +13,8 @@ from render import scripts
 from render.nginx import render_acme_http_site, render_tls_site
 from render.pactus_config import render_managed_sections
 from settings import SettingsError, parse_settings
-from tests.configs import MINIMAL
-from tests.credentials import BASIC_AUTH, HOST_KEY, SECRETS
+from testbed.configs import MINIMAL
+from testbed.credentials import BASIC_AUTH, HOST_KEY, SECRETS
 
 PAYLOADS = {
     "newline": "\nid>/tmp/pwned",

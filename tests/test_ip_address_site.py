@@ -12,7 +12,7 @@ import pytest
 from render.host_layout import HostLayout
 from render.nginx import render_tls_site
 from render.scripts import tls_site_script
-from tests.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
+from testbed.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
 from tests.shell import run_function
 from tests.test_nginx_config import NGINX, nginx_test
 

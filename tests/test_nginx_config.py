@@ -10,9 +10,9 @@ import pytest
 
 from render.host_layout import HostLayout
 from render.nginx import render_acme_http_site, render_jsonrpc_guard, render_tls_site
+from testbed.configs import MINIMAL, settings_of
+from testbed.credentials import BASIC_AUTH, SECRETS
 from tests.cases import parse_case
-from tests.configs import MINIMAL, settings_of
-from tests.credentials import BASIC_AUTH, SECRETS
 from tests.nginx_golden import CASES, case_settings, rendered
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -209,7 +209,7 @@ def test_security_holds_in_every_case(case):
     proxied_grpc_routes = grpc_routes * (1 + settings.wallet_routed)
     routes_behind_basic_auth = http_routes + (0 if settings.grpc.basic_auth else proxied_grpc_routes)
     gated_routes = routes_behind_basic_auth + settings.metrics.enable
-    assert text.count("auth_basic_user_file ") == (gated_routes if settings.basic_auth else 0)
+    assert text.count("auth_basic_user_file ") == (gated_routes if settings.credential_set else 0)
     # The metrics: Pactus's one page, GET alone; no other page of its debug server is routed.
     assert text.count("/metrics/prometheus;\n") == text.count("limit_except GET {") == settings.metrics.enable
     assert text.count("_metrics") == 2 * settings.metrics.enable  # its upstream, and the one proxy_pass

@@ -13,9 +13,9 @@ import pytest
 
 from render.pactus_config import managed_sections, render_managed_sections
 from render.scripts import MERGE_PROGRAM
+from testbed.configs import FULL, MINIMAL, WALLET, settings_of
+from testbed.credentials import BASIC_AUTH, SECRETS
 from tests.cases import parse_case
-from tests.configs import FULL, MINIMAL, WALLET, settings_of
-from tests.credentials import BASIC_AUTH, SECRETS
 
 CASES = Path(__file__).parent / "merge_cases"
 # What the cases' expected outputs hold for the managed sections, unless a case says otherwise.

@@ -15,8 +15,8 @@ import pytest
 
 from render import scripts
 from render.pactus_config import managed_sections, render_managed_sections
-from tests.configs import MINIMAL, settings_of
-from tests.credentials import BASIC_AUTH, SECRETS
+from testbed.configs import MINIMAL, settings_of
+from testbed.credentials import BASIC_AUTH, SECRETS
 
 NOBODY = pwd.getpwnam("nobody")
 

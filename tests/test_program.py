@@ -6,13 +6,21 @@ import pulumi
 import pytest
 
 from components import names as n
-from components.endpoint_check import Endpoint, EndpointCheckFailed
 from render.host_layout import HostLayout
-from tests.configs import FLEET, FULL, MINIMAL, STACK, fleet_stack
-from tests.credentials import BASIC_AUTH, CLOUDFLARE_TOKEN, HOST_KEY, SSH_KEY, openssh_key
-from tests.pulumi_mocks import CHECKED, SECRET_MARK, SECRET_SIG, SERVED, deploy, is_secret, secret_occurrences, unsecret
+from testbed.configs import FLEET, FULL, MINIMAL, STACK, fleet_stack
+from testbed.credentials import BASIC_AUTH, CLOUDFLARE_TOKEN, HOST_KEY, SSH_KEY, openssh_key
+from testbed.pulumi_mocks import (
+    SECRET_MARK,
+    SECRET_SIG,
+    SERVED,
+    deploy,
+    is_secret,
+    secret_occurrences,
+    unsecret,
+)
 
 COMMAND = "command:remote:Command"
+CHECK = "command:local:Command"
 LAYOUT = HostLayout("node1.example.com")
 
 
@@ -46,6 +54,7 @@ def test_full_config_registers_the_whole_graph(full):
             "pactus-secure:index:Proxy",
             "pactus-secure:index:NodeConfig",
             *[COMMAND] * 5,
+            CHECK,
         ]
     )
     assert sorted(r.name for r in full.of_type(COMMAND)) == sorted(n.REQUIRED_STEPS)
@@ -64,7 +73,7 @@ def test_every_resource_is_parented_to_its_component(full):
         if resource is node:
             continue
         parent = full.by_urn(resource.parent)
-        if resource.type.startswith("pactus-secure:index:"):
+        if resource.type.startswith("pactus-secure:index:") or resource.type == CHECK:  # the node's parts
             assert parent is node, resource.name
         else:
             assert parent.type.startswith("pactus-secure:index:") and parent is not node, resource.name
@@ -165,34 +174,35 @@ def test_stack_outputs_name_the_endpoints_and_the_certificate_served(full, minim
     assert minimal.outputs == {"grpcTarget": "node1.example.com:443", **served}
 
 
-def test_up_checks_every_enabled_api_as_a_user_would_and_preview_checks_nothing():
-    CHECKED.clear()
-    deploy({**FULL, "checkCaBundle": __file__}, basic_auth=BASIC_AUTH)
-    assert CHECKED == [
-        Endpoint(
-            domain="node1.example.com",
-            grpc=True,
-            jsonrpc_path="/jsonrpc",
-            http_base_path="/http",
-            basic_auth_required=True,
-            ca_bundle=__file__,
-        )
-    ]
-    CHECKED.clear()
-    assert "certificateExpiry" not in deploy(FULL, preview=True).outputs and CHECKED == []
+def test_the_endpoint_check_calls_every_enabled_api_as_a_user_would():
+    check = deploy({**FULL, "checkCaBundle": __file__}, basic_auth=BASIC_AUTH).named(n.CHECK)
+    assert json.loads(check.inputs["stdin"]) == {
+        "name": "node1.example.com",
+        "grpc": True,
+        "jsonrpc_path": "/jsonrpc",
+        "http_base_path": "/http",
+        "basic_auth_required": True,
+        "ca_bundle": __file__,
+        "port": 443,
+        "timeout": 10,
+        "rate_limited_tries": 10,
+    }
 
 
-def test_a_failed_endpoint_check_fails_the_up_with_what_came_back(monkeypatch):
-    def refused(endpoint):
-        raise EndpointCheckFailed("https://node1.example.com/jsonrpc: expected the node's answer, got HTTP 502")
-
-    monkeypatch.setattr("tests.pulumi_mocks._record_check", refused)
-    with pytest.raises(Exception, match="expected the node's answer, got HTTP 502"):
-        deploy(FULL)
+def test_the_endpoint_check_runs_after_every_step_and_again_when_one_changes(full):
+    check = full.named(n.CHECK)
+    steps = full.of_type(COMMAND)
+    assert {r.urn for r in steps} <= set(check.dependencies)
+    assert len(check.inputs["triggers"]) == 2 + len(steps)  # the addresses, and a digest of each script
+    changed = deploy({**FULL, "jsonrpc": {**FULL["jsonrpc"], "origins": ["https://other.example.com"]}})
+    assert changed.named(n.CHECK).inputs["triggers"] != check.inputs["triggers"]
+    assert deploy(FULL).named(n.CHECK).inputs["triggers"] == check.inputs["triggers"]
+    assert check.inputs["create"] == "venv/bin/python -m clients.endpoint"  # the same in any clone
 
 
 def inputs_by_name(deployment):
-    return {r.name: json.dumps(r.inputs, sort_keys=True) for r in deployment.resources}
+    """The steps and the record; the endpoint check, which runs again after any change, has its own test."""
+    return {r.name: json.dumps(r.inputs, sort_keys=True) for r in deployment.resources if r.name != n.CHECK}
 
 
 def changed_between(before, after):

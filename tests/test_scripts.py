@@ -12,10 +12,8 @@ import pytest
 
 from render import scripts
 from render.nginx import render_acme_http_site, render_tls_site
-from render.scripts import certbot_version_in
-from render.templating import TEMPLATES
-from tests.configs import FULL, MINIMAL, settings_of
-from tests.credentials import BASIC_AUTH, SECRETS
+from testbed.configs import FULL, MINIMAL, settings_of
+from testbed.credentials import BASIC_AUTH, SECRETS
 from tests.shell import run_function
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,19 +140,3 @@ def test_content_that_would_end_its_heredoc_early_is_refused():
     with pytest.raises(ValueError, match="here-document"):
         scripts._heredoc_body("a\nPACTUS_SECURE_END_OF_FILE\nb\n")
     assert scripts._heredoc_body("no newline at the end") == "no newline at the end\n"
-
-
-def test_the_certbot_the_certificate_step_names_is_read_back_from_its_lines():
-    """The contract between certificate.sh.j2's two lines and certbot_version_in (the
-    certbotVersion output, whose version tells fleet status whether the host follows ARI)."""
-    template = (TEMPLATES / "scripts" / "certificate.sh.j2").read_text()
-    said = {
-        'log "certbot $version, the distribution\'s, does what the stack asks"': "2.1.0",
-        'log "certbot $(certbot_version "$CERTBOT") from PyPI in $CERTBOT_VENV: $1"': "5.8.0",
-    }
-    for line, version in said.items():
-        assert line in template
-        printed = "pactus-secure: " + line.removeprefix('log "').removesuffix('"')
-        printed = printed.replace('$(certbot_version "$CERTBOT")', version).replace("$version", version)
-        assert certbot_version_in(f"pactus-secure: distribution family: debian\n{printed}\n") == version
-    assert certbot_version_in("pactus-secure: certbot: distro\n") is None

@@ -8,8 +8,8 @@ from render.distros import FAMILIES
 from settings import LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, Listen, SettingsError, parse_settings
 from settings.constants import DISTRO_FAMILIES, DISTROS
 from settings.docs import PULUMI_YAML, README, pulumi_yaml, readme_with_table
-from tests.configs import FLEET, FULL, IP_ADDRESS_NODE, MINIMAL, fleet_stack, settings_of
-from tests.credentials import BASIC_AUTH, HOST_KEY, SECRETS, SSH_KEY, openssh_key
+from testbed.configs import FLEET, FULL, IP_ADDRESS_NODE, MINIMAL, fleet_stack, settings_of
+from testbed.credentials import BASIC_AUTH, HOST_KEY, SECRETS, SSH_KEY, openssh_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -434,7 +434,7 @@ def test_well_formed_secrets_pass():
     ):
         assert parse(MINIMAL, secrets={**SECRETS, "sshPrivateKey": key_text}).domain == "node1.example.com"
     settings = parse({**MINIMAL, "grpc": {"basicAuth": True}}, secrets={**SECRETS, "basicAuth": BASIC_AUTH + "\n"})
-    assert settings.basic_auth and settings.grpc.basic_auth
+    assert settings.credential_set and settings.grpc.basic_auth
 
 
 def test_every_problem_of_a_config_is_reported_at_once():

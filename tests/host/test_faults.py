@@ -23,6 +23,7 @@ from pactus_jsonrpc.client import PactusOpenRPCClient
 from components import names as n
 from render.host_layout import ACME_WEBROOT, HostLayout
 from render.nginx import render_tls_site
+from testbed.configs import settings_of
 from testbed.processes import pid_alive
 from testbed.stack import Project, Stack, StackFailed
 from testbed.this_machine import (
@@ -36,7 +37,6 @@ from testbed.this_machine import (
     node_stack,
     trusted,
 )
-from tests.configs import settings_of
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(FAULTS_DOMAIN)

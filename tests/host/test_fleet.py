@@ -1,7 +1,8 @@
 """The fleet command over the example fleet's three stacks, on three real servers (Debian
 12, 13 and a second 13, booted with systemd): each stack keeps the example's values but
 for what the test sets (the server's address, its node's directory and unit, no DNS
-record, pebble as the CA, a testnet reward address).
+record, pebble as the CA, a testnet reward address). The three nodes are one localnet chain
+(testbed.localnet), so they make blocks as a live fleet does.
 
 One fleet up is made in setup and the fleet destroyed in teardown. A test that changes it
 puts it back as it found it, so the tests hold in any order.
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -24,15 +26,17 @@ import pytest
 import yaml
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
-from testbed import servers
+from testbed import localnet, pebble, servers
 from testbed.stack import cli_environment, copy_program, pulumi_home
 from testbed.this_machine import HAND_EDITS_REWARD, challtestsrv
+from testbed.tools import tool
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]
 SERVERS = {"mainnet-node1": ("bookworm", 41), "mainnet-node2": ("trixie", 42), "testnet-node1": ("trixie", 43)}
+PRODUCER = "mainnet-node1"  # the localnet chain's: the others follow it
 PEBBLE_CA_ON_SERVER = "/etc/pactus-secure-test/pebble.pem"
-REWARD = HAND_EDITS_REWARD[1].split("'")[1]  # a testnet address: the nodes run testnet
+REWARD = HAND_EDITS_REWARD[1].split("'")[1]  # a testnet address, which localnet takes too
 
 
 class Fleet:
@@ -73,7 +77,7 @@ class Fleet:
     def set(self, stack: str, key: str, value: str, *, path: bool = False, secret: bool = False) -> None:
         flags = (["--path"] if path else []) + (["--secret"] if secret else ["--plaintext"])
         subprocess.run(
-            [str(REPO / "tools/bin/pulumi"), "config", "set", *flags, "--stack", stack, key, "--non-interactive"],
+            [tool("pulumi"), "config", "set", *flags, "--stack", stack, key, "--non-interactive"],
             cwd=self.folder,
             env=self.environment,
             input=value,
@@ -114,36 +118,12 @@ def fleet(machine, postgres, tmp_path_factory):
     forwarding = servers.route_to_the_mirror()
     nodes: dict[str, servers.Server] = {}
     try:
-        for stack, (suite, number) in SERVERS.items():
-            address = f"10.77.{number}.2"
-            nodes[stack] = servers.prepare(
-                f"pst-fleet{number}",
-                suite,
-                number,
-                work,
-                (work / "deploy_key.pub").read_text().strip(),
-                {
-                    "/etc/hostname": f"pst-fleet{number}\n",
-                    "/etc/hosts": f"127.0.0.1 localhost pst-fleet{number}\n{address} {domains[stack]}\n",
-                    PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text(),
-                },
-            )
-            challtestsrv("/add-a", {"host": domains[stack], "addresses": [address]})
+        prepare_the_chain(nodes, work, domains, machine)
         with ThreadPoolExecutor(len(nodes)) as pool:
             list(pool.map(lambda node: node.boot(), nodes.values()))
         Path("/etc/hosts").write_text(hosts_before + "".join(f"{nodes[s].address} {domains[s]}\n" for s in SERVERS))
         deployed = Fleet(folder, environment, nodes, domains)
-        for stack, node in nodes.items():
-            subprocess.run(
-                [str(REPO / "tools/bin/pulumi"), "stack", "init", stack, "--non-interactive"],
-                cwd=folder,
-                env=environment,
-                check=True,
-                capture_output=True,
-            )
-            for key, value in overrides(node, machine).items():
-                deployed.set(stack, key, value, path="." in key)
-            deployed.set(stack, "sshPrivateKey", (work / "deploy_key").read_text(), secret=True)
+        init_stacks(deployed, work, machine)
         for path in folder.glob("Pulumi.*.yaml"):  # the second runner's clone has the same stack files
             shutil.copy(path, other_folder / path.name)
         second = Fleet(other_folder, other_environment, nodes, domains)
@@ -162,6 +142,48 @@ def fleet(machine, postgres, tmp_path_factory):
         servers.stop_routing(forwarding)
 
 
+def prepare_the_chain(nodes: dict[str, servers.Server], work: Path, domains: dict[str, str], machine) -> None:
+    """The three servers, their nodes one localnet chain: PRODUCER makes the blocks, the others sync them."""
+    for stack, (suite, number) in SERVERS.items():
+        address = f"10.77.{number}.2"
+        nodes[stack] = servers.prepare(
+            f"pst-fleet{number}",
+            suite,
+            number,
+            work,
+            (work / "deploy_key.pub").read_text().strip(),
+            {
+                "/etc/hostname": f"pst-fleet{number}\n",
+                "/etc/hosts": f"127.0.0.1 localhost pst-fleet{number}\n{address} {domains[stack]}\n",
+                PEBBLE_CA_ON_SERVER: machine.pebble_api_ca.read_text(),
+            },
+            node_init=localnet.PRODUCER_NODE if stack == PRODUCER else localnet.FOLLOWER_NODE,
+        )
+        challtestsrv("/add-a", {"host": domains[stack], "addresses": [address]})
+    producer = localnet.make_producer(pactus_dir(nodes[PRODUCER]), nodes[PRODUCER].address)
+    for stack, node in nodes.items():
+        if stack != PRODUCER:
+            localnet.make_follower(pactus_dir(node), producer)
+
+
+def pactus_dir(node: servers.Server) -> Path:
+    return node.root / servers.PACTUS_DIR.lstrip("/")
+
+
+def init_stacks(fleet: Fleet, work: Path, machine) -> None:
+    for stack, node in fleet.nodes.items():
+        subprocess.run(
+            [tool("pulumi"), "stack", "init", stack, "--non-interactive"],
+            cwd=fleet.folder,
+            env=fleet.environment,
+            check=True,
+            capture_output=True,
+        )
+        for key, value in overrides(node, machine).items():
+            fleet.set(stack, key, value, path="." in key)
+        fleet.set(stack, "sshPrivateKey", (work / "deploy_key").read_text(), secret=True)
+
+
 def overrides(node: servers.Server, machine) -> dict[str, str]:
     return {
         "pactus-secure:host": node.address,
@@ -172,7 +194,7 @@ def overrides(node: servers.Server, machine) -> dict[str, str]:
         "pactus-secure:pactusDir": servers.PACTUS_DIR,
         "pactus-secure:pactusService": "pactus.service",
         "pactus-secure:manageDns": "false",
-        "pactus-secure:acmeServer": f"https://{node.gateway}:14000/dir",
+        "pactus-secure:acmeServer": pebble.Ports().directory(node.gateway),
         "pactus-secure:acmeCaBundle": PEBBLE_CA_ON_SERVER,
         "pactus-secure:checkCaBundle": str(machine.issuing_root),
         "pactus-secure:pactusConfig.node.reward_addresses[0]": REWARD,
@@ -224,7 +246,11 @@ def test_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(flee
     rows = {row["stack"]: row for row in printed["nodes"]}
     assert (result.returncode, printed["state"]) == (0, "OK"), printed["summary"]
     assert all(row["result"] == "ok" and 80 <= row["days left (live)"] <= 90 for row in rows.values()), rows
-    assert all(row["state"] == "OK" and "gRPC ok" in row["apis"] and row["lag"] == 0 for row in rows.values()), rows
+    assert all(row["state"] == "OK" and "gRPC ok" in row["apis"] for row in rows.values()), rows
+    heights = {stack: (row["height"], row["lag"], row["findings"]) for stack, row in rows.items()}
+    assert all(row["height"] > 0 and row["lag"] <= 1 for row in rows.values()), (
+        heights
+    )  # a block may land between reads
     assert all("20" <= row["renew by"] < row["certificate expiry"] for row in rows.values()), rows  # ISO 8601
     table = fleet.run("status").stdout
     assert all(stack in table for stack in SERVERS) and "days left" in table
@@ -241,6 +267,65 @@ def test_status_is_critical_in_the_row_of_a_node_whose_pactus_service_stopped_an
     states = {row["stack"]: row["state"] for row in printed["nodes"]}
     assert (result.returncode, states) == (2, {**dict.fromkeys(SERVERS, "OK"), "mainnet-node2": "CRITICAL"}), printed
     assert printed["summary"].startswith("FLEET CRITICAL - 3 nodes, 1 critical: mainnet-node2: gRPC: UNAVAILABLE")
+
+
+@contextmanager
+def cut_off_from_the_producer(fleet: Fleet, stack: str):
+    """No packet between the node and the producer, either way: this machine routes between
+    the servers, and these rules come first in its FORWARD chain."""
+    pair = (fleet.nodes[stack].address, fleet.nodes[PRODUCER].address)
+    rules = [["FORWARD", "-s", source, "-d", destination, "-j", "DROP"] for source, destination in (pair, pair[::-1])]
+    for rule in rules:
+        subprocess.run(["iptables", "-I", rule[0], "1", *rule[1:]], check=True)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            subprocess.run(["iptables", "-D", *rule], check=True)
+
+
+def status_when(fleet: Fleet, ready, *args: str, timeout: float = 120) -> tuple[int, dict[str, dict]]:
+    """`fleet status --json` with `args`, run again until ready(rows) holds (a node just started
+    takes seconds to answer, a node let go takes seconds to catch up); its exit code and rows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fleet.run("status", "--json", *args, check=False)
+        rows = {row["stack"]: row for row in json.loads(result.stdout)["nodes"]}
+        if ready(rows) or time.monotonic() > deadline:
+            return result.returncode, rows
+        time.sleep(3)
+
+
+def test_a_node_held_behind_shows_its_lag_and_is_ok_again_once_it_has_caught_up(fleet):
+    behind = fleet.nodes["testnet-node1"]
+    with cut_off_from_the_producer(fleet, "testnet-node1"):
+        behind.ssh("sudo systemctl stop pactus.service")
+        time.sleep(45)  # the producer makes four blocks or more, one about every 10 s
+        behind.ssh("sudo systemctl start pactus.service")
+        code, rows = status_when(fleet, lambda rows: "gRPC ok" in rows["testnet-node1"]["apis"], "--lag-warning", "3")
+    assert rows["testnet-node1"]["lag"] >= 4, rows["testnet-node1"]
+    assert (code, rows["testnet-node1"]["state"]) == (1, "WARNING"), rows["testnet-node1"]
+    assert rows["testnet-node1"]["findings"].endswith("blocks behind"), rows["testnet-node1"]
+    assert rows["mainnet-node1"]["state"] == rows["mainnet-node2"]["state"] == "OK", rows
+    code, rows = status_when(fleet, lambda rows: rows["testnet-node1"]["lag"] <= 1, "--lag-warning", "3")
+    assert (code, rows["testnet-node1"]["state"]) == (0, "OK"), rows["testnet-node1"]
+
+
+def test_a_node_cut_off_from_its_chain_is_stalled_warning_then_critical_by_the_thresholds(fleet):
+    """The node answers all along; only its last block grows old (the lag is left out of it by
+    its flags, as high as can be)."""
+    thresholds = ("--lag-warning", "100000", "--lag-critical", "100000", "--stall-warning", "30s")
+    with cut_off_from_the_producer(fleet, "testnet-node1"):
+        time.sleep(50)  # its last block is 40 s old or more
+        warning = fleet.run("status", "--json", *thresholds, "--stall-critical", "10m", check=False)
+        critical = fleet.run("status", "--json", *thresholds, "--stall-critical", "35s", check=False)
+    for result, state in ((warning, "WARNING"), (critical, "CRITICAL")):
+        rows = {row["stack"]: row for row in json.loads(result.stdout)["nodes"]}
+        assert rows["testnet-node1"]["state"] == state and rows["testnet-node1"]["findings"].startswith("no block for ")
+        assert rows["mainnet-node1"]["state"] == rows["mainnet-node2"]["state"] == "OK", rows
+        assert result.returncode == ("OK", "WARNING", "CRITICAL").index(state), result.stdout[-2000:]
+    code, rows = status_when(fleet, lambda rows: rows["testnet-node1"]["lag"] <= 1)
+    assert (code, rows["testnet-node1"]["state"]) == (0, "OK"), rows["testnet-node1"]  # back as it was
 
 
 def test_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_others_succeed(fleet):
@@ -298,7 +383,7 @@ def test_ctrl_c_starts_no_new_stack_and_lets_the_running_one_finish_its_step(fle
     assert len(stopped) >= 1 and len(stopped) < len(SERVERS), rows
     for stack in SERVERS:  # no stack is left with an operation in flight
         state = subprocess.run(
-            [str(REPO / "tools/bin/pulumi"), "stack", "export", "--stack", stack, "--non-interactive"],
+            [tool("pulumi"), "stack", "export", "--stack", stack, "--non-interactive"],
             cwd=fleet.folder,
             env=fleet.environment,
             capture_output=True,

@@ -23,14 +23,14 @@ import httpx
 import pytest
 
 from settings.constants import METRICS_PATH
+from testbed.credentials import BASIC_AUTH
 from testbed.pactus_node import PactusNode
 from testbed.processes import terminate
 from testbed.stack import Stack, StackFailed
 from testbed.this_machine import METRICS_DOMAIN, free_port, node_stack, this_host_as_the_node, trusted
-from tests.credentials import BASIC_AUTH
 
 pytestmark = pytest.mark.host
-USER, PASSWORD = "operator", "correct horse battery staple"  # BASIC_AUTH's, hashed once in tests/credentials.py
+USER, PASSWORD = "operator", "correct horse battery staple"  # BASIC_AUTH's, hashed once in testbed/credentials.py
 NETWORK_COUNTER = "libp2p_rcmgr_"  # Pactus registers libp2p's counters with network.enable_metrics
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from render.scripts import certificate_script
-from tests.configs import MINIMAL, settings_of
+from testbed.configs import MINIMAL, settings_of
 from tests.shell import venv_paths, whole_venv
 
 pytestmark = pytest.mark.host

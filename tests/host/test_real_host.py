@@ -38,10 +38,12 @@ from pactus_grpc import (
 )
 from pactus_jsonrpc.client import PactusOpenRPCClient
 
+from clients.endpoint import Endpoint, EndpointCheckFailed, check_endpoint
 from components import names as n
-from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
 from render.pactus_config import managed_sections
+from testbed.configs import settings_of
+from testbed.pulumi_mocks import deploy
 from testbed.stack import Project, Result, Stack, StackFailed
 from testbed.this_machine import (
     DOMAIN,
@@ -56,8 +58,6 @@ from testbed.this_machine import (
     trusted,
 )
 from testbed.tools import tool
-from tests.configs import settings_of
-from tests.pulumi_mocks import deploy
 
 pytestmark = pytest.mark.host
 LAYOUT = HostLayout(DOMAIN)
@@ -97,7 +97,7 @@ def up(stack: Stack, machine, config: dict | None = None) -> Result:
 def node_endpoint(machine, *, basic_auth_required: bool) -> Endpoint:
     """The deployment's APIs as the endpoint check calls them, trusting pebble's root."""
     return Endpoint(
-        domain=DOMAIN,
+        name=DOMAIN,
         grpc=True,
         jsonrpc_path="/jsonrpc",
         http_base_path="/http",
@@ -558,6 +558,7 @@ def test_after_an_up_a_preview_shows_no_change_and_a_second_up_runs_no_remote_co
     files, nginx, sessions = managed_files(machine), nginx_processes(), machine.ssh_sessions()
     preview = node.stack.preview()
     assert set(preview.changes) == {"same"} and set(preview.planned.values()) == {"same"}
+    assert "certificateExpiry" not in preview.output, preview.output  # no output shown as changing
     again = up(node.stack, machine)
     assert again.steps == [] and machine.ssh_sessions() == sessions
     assert managed_files(machine) == files and nginx_processes() == nginx
@@ -584,7 +585,8 @@ def test_an_origins_change_previews_and_applies_as_one_update_of_config_toml(nod
     node.stack.configure(changed_config)
     try:
         preview = node.stack.preview()
-        assert {name: op for name, op in preview.planned.items() if op != "same"} == {n.CONFIG_TOML: "update"}
+        changes = {name: op for name, op in preview.planned.items() if op != "same"}
+        assert changes == {n.CONFIG_TOML: "update", n.CHECK: "replace"}  # the check runs again after it
         sessions = machine.ssh_sessions()
         changed = up(node.stack, machine)
         assert [(step.name, step.op) for step in changed.steps] == [(n.CONFIG_TOML, "update")]
@@ -615,7 +617,7 @@ def test_a_domain_change_previews_as_readme_says(node, machine):
     finally:
         node.stack.configure(stack_config(machine))
     changes = {name: op for name, op in preview.planned.items() if op != "same"}
-    assert changes == {n.CERTIFICATE: "update", n.HTTP_SITE: "replace", n.TLS_SITE: "replace"}
+    assert changes == {n.CERTIFICATE: "update", n.HTTP_SITE: "replace", n.TLS_SITE: "replace", n.CHECK: "replace"}
 
 
 def test_a_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):

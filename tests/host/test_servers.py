@@ -25,8 +25,8 @@ import grpc
 import pytest
 from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
+from clients.endpoint import Endpoint, EndpointCheckFailed, check_endpoint
 from components import names as n
-from components.endpoint_check import Endpoint, EndpointCheckFailed, check_endpoint
 from render.host_layout import HostLayout
 from testbed import pebble, servers
 from testbed.processes import terminate
@@ -108,7 +108,7 @@ def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
         "sshHostKey": (server.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().strip(),
         "acmeEmail": "ops@example.com",
         "manageDns": "false",
-        "acmeServer": f"https://{server.gateway}:14000/dir",
+        "acmeServer": pebble.Ports().directory(server.gateway),
         "acmeCaBundle": PEBBLE_CA_ON_SERVER,
         "checkCaBundle": str(machine.issuing_root),
         "pactusDir": servers.PACTUS_DIR,
@@ -123,7 +123,7 @@ def stack(suite: str, server: servers.Server, machine, **overrides) -> dict:
 def node_endpoint(suite: str, machine) -> Endpoint:
     """A server's APIs as the endpoint check calls them, trusting pebble's root."""
     return Endpoint(
-        domain=domain(suite),
+        name=domain(suite),
         grpc=True,
         jsonrpc_path="/jsonrpc",
         http_base_path="/http",
@@ -424,74 +424,104 @@ def served_serial(server: servers.Server, suite: str | None) -> str:
 PYPI_TIMER = "pactus-secure-certbot-renew"
 
 
-def test_a_node_without_a_domain_gets_certbot_from_pypi_and_a_verified_grpc_endpoint_on_its_ip(
-    deployments, machine, profile_ca
-):
+@dataclass
+class IpNode:
+    """Debian 12's server as a node without a domain: its certificate for its address, under
+    shortlived, from the first `up` in that mode (whose preview and steps are kept)."""
+
+    server: servers.Server
+    address: str
+    layout: HostLayout
+    preview: Result
+    made: str  # what the certificate step printed
+
+
+IP_NODE_UP = {"domain": None, "ipAddressCertificate": "true"}
+
+
+@pytest.fixture(scope="class")
+def ip_node(deployments, machine, profile_ca):
     """Debian 12's certbot 2.1 issues for no IP address: `auto` installs certbot 5.8 from PyPI
-    in its venv, with its own timer, in place of the distribution's package. The certificate
-    is for the server's address, under shortlived, and a gRPC client dialling IP:443 verifies
-    it. ARI: a renewal window that pebble moves into the past makes the timer's next run renew
-    a certificate that is otherwise far from due. `certbot: distro` then switches back."""
+    in its venv, with its own timer, in place of the distribution's package. Put back after:
+    the distribution's certbot, the address's certificate deleted (as every certificate, it
+    stays on destroy, and Debian 12's certbot cannot renew it), the node on its domain."""
     server = deployments["bookworm"].server
-    address, layout = server.address, HostLayout(server.address)
-    ip_node = {"domain": None, "ipAddressCertificate": "true", **profile_ca.stack(server, "shortlived")}
+    config = {**IP_NODE_UP, **profile_ca.stack(server, "shortlived")}
     try:
-        preview = deployments["bookworm"].stack
-        preview.configure(stack("bookworm", server, machine, **ip_node))
-        assert any("else 5.8.0 from PyPI in /opt/certbot" in line for line in preview.preview().diagnostics)
-        runs = {run.name: run for run in up(deployments, "bookworm", machine, **ip_node).steps}
-        made = runs[n.CERTIFICATE].output
+        deployments["bookworm"].stack.configure(stack("bookworm", server, machine, **config))
+        preview = deployments["bookworm"].stack.preview()
+        made = up(deployments, "bookworm", machine, **config).step(n.CERTIFICATE).output
+        yield IpNode(server, server.address, HostLayout(server.address), preview, made)
+    finally:
+        up(deployments, "bookworm", machine, certbot="distro")
+        server.ssh(f"sudo certbot delete --non-interactive --cert-name {server.address}", check=False)
+        up(deployments, "bookworm", machine)
+    assert check_endpoint(node_endpoint("bookworm", machine)).issuer.startswith("Pebble")
+
+
+class TestAnIpAddressNode:
+    """One behaviour each, in order, of the node `ip_node` makes (its teardown follows the last)."""
+
+    def test_an_ip_address_node_previews_certbot_from_pypi_where_the_distributions_is_too_old(self, ip_node):
+        assert any("else 5.8.0 from PyPI in /opt/certbot" in line for line in ip_node.preview.diagnostics)
+
+    def test_auto_installs_certbot_from_pypi_in_its_venv_in_place_of_the_package(self, ip_node):
+        made, server = ip_node.made, ip_node.server
         assert "from PyPI into /opt/pactus-secure-certbot/5.8.0-" in made and "(hash-pinned wheels)" in made, made
+        assert "an IP-address certificate needs certbot 5.4 or later; this host's certbot is 2.1.0" in made, made
+        assert "removed the distribution's certbot package" in made, made
         assert server.ssh("readlink /opt/certbot").stdout.startswith("/opt/pactus-secure-certbot/5.8.0-")
-        assert (
-            "certbot 5.8.0 from PyPI in /opt/certbot: an IP-address certificate needs certbot 5.4 or later; "
-            "this host's certbot is 2.1.0" in made
-        )
-        assert "removed the distribution's certbot package" in made
-        assert f"HTTP-01 self-check passed: {address} serves this host's webroot on port 80" in made
-        assert f"certificate for {address} issued by" in made and "under the profile shortlived" in made
         assert server.ssh("dpkg-query -W -f='${db:Status-Status}' certbot", check=False).stdout != "installed"
+        assert server.ssh("certbot --version").stdout.strip() == "certbot 5.8.0"  # /usr/local/bin: the venv's
+
+    def test_certbot_from_pypi_renews_from_a_timer_of_its_own(self, ip_node):
+        server = ip_node.server
         assert server.ssh(f"systemctl is-active {PYPI_TIMER}.timer").stdout.strip() == "active"
         assert "ExecStart=/opt/certbot/bin/certbot -q renew" in server.ssh(f"systemctl cat {PYPI_TIMER}.service").stdout
-        assert server.ssh("certbot --version").stdout.strip() == "certbot 5.8.0"  # /usr/local/bin: the venv's
-        assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
-        names = server.ssh(f"sudo openssl x509 -noout -ext subjectAltName -in {layout.certificate}").stdout
+
+    def test_the_certificate_is_for_the_address_under_shortlived(self, ip_node):
+        address, server = ip_node.address, ip_node.server
+        assert f"HTTP-01 self-check passed: {address} serves this host's webroot on port 80" in ip_node.made
+        assert f"certificate for {address} issued by" in ip_node.made and "under the profile shortlived" in ip_node.made
+        assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {ip_node.layout.renewal_conf}").stdout
+        names = server.ssh(f"sudo openssl x509 -noout -ext subjectAltName -in {ip_node.layout.certificate}").stdout
         assert f"IP Address:{address}" in names and "DNS:" not in names, names
+
+    def test_a_grpc_client_dialling_the_address_verifies_its_certificate(self, ip_node, profile_ca):
         credentials = grpc.ssl_channel_credentials(profile_ca.trusted.read_bytes())
-        with grpc.secure_channel(f"{address}:443", credentials) as channel:  # verifies the IP in the certificate
+        with grpc.secure_channel(
+            f"{ip_node.address}:443", credentials
+        ) as channel:  # verifies the IP in the certificate
             info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
                 blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
             )
         assert info.total_validators > 0
-        assert up(deployments, "bookworm", machine, **ip_node).steps == []
 
+    def test_a_second_up_of_the_ip_address_node_runs_nothing(self, ip_node, deployments, machine, profile_ca):
+        config = {**IP_NODE_UP, **profile_ca.stack(ip_node.server, "shortlived")}
+        assert up(deployments, "bookworm", machine, **config).steps == []
+
+    def test_ari_renews_at_once_when_pebble_moves_the_renewal_window_into_the_past(self, ip_node, profile_ca):
+        """2 minutes into 160 hours the certificate is far from due: only ARI makes the timer's run renew it."""
+        server = ip_node.server
         served = served_serial(server, None)
-        tell_pebble_renew_now(profile_ca, server.ssh(f"sudo cat {HostLayout(address).certificate}").stdout)
+        tell_pebble_renew_now(profile_ca, server.ssh(f"sudo cat {ip_node.layout.certificate}").stdout)
         server.ssh(f"sudo systemctl start {PYPI_TIMER}.service", timeout=180)
-        assert serial_served_after(server, None, served) != served  # renewed 2 minutes into 160 hours: by ARI alone
-        assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {layout.renewal_conf}").stdout
+        assert serial_served_after(server, None, served) != served
+        assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {ip_node.layout.renewal_conf}").stdout
 
+    def test_certbot_distro_switches_back_to_the_package_and_its_timer(self, ip_node, deployments, machine):
+        """The last of the IP-address node's tests: it leaves the distribution's certbot."""
+        server = ip_node.server
         back = up(deployments, "bookworm", machine, certbot="distro")
         made = back.step(n.CERTIFICATE).output
         assert "removed certbot from PyPI (/opt/certbot)" in made and f"removed {PYPI_TIMER}.timer" in made, made
         assert "installed: certbot" in back.step(n.PACKAGES).output
-        assert (
-            server.ssh(
-                "test -e /opt/certbot || test -L /opt/certbot || test -e /opt/pactus-secure-certbot "
-                "|| test -e /usr/local/bin/certbot",
-                check=False,
-            ).returncode
-            != 0
-        )
+        leftovers = "test -e /opt/certbot || test -L /opt/certbot || test -e /opt/pactus-secure-certbot"
+        assert server.ssh(f"{leftovers} || test -e /usr/local/bin/certbot", check=False).returncode != 0
         assert server.ssh(f"test -e /etc/systemd/system/{PYPI_TIMER}.timer", check=False).returncode != 0
         assert server.ssh("systemctl is-active certbot.timer").stdout.strip() == "active"
         assert server.ssh("certbot --version").stdout.strip() == "certbot 2.1.0"
-    finally:
-        up(deployments, "bookworm", machine, certbot="distro")
-        # The address's certificate stays, as every certificate does; Debian 12's certbot cannot renew it.
-        server.ssh(f"sudo certbot delete --non-interactive --cert-name {address}", check=False)
-        up(deployments, "bookworm", machine)
-    assert check_endpoint(node_endpoint("bookworm", machine)).issuer.startswith("Pebble")
 
 
 def test_another_certificate_that_renews_through_nginx_keeps_renewing_across_the_switch_and_back(
@@ -501,7 +531,7 @@ def test_another_certificate_that_renews_through_nginx_keeps_renewing_across_the
     certbot from PyPI removes the distribution's certbot and the plugin with it: the venv's
     own nginx plugin renews it then; the switch back installs the distribution's plugin again."""
     server = deployments["bookworm"].server
-    other, acme = "shop.bookworm.test", f"https://{server.gateway}:14000/dir"
+    other, acme = "shop.bookworm.test", pebble.Ports().directory(server.gateway)
     as_root = f"sudo REQUESTS_CA_BUNDLE={PEBBLE_CA_ON_SERVER}"
     dry_run = (  # a dry run goes to the staging server unless it is named
         f"{as_root} certbot renew --dry-run --cert-name {other} --server {acme} --non-interactive "

@@ -27,10 +27,11 @@ import pytest
 from components import names as n
 from fleet import locks
 from render.host_layout import HostLayout
+from testbed.credentials import SSH_KEY
 from testbed.postgres import DATABASE
 from testbed.stack import cli_environment, copy_program, pulumi_home, up_killed
 from testbed.this_machine import DOMAIN, FAULTS_DOMAIN, beside_the_running_node
-from tests.credentials import SSH_KEY
+from testbed.tools import tool
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +63,7 @@ class Team:
 
     def pulumi(self, *args: str, stdin: str | None = None, timeout: float = 120, **environment: str):
         result = subprocess.run(
-            [str(REPO / "tools/bin/pulumi"), *args, "--non-interactive"],
+            [tool("pulumi"), *args, "--non-interactive"],
             cwd=self.folder,
             env={**self.environment, **environment},
             input=stdin,

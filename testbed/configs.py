@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from settings import Settings, parse_settings
-from tests.credentials import SECRETS
+from testbed.credentials import SECRETS
 
 STACK = "mainnet-node1"
 MINIMAL = {

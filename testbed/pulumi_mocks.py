@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,10 @@ from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+from clients.endpoint import ServedCertificate
 from components import names
-from components.endpoint_check import Endpoint, ServedCertificate
-from tests.configs import STACK
-from tests.credentials import CLOUDFLARE_TOKEN, SSH_KEY
+from testbed.configs import STACK
+from testbed.credentials import CLOUDFLARE_TOKEN, SSH_KEY
 
 # What the certificate step prints of the certbot it runs, as on a Debian 12 host.
 CERTIFICATE_STEP_SAYS = (
@@ -75,7 +76,7 @@ class Deployment:
 
 class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        printed = CERTIFICATE_STEP_SAYS if args.name == names.CERTIFICATE else ""
+        printed = {names.CERTIFICATE: CERTIFICATE_STEP_SAYS, names.CHECK: CHECK_SAYS}.get(args.name, "")
         return [f"{args.name}-id", {**args.inputs, "stdout": printed, "stderr": ""}]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -124,17 +125,12 @@ def deploy(
     )
 
 
-# The endpoints the program checked, and what the check says. Under mocks nothing is
-# deployed, so the check is recorded here; tests/host runs the real one through the engine.
-CHECKED: list[Endpoint] = []
+# What the endpoint check prints under mocks, where nothing runs; `python -m clients.endpoint`
+# is tested alone (tests/test_endpoint_check.py), and through the engine in tests/host.
 SERVED = ServedCertificate(
     expires="2027-02-22T11:00:00+00:00", issuer="Let's Encrypt", renewal_due="2027-01-23T11:00:00+00:00"
 )
-
-
-def _record_check(endpoint: Endpoint) -> ServedCertificate:
-    CHECKED.append(endpoint)
-    return SERVED
+CHECK_SAYS = json.dumps(dataclasses.asdict(SERVED))
 
 
 def _reach_no_host(host: str, port: int, **_) -> None:
@@ -147,7 +143,6 @@ def _deploy(
 ) -> Deployment:
     import program  # imported here so that a test sees the program as `pulumi up` runs it
 
-    program.check_endpoint = _record_check
     program.silent_server = _reach_no_host
 
     asyncio.set_event_loop(asyncio.new_event_loop())
