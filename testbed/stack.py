@@ -10,7 +10,6 @@ file backend, a PULUMI_HOME and a passphrase of its own. Secrets reach the CLI o
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -29,11 +28,9 @@ from pulumi import automation as auto
 from pulumi.automation._stack_settings import StackSettingsSecureConfigValue
 
 from settings import NAMESPACE
-from testbed.tools import TOOLS_BIN, ToolMissing
+from testbed.tools import PROVIDER_VERSION, TOOLS_BIN, provider, tool
 
 REPO = Path(__file__).resolve().parent.parent
-PROVIDER = TOOLS_BIN / "plugins" / "pulumi-resource-command"
-PROVIDER_VERSION = importlib.metadata.version("pulumi_command")  # the SDK's, pinned in requirements.txt
 PROGRAM = (
     "Pulumi.yaml",
     "__main__.py",
@@ -51,27 +48,13 @@ TEST_PASSPHRASE = "pactus-secure test passphrase"
 
 
 def pulumi_home(directory: Path) -> Path:
-    """A PULUMI_HOME with pulumi-command's provider installed from tools/build's binary."""
-    for binary in (TOOLS_BIN / "pulumi", TOOLS_BIN / "pulumi-language-python", PROVIDER):
-        if not os.access(binary, os.X_OK):
-            raise ToolMissing(
-                f"{binary} is missing: run tools/build (it builds the Pulumi CLI, its Python "
-                "language host and pulumi-command's provider)"
-            )
+    """A PULUMI_HOME of its own, with pulumi-command's provider installed (testbed/tools.py)."""
+    tool("pulumi-language-python")  # the CLI finds it on PATH: here, to say so when it is missing
     installed = directory / "plugins" / f"resource-command-v{PROVIDER_VERSION}"
     if not installed.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [
-                str(TOOLS_BIN / "pulumi"),
-                "plugin",
-                "install",
-                "resource",
-                "command",
-                PROVIDER_VERSION,
-                "--file",
-                str(PROVIDER),
-            ],
+            [tool("pulumi"), "plugin", "install", "resource", "command", PROVIDER_VERSION, "--file", str(provider())],
             env=cli_environment(directory),
             check=True,
             capture_output=True,
@@ -156,9 +139,9 @@ class Project:
         self.backend.mkdir(parents=True, exist_ok=True)
         if refresh or not self.directory.exists():
             copy_program(source, self.directory)
-        self.pulumi = str(TOOLS_BIN / "pulumi")
+        self.pulumi = tool("pulumi")
         self.environment = cli_environment(self.home, self.backend, passphrase)
-        self.command = auto.PulumiCommand(root=str(TOOLS_BIN.parent), skip_version_check=True)
+        self.command = auto.PulumiCommand(root=str(Path(self.pulumi).parent.parent), skip_version_check=True)
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Stack:
         workspace = auto.LocalWorkspace(
@@ -298,7 +281,7 @@ def up_killed(
     Returns what it printed."""
     process = subprocess.Popen(
         [
-            str(TOOLS_BIN / "pulumi"),
+            tool("pulumi"),
             "up",
             "--yes",
             "--skip-preview",

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from testbed.certificates import self_signed
-from testbed.stack import ToolMissing, cli_environment, pulumi_home
+from testbed.stack import cli_environment, pulumi_home
+from testbed.tools import ToolMissing
 
 ROOT = Path(__file__).resolve().parents[1]
 

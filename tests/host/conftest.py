@@ -8,8 +8,9 @@ import os
 import pytest
 
 from testbed.postgres import start_postgres
-from testbed.stack import Project, ToolMissing
+from testbed.stack import Project
 from testbed.this_machine import this_machine_as_a_node
+from testbed.tools import ToolMissing
 
 
 @pytest.fixture(scope="session")

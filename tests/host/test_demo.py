@@ -13,16 +13,17 @@ from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
 
 from testbed import demo, servers
 from testbed.stack import TEST_PASSPHRASE
+from testbed.tools import PROVIDER_VERSION, provider, tool
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_demo(command: str, state: Path) -> subprocess.CompletedProcess:
+def run_demo(command: str, state: Path, repo: Path = REPO, **environment: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["./demo", command],
-        cwd=REPO,
-        env={**os.environ, "PACTUS_SECURE_DEMO_STATE": str(state)},
+        cwd=repo,
+        env={**os.environ, "PACTUS_SECURE_DEMO_STATE": str(state), **environment},
         capture_output=True,
         text=True,
         timeout=1200,
@@ -96,3 +97,32 @@ def test_the_demo_comes_up_answers_through_nginx_and_down_leaves_nothing(tmp_pat
     assert down.returncode == 0, down.stdout + down.stderr
     assert leftovers() == [] and not state.exists()
     assert servers.IP_FORWARD.read_text() == forwarding
+
+
+def test_the_demo_runs_from_a_clone_with_no_shared_folder_on_the_tools_a_user_installed(tmp_path):
+    """A user's clone: no ../shared/vendor beside it, a Pulumi CLI (with its language host) and a
+    pactus-daemon on PATH, pulumi-command's provider installed as `pulumi plugin install` does
+    into the user's PULUMI_HOME (here tools/build's binaries stand in for the downloads)."""
+    clone, path, home = tmp_path / "user" / "pactus-secure", tmp_path / "user" / "bin", tmp_path / "user" / ".pulumi"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    path.mkdir()
+    for name in ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pactus-daemon"):
+        (path / name).symlink_to(tool(name))
+    user = {"PATH": f"{path}:{os.environ['PATH']}", "PULUMI_HOME": str(home)}
+    subprocess.run(
+        [tool("pulumi"), "plugin", "install", "resource", "command", PROVIDER_VERSION, "--file", str(provider())],
+        env={**os.environ, **user},
+        check=True,
+        capture_output=True,
+    )
+    state = tmp_path / "demo"
+    try:
+        up = run_demo("up", state, clone, **user)
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+        assert f"no {tmp_path / 'user' / 'shared' / 'vendor'}: using {path / 'pulumi'}" in up.stdout, up.stdout[-4000:]
+        assert not (clone / "tools" / "bin" / "pulumi").exists()
+        assert any(line.strip().startswith("gRPC ") and "last block height" in line for line in up.stdout.splitlines())
+    finally:
+        down = run_demo("down", state, clone, **user)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert leftovers() == [] and not state.exists()
