@@ -58,7 +58,8 @@ def test_a_stack_with_only_the_required_keys_passes_the_declarations(project_cop
     )
     preview = pulumi(project_copy, "preview")
     # the stack, four components, five steps and the endpoint check
-    assert preview.returncode == 0 and "11 to create" in preview.stdout, preview.stdout + preview.stderr
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert "11 to create" in preview.stdout, preview.stdout
 
 
 def test_a_missing_required_key_and_a_wrong_type_are_refused_by_the_cli(project_copy):

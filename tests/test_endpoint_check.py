@@ -37,7 +37,8 @@ def run_check(endpoint: Endpoint, **environment: str) -> subprocess.CompletedPro
 def test_an_unreachable_node_fails_the_check_with_one_line_naming_what_was_expected():
     port = closed_port()
     failed = run_check(Endpoint("127.0.0.1", True, "/jsonrpc", None, False, None, port=port, timeout=2))
-    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.returncode == 1
+    assert failed.stdout == ""
     assert failed.stderr == (
         f"{FAILS}the endpoint check failed: https://127.0.0.1:{port}: expected a TLS certificate for "
         f"127.0.0.1 that this machine trusts, got: [Errno 111] Connection refused\n"
@@ -49,4 +50,6 @@ def test_a_tls_failure_is_not_blamed_on_a_node_left_unrestarted():
     a handshake that fails has nothing to do with config.toml."""
     endpoint = Endpoint("127.0.0.1", True, None, None, False, None, port=closed_port(), timeout=2)
     failed = run_check(endpoint, **{CONFIG_UNAPPLIED: "yes"})
-    assert failed.returncode == 1 and RESTART_CAUSE not in failed.stderr and "TLS certificate" in failed.stderr
+    assert failed.returncode == 1
+    assert "TLS certificate" in failed.stderr
+    assert RESTART_CAUSE not in failed.stderr

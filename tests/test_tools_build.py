@@ -22,4 +22,5 @@ def test_without_the_vendor_folder_it_stops_and_says_where_the_cli_comes_from(tm
     assert "none is installed instead of: pulumi; pulumi-language-python; pactus-daemon; pulumi-command's provider" in (
         result.stderr
     )
-    assert "Pulumi's installer" in result.stderr and "`pulumi plugin install resource command 1.2.1`" in result.stderr
+    assert "Pulumi's installer" in result.stderr
+    assert "`pulumi plugin install resource command 1.2.1`" in result.stderr

@@ -125,4 +125,5 @@ def test_the_demo_runs_from_a_clone_with_no_shared_folder_on_the_tools_a_user_in
     finally:
         down = run_demo("down", state, clone, **user)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert leftovers() == [] and not state.exists()
+    assert leftovers() == []
+    assert not state.exists()

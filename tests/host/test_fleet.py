@@ -246,7 +246,8 @@ def test_status_shows_each_endpoint_and_its_certificate_and_changes_nothing(flee
     rows = {row["stack"]: row for row in printed["nodes"]}
     assert (result.returncode, printed["state"]) == (0, "OK"), printed["summary"]
     assert all(row["result"] == "ok" and 80 <= row["days left (live)"] <= 90 for row in rows.values()), rows
-    assert all(row["state"] == "OK" and "gRPC ok" in row["apis"] for row in rows.values()), rows
+    assert {stack: row["state"] for stack, row in rows.items()} == dict.fromkeys(SERVERS, "OK"), rows
+    assert all("gRPC ok" in row["apis"] for row in rows.values()), rows
     heights = {stack: (row["height"], row["lag"], row["findings"]) for stack, row in rows.items()}
     assert all(row["height"] > 0 and row["lag"] <= 1 for row in rows.values()), (
         heights
@@ -321,7 +322,8 @@ def test_a_node_cut_off_from_its_chain_is_stalled_warning_then_critical_by_the_t
         critical = fleet.run("status", "--json", *thresholds, "--stall-critical", "35s", check=False)
     for result, state in ((warning, "WARNING"), (critical, "CRITICAL")):
         rows = {row["stack"]: row for row in json.loads(result.stdout)["nodes"]}
-        assert rows["testnet-node1"]["state"] == state and rows["testnet-node1"]["findings"].startswith("no block for ")
+        assert rows["testnet-node1"]["state"] == state, rows["testnet-node1"]
+        assert rows["testnet-node1"]["findings"].startswith("no block for "), rows["testnet-node1"]
         assert rows["mainnet-node1"]["state"] == rows["mainnet-node2"]["state"] == "OK", rows
         assert result.returncode == ("OK", "WARNING", "CRITICAL").index(state), result.stdout[-2000:]
     code, rows = status_when(fleet, lambda rows: rows["testnet-node1"]["lag"] <= 1)

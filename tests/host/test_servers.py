@@ -467,7 +467,8 @@ class TestAnIpAddressNode:
 
     def test_auto_installs_certbot_from_pypi_in_its_venv_in_place_of_the_package(self, ip_node):
         made, server = ip_node.made, ip_node.server
-        assert "from PyPI into /opt/pactus-secure-certbot/5.8.0-" in made and "(hash-pinned wheels)" in made, made
+        assert "from PyPI into /opt/pactus-secure-certbot/5.8.0-" in made, made
+        assert "(hash-pinned wheels)" in made, made
         assert "an IP-address certificate needs certbot 5.4 or later; this host's certbot is 2.1.0" in made, made
         assert "removed the distribution's certbot package" in made, made
         assert server.ssh("readlink /opt/certbot").stdout.startswith("/opt/pactus-secure-certbot/5.8.0-")
@@ -482,7 +483,8 @@ class TestAnIpAddressNode:
     def test_the_certificate_is_for_the_address_under_shortlived(self, ip_node):
         address, server = ip_node.address, ip_node.server
         assert f"HTTP-01 self-check passed: {address} serves this host's webroot on port 80" in ip_node.made
-        assert f"certificate for {address} issued by" in ip_node.made and "under the profile shortlived" in ip_node.made
+        assert f"certificate for {address} issued by" in ip_node.made
+        assert "under the profile shortlived" in ip_node.made
         assert "preferred_profile = shortlived" in server.ssh(f"sudo cat {ip_node.layout.renewal_conf}").stdout
         names = server.ssh(f"sudo openssl x509 -noout -ext subjectAltName -in {ip_node.layout.certificate}").stdout
         assert f"IP Address:{address}" in names and "DNS:" not in names, names
