@@ -8,18 +8,8 @@ tool (
 	github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
 )
 
-// The Go module proxy refuses these modules; their upstream sources sit in
-// ../shared/vendor (see its README). tools/build checks that the folder is there first.
-replace (
-	github.com/pactus-project/gopkg/logger => ../../shared/vendor/pactus-gopkg-31cb0bb7/logger
-	github.com/pactus-project/gopkg/pipeline => ../../shared/vendor/pactus-gopkg-612d6d2b/pipeline
-	github.com/pactus-project/gopkg/retry => ../../shared/vendor/pactus-gopkg-612d6d2b/retry
-	github.com/pactus-project/gopkg/scheduler => ../../shared/vendor/pactus-gopkg-612d6d2b/scheduler
-	github.com/pactus-project/gopkg/signal => ../../shared/vendor/pactus-gopkg-612d6d2b/signal
-	github.com/pactus-project/gopkg/testsuite => ../../shared/vendor/pactus-gopkg-612d6d2b/testsuite
-	github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3 => ../../shared/vendor/pulumi-language-python-v3.259.0/sdk/python/cmd/pulumi-language-python
-)
-
+// Where ../shared/vendor is beside the repository, tools/build adds vendor-replace.mod's
+// lines to a copy of this file; elsewhere it builds through the public Go module proxy.
 require (
 	cel.dev/expr v0.25.2 // indirect
 	charm.land/bubbles/v2 v2.1.0 // indirect

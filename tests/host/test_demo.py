@@ -119,7 +119,10 @@ def test_the_demo_runs_from_a_clone_with_no_shared_folder_on_the_tools_a_user_in
     try:
         up = run_demo("up", state, clone, **user)
         assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
-        assert f"no {tmp_path / 'user' / 'shared' / 'vendor'}: using {path / 'pulumi'}" in up.stdout, up.stdout[-4000:]
+        vendor = tmp_path / "user" / "shared" / "vendor"
+        assert f"no {vendor}: pulumi-command's provider is {home}/plugins/" in up.stdout, up.stdout[-4000:]
+        assert f"tools/build: pulumi is {path / 'pulumi'}" in up.stdout, up.stdout[-4000:]
+        assert f"tools/build: pactus-daemon is {path / 'pactus-daemon'}" in up.stdout, up.stdout[-4000:]
         assert not (clone / "tools" / "bin" / "pulumi").exists()
         assert any(line.strip().startswith("gRPC ") and "last block height" in line for line in up.stdout.splitlines())
     finally:
