@@ -4,9 +4,11 @@ The producer holds all four of localnet's validators (restored from MNEMONIC) an
 block about every 10 s by itself. Each follower has a wallet of its own, takes the
 producer's genesis.json and syncs from it over libp2p.
 
-mDNS is off on every node: two nodes that find each other twice (by mDNS and by the
-bootstrap address) each see the other as inbound, and neither sends Hello, so no block is
-ever downloaded (pactus 1.16, sync/sync.go, processProtocolsEvent).
+Only followers dial, and only the producer: mDNS is off on every node, and a follower listens
+on its loopback alone. Two nodes that dial each other at once (by mDNS and the bootstrap
+address, or a producer redialling a follower that restarts) each see the other as inbound,
+and neither sends Hello, so no block is ever downloaded (pactus 1.16, sync/sync.go,
+processProtocolsEvent).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import tomlkit
 from testbed.pactus_node import MNEMONIC
 
 P2P_PORT = 21888
-LISTEN_ADDRESS = f"/ip4/0.0.0.0/tcp/{P2P_PORT}"
 # BIP-39's second test mnemonic: the followers' throwaway wallet, whose validators are not in the genesis.
 FOLLOWER_MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 # `pactus-daemon init`'s flags for each (localnet needs four validators in every wallet).
@@ -47,14 +48,15 @@ def make_producer(pactus_dir: Path, address: str) -> Producer:
     seed, public = _ed25519_key()
     # libp2p's marshalled private key (type Ed25519, 64 bytes: seed then public key), in hex as pactus keeps it.
     _write_as_owner(pactus_dir / "network_key", (bytes([8, 1, 18, 64]) + seed + public).hex(), pactus_dir)
-    _set_network(pactus_dir, listen_addrs=[LISTEN_ADDRESS])
+    _set_network(pactus_dir, listen_addrs=[f"/ip4/0.0.0.0/tcp/{P2P_PORT}"])
     return Producer(address, (pactus_dir / "genesis.json").read_text(), _peer_id(public))
 
 
 def make_follower(pactus_dir: Path, producer: Producer) -> None:
     """A node made by `init --localnet --restore FOLLOWER_MNEMONIC` joins the producer's chain."""
     _write_as_owner(pactus_dir / "genesis.json", producer.genesis, pactus_dir)
-    _set_network(pactus_dir, listen_addrs=[LISTEN_ADDRESS], bootstrap_addrs=[producer.bootstrap_address])
+    loopback = f"/ip4/127.0.0.1/tcp/{P2P_PORT}"
+    _set_network(pactus_dir, listen_addrs=[loopback], bootstrap_addrs=[producer.bootstrap_address])
 
 
 def _set_network(pactus_dir: Path, **values: list[str]) -> None:

@@ -27,7 +27,14 @@ from testbed.credentials import BASIC_AUTH
 from testbed.pactus_node import PactusNode
 from testbed.processes import terminate
 from testbed.stack import Stack, StackFailed
-from testbed.this_machine import METRICS_DOMAIN, free_port, node_stack, this_host_as_the_node, trusted
+from testbed.this_machine import (
+    METRICS_DOMAIN,
+    forget_certificate,
+    free_port,
+    node_stack,
+    this_host_as_the_node,
+    trusted,
+)
 
 pytestmark = pytest.mark.host
 USER, PASSWORD = "operator", "correct horse battery staple"  # BASIC_AUTH's, hashed once in testbed/credentials.py
@@ -67,6 +74,7 @@ def metered(project, machine, tmp_path_factory):
     finally:
         stack.destroy()
         node.stop()
+        forget_certificate(METRICS_DOMAIN)  # left by destroy, as every certificate; with its site gone it cannot renew
 
 
 @pytest.fixture(scope="module")

@@ -661,7 +661,8 @@ def test_certbot_from_pypi_renews_from_cron_where_systemd_does_not_run_and_distr
         environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)}
         serial = _serial()
         renewal = subprocess.run(
-            ["/opt/certbot/bin/certbot", "renew", "--force-renewal", "--non-interactive", "--no-random-sleep-on-renew"],
+            ["/opt/certbot/bin/certbot", "renew", "--cert-name", DOMAIN, "--force-renewal", "--non-interactive"]
+            + ["--no-random-sleep-on-renew"],
             env=environment,
             capture_output=True,
             text=True,
