@@ -294,7 +294,7 @@ def cut_off_from_the_producer(fleet: Fleet, stack: str):
 def in_sync(fleet: Fleet) -> None:
     """Every node OK and at most a block behind. An `up` that changed config.toml restarts each
     node, and a follower whose producer restarted dials it again at Pactus's next connectivity
-    check, a minute later: the chain is whole again within two."""
+    check, a minute later: the chain is whole again within three."""
     code, rows = status_when(fleet, lambda rows: all(row["state"] == "OK" and caught_up(row) for row in rows.values()))
     assert code == 0, findings(rows)
 
@@ -308,7 +308,7 @@ def findings(rows: dict[str, dict]) -> dict[str, tuple]:
     return {stack: (row["state"], row.get("height"), row.get("lag"), row["findings"]) for stack, row in rows.items()}
 
 
-def status_when(fleet: Fleet, ready, *args: str, timeout: float = 150) -> tuple[int, dict[str, dict]]:
+def status_when(fleet: Fleet, ready, *args: str, timeout: float = 180) -> tuple[int, dict[str, dict]]:
     """`fleet status --json` with `args`, run again until ready(rows) holds (a node just started
     takes seconds to answer, a node let go takes seconds to catch up); its exit code and rows."""
     deadline = time.monotonic() + timeout
@@ -321,10 +321,12 @@ def status_when(fleet: Fleet, ready, *args: str, timeout: float = 150) -> tuple[
 
 
 def test_a_node_held_behind_shows_its_lag_and_is_ok_again_once_it_has_caught_up(fleet):
+    """Stopped before it is cut off, so that the producer sees it go (a peer that vanishes
+    unseen stays in the producer's peer set, which then takes its next Hello for a stray one)."""
     in_sync(fleet)
     behind = fleet.nodes["testnet-node1"]
+    behind.ssh("sudo systemctl stop pactus.service")
     with cut_off_from_the_producer(fleet, "testnet-node1"):
-        behind.ssh("sudo systemctl stop pactus.service")
         time.sleep(45)  # the producer makes four blocks or more, one about every 10 s
         behind.ssh("sudo systemctl start pactus.service")
         code, rows = status_when(fleet, lambda rows: "gRPC ok" in rows["testnet-node1"]["apis"], "--lag-warning", "3")
@@ -338,7 +340,8 @@ def test_a_node_held_behind_shows_its_lag_and_is_ok_again_once_it_has_caught_up(
 
 def test_a_node_cut_off_from_its_chain_is_stalled_warning_then_critical_by_the_thresholds(fleet):
     """The node answers all along; only its last block grows old (the lag is left out of it by
-    its flags, as high as can be)."""
+    its flags, as high as can be). Its connection to the producer vanished unseen on both
+    sides, so it is restarted after, as an operator would once the network is back."""
     thresholds = ("--lag-warning", "100000", "--lag-critical", "100000", "--stall-warning", "30s")
     in_sync(fleet)
     with cut_off_from_the_producer(fleet, "testnet-node1"):
@@ -351,8 +354,8 @@ def test_a_node_cut_off_from_its_chain_is_stalled_warning_then_critical_by_the_t
         assert rows["testnet-node1"]["findings"].startswith("no block for "), rows["testnet-node1"]
         assert rows["mainnet-node1"]["state"] == rows["mainnet-node2"]["state"] == "OK", findings(rows)
         assert result.returncode == ("OK", "WARNING", "CRITICAL").index(state), result.stdout[-2000:]
-    code, rows = status_when(fleet, lambda rows: caught_up(rows["testnet-node1"]))
-    assert (code, rows["testnet-node1"]["state"]) == (0, "OK"), rows["testnet-node1"]  # back as it was
+    fleet.nodes["testnet-node1"].ssh("sudo systemctl restart pactus.service")
+    in_sync(fleet)  # back as it was
 
 
 def test_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_others_succeed(fleet):
