@@ -71,9 +71,10 @@ def _set_network(pactus_dir: Path, **values: list[str]) -> None:
 def _write_as_owner(path: Path, text: str, pactus_dir: Path) -> None:
     """Written with the owner of the node's folder (the server's `pactus` user), readable by it alone."""
     owner = pactus_dir.stat()
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # before the text goes in: the network key is never readable by others
     path.write_text(text)
     os.chown(path, owner.st_uid, owner.st_gid)
-    path.chmod(0o600)
 
 
 def _ed25519_key() -> tuple[bytes, bytes]:
