@@ -85,18 +85,17 @@ def _check(endpoint: Endpoint) -> ServedCertificate:
     return certificate
 
 
-def _trust(endpoint: Endpoint) -> ssl.SSLContext:
+def _trust(ca_bundle: str | None) -> ssl.SSLContext:
     """The system's trust store, or the given CA bundle: chain and name verified."""
-    return ssl.create_default_context(cafile=endpoint.ca_bundle)
+    return ssl.create_default_context(cafile=ca_bundle)
 
 
 def peer_certificate(name: str, port: int, ca_bundle: str | None, timeout: float) -> dict:
     """The certificate `name:port` serves, once its chain and name are verified (ssl's dict);
     the system's trust store, or `ca_bundle`. fleet status reads it too."""
-    context = ssl.create_default_context(cafile=ca_bundle)
     with (
         socket.create_connection((name, port), timeout) as raw,
-        context.wrap_socket(raw, server_hostname=name) as tls,
+        _trust(ca_bundle).wrap_socket(raw, server_hostname=name) as tls,
     ):
         return tls.getpeercert()
 
@@ -146,7 +145,7 @@ def _https(endpoint: Endpoint, path: str, body: bytes | None, expected_key: str)
     url = f"https://{endpoint.name}:{endpoint.port}{path}"
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=endpoint.timeout, context=_trust(endpoint)) as response:
+        with urllib.request.urlopen(request, timeout=endpoint.timeout, context=_trust(endpoint.ca_bundle)) as response:
             text = response.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
         if endpoint.basic_auth_required and error.code == 401:

@@ -84,7 +84,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if problem := monitor.threshold_problem(args):
+        parser.error(problem)
 
     fleet = run.Fleet(args.project.resolve())
     stacks = fleet.select(args.stacks)

@@ -71,6 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def threshold_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the thresholds given, in the flags' words; None when they make sense."""
+    if min(args.lag_warning, args.lag_critical) < 1:
+        return "--lag-warning and --lag-critical count blocks: give each 1 or more"
+    if args.lag_critical < args.lag_warning:
+        warning = args.lag_warning
+        return f"--lag-critical {args.lag_critical} is below --lag-warning {warning}: give it {warning} or more"
+    if args.stall_critical < args.stall_warning:
+        warning = f"{int(args.stall_warning.total_seconds())}s"
+        return f"--stall-critical is shorter than --stall-warning ({warning}): give it {warning} or longer"
+    return None
+
+
 def status(fleet, stacks: list[str], args: argparse.Namespace) -> int:
     limits = Thresholds(**{name: getattr(args, name) for name in Thresholds.__dataclass_fields__})
     rows = status_rows(fleet, stacks, fleet.existing(), limits, args.parallel)

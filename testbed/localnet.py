@@ -63,6 +63,8 @@ def _set_network(pactus_dir: Path, **values: list[str]) -> None:
     config_path = pactus_dir / "config.toml"
     config = tomlkit.parse(config_path.read_text())
     config["network"]["enable_mdns"] = False
+    for module in ("_network", "_sync"):  # connections and handshakes in the journal, for a test that fails
+        config["logger"]["levels"][module] = "info"
     for key, value in values.items():
         config["network"][key] = value
     _write_as_owner(config_path, tomlkit.dumps(config), pactus_dir)

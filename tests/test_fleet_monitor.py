@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import fleet.__main__ as fleet_command
 from fleet import monitor, textfile
 from fleet.health import CRITICAL, OK, UNKNOWN, WARNING, Reading, Thresholds, judge, worst
 
@@ -113,6 +114,21 @@ def test_the_thresholds_are_flags_with_their_defaults():
     for flag, value in (("--renewal-grace", "1 day"), ("--critical-left", "0"), ("--critical-left", "10%")):
         with pytest.raises(SystemExit):
             parser.parse_args([flag, value])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lag-critical", "3"], "--lag-critical 3 is below --lag-warning 6: give it 6 or more"),
+        (["--lag-warning", "0"], "--lag-warning and --lag-critical count blocks: give each 1 or more"),
+        (["--stall-critical", "1m"], "--stall-critical is shorter than --stall-warning (120s): give it 120s or longer"),
+    ],
+)
+def test_thresholds_that_make_no_sense_are_refused_before_any_node_is_read(flags, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as refused:
+        fleet_command.main(["status", "--project", str(tmp_path / "no-project"), *flags])
+    assert refused.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_certbot_4_1_and_later_follow_ari():

@@ -278,11 +278,20 @@ def test_status_is_critical_in_the_row_of_a_node_whose_pactus_service_stopped_an
 
 @contextmanager
 def cut_off_from_the_producer(fleet: Fleet, stack: str):
-    """No packet between the node and the producer, either way: this machine routes between
-    the servers, and these rules come first in its FORWARD chain."""
+    """No connection between the node and the producer, either way: this machine routes between
+    the servers, and these rules come first in its FORWARD chain. A TCP packet is answered with
+    a reset, so each end drops the connection at its next packet and keeps its record of the
+    other; once the link is back the follower redials at its next connectivity check, and the
+    two shake hands again. A silent drop lets one end hold a dead connection while the other
+    redials, and Pactus 1.16, one record per peer, takes the new Hello for a stray one
+    (sync/handler_hello.go)."""
     pair = (fleet.nodes[stack].address, fleet.nodes[PRODUCER].address)
-    rules = [["FORWARD", "-s", source, "-d", destination, "-j", "DROP"] for source, destination in (pair, pair[::-1])]
-    for rule in rules:
+    rules = [
+        ["FORWARD", "-s", source, "-d", destination, *verdict]
+        for source, destination in (pair, pair[::-1])
+        for verdict in (["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"], ["-j", "DROP"])
+    ]
+    for rule in reversed(rules):
         subprocess.run(["iptables", "-I", rule[0], "1", *rule[1:]], check=True)
     try:
         yield
@@ -293,10 +302,35 @@ def cut_off_from_the_producer(fleet: Fleet, stack: str):
 
 def in_sync(fleet: Fleet) -> None:
     """Every node OK and at most a block behind. An `up` that changed config.toml restarts each
-    node, and a follower whose producer restarted dials it again at Pactus's next connectivity
-    check, a minute later: the chain is whole again within three."""
-    code, rows = status_when(fleet, lambda rows: all(row["state"] == "OK" and caught_up(row) for row in rows.values()))
-    assert code == 0, findings(rows)
+    node, and a follower whose producer restarted, or whose link came back, dials it again at
+    Pactus's next connectivity check, a minute later.
+
+    A node that restarted can also stay behind for good: Pactus 1.16 dials its peers as it
+    starts, before it listens to its connections' events (network/network.go, Start:
+    peerMgr.Start comes before Notify), so a connection made in that gap is never handshaked.
+    Its journal shows no "connected to peer" for it and "unable to open a new session" every
+    10 s. A node still behind after a connectivity check is restarted, as an operator would,
+    at most twice."""
+    for restarts_left in (2, 1, 0):
+        code, rows = status_when(fleet, all_caught_up, timeout=90)
+        behind = [stack for stack, row in rows.items() if not caught_up(row)]
+        if code == 0 or not behind or not restarts_left:
+            break
+        for stack in behind:
+            fleet.nodes[stack].ssh("sudo systemctl restart pactus.service")
+    assert code == 0, (findings(rows), chain_log(fleet, [PRODUCER, *behind]))
+
+
+def all_caught_up(rows: dict[str, dict]) -> bool:
+    return all(row["state"] == "OK" and caught_up(row) for row in rows.values())
+
+
+def chain_log(fleet: Fleet, stacks: list[str]) -> dict[str, str]:
+    """What each node's network and sync last logged (localnet sets them to info): why a node
+    did not catch up, in a failed assertion's message."""
+    wanted = "connected|disconnected|hello|session|banned|reject|failed"
+    command = f"sudo journalctl -u pactus.service --no-pager -n 400 | grep -iE '{wanted}' | tail -n 15"
+    return {stack: fleet.nodes[stack].ssh(command, check=False).stdout for stack in dict.fromkeys(stacks)}
 
 
 def caught_up(row: dict) -> bool:
@@ -321,27 +355,26 @@ def status_when(fleet: Fleet, ready, *args: str, timeout: float = 180) -> tuple[
 
 
 def test_a_node_held_behind_shows_its_lag_and_is_ok_again_once_it_has_caught_up(fleet):
-    """Stopped before it is cut off, so that the producer sees it go (a peer that vanishes
-    unseen stays in the producer's peer set, which then takes its next Hello for a stray one)."""
+    """Cut off while it runs, and never restarted. A restarted node makes its peer records anew,
+    and a journal here showed one that connected to the producer, took its gossiped blocks, and
+    never sent Hello: Pactus 1.16 sends it once, when the peer's protocols arrive, and only if
+    it already knows it dialled that peer (sync/sync.go, processProtocolsEvent)."""
     in_sync(fleet)
-    behind = fleet.nodes["testnet-node1"]
-    behind.ssh("sudo systemctl stop pactus.service")
     with cut_off_from_the_producer(fleet, "testnet-node1"):
         time.sleep(45)  # the producer makes four blocks or more, one about every 10 s
-        behind.ssh("sudo systemctl start pactus.service")
-        code, rows = status_when(fleet, lambda rows: "gRPC ok" in rows["testnet-node1"]["apis"], "--lag-warning", "3")
+        code, rows = status_when(fleet, lambda rows: (rows["testnet-node1"].get("lag") or 0) >= 4, "--lag-warning", "3")
     assert rows["testnet-node1"]["lag"] >= 4, rows["testnet-node1"]
     assert (code, rows["testnet-node1"]["state"]) == (1, "WARNING"), rows["testnet-node1"]
     assert rows["testnet-node1"]["findings"].endswith("blocks behind"), rows["testnet-node1"]
     assert rows["mainnet-node1"]["state"] == rows["mainnet-node2"]["state"] == "OK", findings(rows)
     code, rows = status_when(fleet, lambda rows: caught_up(rows["testnet-node1"]), "--lag-warning", "3")
-    assert (code, rows["testnet-node1"]["state"]) == (0, "OK"), rows["testnet-node1"]
+    assert (code, rows["testnet-node1"]["state"]) == (0, "OK"), (rows["testnet-node1"], chain_log(fleet, SERVERS))
 
 
 def test_a_node_cut_off_from_its_chain_is_stalled_warning_then_critical_by_the_thresholds(fleet):
     """The node answers all along; only its last block grows old (the lag is left out of it by
-    its flags, as high as can be). Its connection to the producer vanished unseen on both
-    sides, so it is restarted after, as an operator would once the network is back."""
+    its flags, as high as can be). Once the link is back it catches up by itself, as the node
+    held behind does."""
     thresholds = ("--lag-warning", "100000", "--lag-critical", "100000", "--stall-warning", "30s")
     in_sync(fleet)
     with cut_off_from_the_producer(fleet, "testnet-node1"):
@@ -354,8 +387,7 @@ def test_a_node_cut_off_from_its_chain_is_stalled_warning_then_critical_by_the_t
         assert rows["testnet-node1"]["findings"].startswith("no block for "), rows["testnet-node1"]
         assert rows["mainnet-node1"]["state"] == rows["mainnet-node2"]["state"] == "OK", findings(rows)
         assert result.returncode == ("OK", "WARNING", "CRITICAL").index(state), result.stdout[-2000:]
-    fleet.nodes["testnet-node1"].ssh("sudo systemctl restart pactus.service")
-    in_sync(fleet)  # back as it was
+    in_sync(fleet)  # back as it was, with no hand on it
 
 
 def test_an_unreachable_server_fails_its_own_stack_with_the_reason_and_the_others_succeed(fleet):
