@@ -309,8 +309,9 @@ def in_sync(fleet: Fleet) -> None:
     starts, before it listens to its connections' events (network/network.go, Start:
     peerMgr.Start comes before Notify), so a connection made in that gap is never handshaked.
     Its journal shows no "connected to peer" for it and "unable to open a new session" every
-    10 s. A node still behind after a connectivity check is restarted, as an operator would,
-    at most twice."""
+    10 s. (A restarted node that connects later can miss its Hello too: see the held-behind
+    test.) A node still behind after a connectivity check is restarted, as an operator
+    would, at most twice."""
     for restarts_left in (2, 1, 0):
         code, rows = status_when(fleet, all_caught_up, timeout=90)
         behind = [stack for stack, row in rows.items() if not caught_up(row)]
