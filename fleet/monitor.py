@@ -84,9 +84,13 @@ def threshold_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def thresholds_given(args: argparse.Namespace) -> Thresholds:
+    """The thresholds the flags give."""
+    return Thresholds(**{name: getattr(args, name) for name in Thresholds.__dataclass_fields__})
+
+
 def status(fleet, stacks: list[str], args: argparse.Namespace) -> int:
-    limits = Thresholds(**{name: getattr(args, name) for name in Thresholds.__dataclass_fields__})
-    rows = status_rows(fleet, stacks, fleet.existing(), limits, args.parallel)
+    rows = status_rows(fleet, stacks, fleet.existing(), thresholds_given(args), args.parallel)
     state, line = summary(rows)
     if args.prometheus:
         textfile.write(args.prometheus, rows, datetime.now(UTC))

@@ -109,8 +109,9 @@ def test_the_thresholds_are_flags_with_their_defaults():
     parser = argparse.ArgumentParser()
     monitor.add_arguments(parser)
     given = parser.parse_args(["--renewal-grace", "0s", "--critical-left", "25", "--stall-warning", "90s"])
-    limits = Thresholds(**{name: getattr(given, name) for name in Thresholds.__dataclass_fields__})
-    assert limits == Thresholds(renewal_grace=timedelta(0), critical_left=0.25, stall_warning=timedelta(seconds=90))
+    assert monitor.thresholds_given(given) == Thresholds(
+        renewal_grace=timedelta(0), critical_left=0.25, stall_warning=timedelta(seconds=90)
+    )
     for flag, value in (("--renewal-grace", "1 day"), ("--critical-left", "0"), ("--critical-left", "10%")):
         with pytest.raises(SystemExit):
             parser.parse_args([flag, value])
