@@ -24,7 +24,7 @@ from pathlib import Path
 import grpc
 import pytest
 import yaml
-from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc
+from pactus_grpc import blockchain_pb2, blockchain_pb2_grpc, network_pb2, network_pb2_grpc
 
 from testbed import localnet, pebble, servers
 from testbed.stack import cli_environment, copy_program, pulumi_home
@@ -37,11 +37,15 @@ SERVERS = {"mainnet-node1": ("bookworm", 41), "mainnet-node2": ("trixie", 42), "
 PRODUCER = "mainnet-node1"  # the localnet chain's: the others follow it
 PEBBLE_CA_ON_SERVER = "/etc/pactus-secure-test/pebble.pem"
 REWARD = HAND_EDITS_REWARD[1].split("'")[1]  # a testnet address, which localnet takes too
+KNOWN = 3  # Pactus's status of a peer once Hello and HelloAck went both ways (sync/peerset/peer/status)
 
 
 class Fleet:
-    def __init__(self, folder: Path, environment: dict, nodes: dict[str, servers.Server], domains: dict[str, str]):
+    def __init__(
+        self, folder: Path, environment: dict, nodes: dict[str, servers.Server], domains: dict[str, str], machine
+    ):
         self.folder, self.environment, self.nodes, self.domains = folder, environment, nodes, domains
+        self.issuing_root: Path = machine.issuing_root  # what a client trusts the endpoints' certificates by
         self.first_up: dict[str, dict] = {}  # the rows of the fleet up in setup, by both runners
         self.shards: list[set[str]] = []  # the stacks each runner took
 
@@ -122,11 +126,11 @@ def fleet(machine, postgres, tmp_path_factory):
         with ThreadPoolExecutor(len(nodes)) as pool:
             list(pool.map(lambda node: node.boot(), nodes.values()))
         Path("/etc/hosts").write_text(hosts_before + "".join(f"{nodes[s].address} {domains[s]}\n" for s in SERVERS))
-        deployed = Fleet(folder, environment, nodes, domains)
+        deployed = Fleet(folder, environment, nodes, domains, machine)
         init_stacks(deployed, work, machine)
         for path in folder.glob("Pulumi.*.yaml"):  # the second runner's clone has the same stack files
             shutil.copy(path, other_folder / path.name)
-        second = Fleet(other_folder, other_environment, nodes, domains)
+        second = Fleet(other_folder, other_environment, nodes, domains, machine)
         with ThreadPoolExecutor(2) as pool:
             shards = list(
                 pool.map(lambda pair: pair[0].rows("up", "--shard", pair[1]), [(deployed, "1/2"), (second, "2/2")])
@@ -201,23 +205,28 @@ def overrides(node: servers.Server, machine) -> dict[str, str]:
     }
 
 
-def grpc_answers(fleet: Fleet, stack: str, machine) -> bool:
-    credentials = grpc.ssl_channel_credentials(machine.issuing_root.read_bytes())
-    with grpc.secure_channel(f"{fleet.domains[stack]}:443", credentials) as channel:
+def grpc_channel(fleet: Fleet, stack: str) -> grpc.Channel:
+    """A channel to the node's public endpoint, as a client dials it."""
+    credentials = grpc.ssl_channel_credentials(fleet.issuing_root.read_bytes())
+    return grpc.secure_channel(f"{fleet.domains[stack]}:443", credentials)
+
+
+def grpc_answers(fleet: Fleet, stack: str) -> bool:
+    with grpc_channel(fleet, stack) as channel:
         info = blockchain_pb2_grpc.BlockchainStub(channel).GetBlockchainInfo(
             blockchain_pb2.GetBlockchainInfoRequest(), timeout=10
         )
     return info.total_validators > 0
 
 
-def test_two_runners_deploy_three_servers_at_once_through_the_shared_backend_and_each_answers(fleet, machine):
+def test_two_runners_deploy_three_servers_at_once_through_the_shared_backend_and_each_answers(fleet):
     one, two = fleet.shards
     assert one and two and not one & two and one | two == set(SERVERS)  # each stack by one runner alone
     rows = fleet.first_up
     assert {stack: row["result"] for stack, row in rows.items()} == dict.fromkeys(SERVERS, "succeeded"), rows
     assert all(row["created"] > 0 and row["endpoint check"] == "passed" for row in rows.values())
     assert all(row["certificate expiry"].startswith("20") for row in rows.values())
-    assert all(grpc_answers(fleet, stack, machine) for stack in SERVERS)
+    assert all(grpc_answers(fleet, stack) for stack in SERVERS)
 
 
 def test_a_second_fleet_up_changes_nothing_anywhere(fleet):
@@ -303,25 +312,51 @@ def cut_off_from_the_producer(fleet: Fleet, stack: str):
 
 
 def in_sync(fleet: Fleet) -> None:
-    """Every node OK and at most a block behind. An `up` that changed config.toml restarts each
-    node, and a follower whose producer restarted, or whose link came back, dials it again at
-    Pactus's next connectivity check, a minute later.
+    """Every node OK, at most a block behind, and each follower and the producer known to each
+    other. An `up` that changed config.toml restarts each node, and a follower whose producer
+    restarted, or whose link came back, dials it again at Pactus's next connectivity check, a
+    minute later.
 
-    A follower that restarted can also stay behind for good: Pactus 1.16 dials its peers as
-    it starts, before it listens to its connections' events (network/network.go, Start:
-    peerMgr.Start comes before Notify), so a connection made in that gap is never handshaked.
-    Its journal shows no "connected to peer" for it and "unable to open a new session" every
-    10 s. (A restarted node that connects later can miss its Hello too: see the held-behind
-    test.) Restarting that follower only rolls the dice again. The producer is restarted
-    instead, at most twice: that closes the dead connection, and the follower, running, redials
-    at its next check with its events watched. The producer dials no one as it starts."""
+    A follower that restarted can also stay a stranger to the producer for good: Pactus 1.16
+    dials its peers as it starts, before it listens to its connections' events (network/
+    network.go, Start: peerMgr.Start comes before Notify), so a connection made in that gap is
+    never handshaked. Its journal shows no "connected to peer" for it and "unable to open a new
+    session" every 10 s. (A restarted node that connects later can miss its Hello too: see the
+    held-behind test.) Such a follower still takes the producer's gossiped blocks one by one and
+    looks in sync, until it misses one: it cannot download it, and stays behind. Restarting it
+    only rolls the dice again. The producer is restarted instead, at most twice: that closes the
+    dead connection, and the follower, running, redials at its next check with its events
+    watched. The producer dials no one as it starts."""
     for restarts_left in (2, 1, 0):
-        code, rows = status_when(fleet, all_caught_up, timeout=90)
-        behind = [stack for stack, row in rows.items() if not caught_up(row)]
-        if code == 0 or not behind or not restarts_left:
+        code, rows = status_when(fleet, lambda rows: all_caught_up(rows) and not strangers(fleet), timeout=90)
+        unready = [stack for stack, row in rows.items() if not caught_up(row)] or strangers(fleet)
+        if not unready or not restarts_left:
             break
         fleet.nodes[PRODUCER].ssh("sudo systemctl restart pactus.service")
-    assert code == 0, (findings(rows), chain_log(fleet, [PRODUCER, *behind]))
+    assert code == 0 and not unready, (findings(rows), unready, chain_log(fleet, [PRODUCER, *unready]))
+
+
+def strangers(fleet: Fleet) -> list[str]:
+    """The followers that are not known to the producer, or to which it is not known, by each
+    one's list of peers (through its public endpoint); one that does not answer is among them."""
+    ids, known = {}, {}
+    for stack in SERVERS:
+        try:
+            with grpc_channel(fleet, stack) as channel:
+                network = network_pb2_grpc.NetworkStub(channel)
+                own_id = network.GetNodeInfo(network_pb2.GetNodeInfoRequest(), timeout=10).peer_id
+                peers = network.ListPeers(network_pb2.ListPeersRequest(), timeout=10).peers
+        except grpc.RpcError:
+            continue
+        ids[stack], known[stack] = own_id, {peer.peer_id for peer in peers if peer.status == KNOWN}
+    if PRODUCER not in ids:
+        return [stack for stack in SERVERS if stack != PRODUCER]
+    return [
+        stack
+        for stack in SERVERS
+        if stack != PRODUCER
+        and (stack not in ids or ids[PRODUCER] not in known[stack] or ids[stack] not in known[PRODUCER])
+    ]
 
 
 def all_caught_up(rows: dict[str, dict]) -> bool:
