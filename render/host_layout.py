@@ -15,7 +15,11 @@ NGINX_CONF_DIR = "/etc/nginx/conf.d"
 ACME_WEBROOT = f"{PROGRAM_DIR}/acme"
 # The distribution's packages removed with its certbot (its plugins), reinstalled on the switch back.
 REMOVED_WITH_CERTBOT = f"{PROGRAM_DIR}/certbot-removed-with.txt"
+# Every script holds a lock in it while it works; root's alone, so no other user can plant a link there.
+HOST_LOCK_DIR = "/run/pactus-secure"
 RENEW_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/pactus-secure-reload-nginx"
+# Where no systemd runs: our cron line for `certbot renew` (the distribution's may not do).
+RENEWAL_CRON = "/etc/cron.d/pactus-secure-certbot-renew"
 
 
 @dataclass(frozen=True)

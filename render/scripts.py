@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from render.distros import families_for
-from render.host_layout import ACME_WEBROOT, REMOVED_WITH_CERTBOT, RENEW_HOOK, HostLayout
+from render.host_layout import ACME_WEBROOT, REMOVED_WITH_CERTBOT, RENEW_HOOK, RENEWAL_CRON, HostLayout
 from render.nginx import (
     SIGN_WITH_KEY_JSONRPC,
     jsonrpc_guarded,
@@ -100,6 +100,7 @@ def certificate_script(settings: Settings) -> str:
         certificate=layout.certificate,
         renewal_conf=layout.renewal_conf,
         renew_hook=RENEW_HOOK,
+        own_cron=RENEWAL_CRON,
         pypi_version=CERTBOT_PYPI_VERSION,
         short_lifetime=int(SHORT_LIFETIME.total_seconds()),
         **_certbot_source(settings),

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import jinja2
 
+from render.host_layout import HOST_LOCK_DIR
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # How each line a host script prints begins (its log and fail functions), and the line it
 # fails with: the program and the fleet command read them back.
@@ -25,7 +27,7 @@ _environment = jinja2.Environment(
     comment_end_string="##}",
 )
 _environment.filters["sh"] = lambda value: shlex.quote(str(value))
-_environment.globals.update(says=SAYS, fails=FAILS)
+_environment.globals.update(says=SAYS, fails=FAILS, host_lock_dir=HOST_LOCK_DIR)
 
 
 def render(template: str, **context: object) -> str:

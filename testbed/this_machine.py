@@ -3,8 +3,9 @@ pebble (a real ACME server) with its DNS, and a real Pactus node (pactus-daemon,
 Needs root: the program's scripts install packages and write /etc/nginx and
 /etc/letsencrypt, as they would on a server.
 
-Everything started here is stopped afterwards, and what it added to /etc is removed; Nginx,
-cron and certbot stay installed, as `pulumi destroy` leaves them.
+Everything started here is stopped afterwards, and what it added to /etc is removed, the
+renewal schedule `pulumi destroy` keeps on a host among it; Nginx, cron and certbot stay
+installed, as `pulumi destroy` leaves them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from render.host_layout import HostLayout
+from render.host_layout import HOST_LOCK_DIR, RENEW_HOOK, RENEWAL_CRON, HostLayout
+from settings.constants import PROGRAM_DIR
 from testbed import pebble
 from testbed.pactus_node import PactusNode
 from testbed.pebble import wait_for_port
@@ -34,6 +36,9 @@ FAULTS_DOMAIN = "faults.test"  # tests/host/test_faults.py breaks things on this
 UNVALIDATED_DOMAIN = "refused.test"  # validated by no test before the one that makes validation fail
 METRICS_DOMAIN = "metrics.test"  # tests/host/test_metrics.py's node, a second pactus-daemon
 DOMAINS = (DOMAIN, FAULTS_DOMAIN, UNVALIDATED_DOMAIN, METRICS_DOMAIN)
+# What the steps leave on a host after `destroy`: the renewal schedule that keeps the certificate
+# renewing, the program's folder (the ACME webroot) and the host lock's.
+KEPT_BY_DESTROY = (RENEW_HOOK, RENEWAL_CRON, PROGRAM_DIR, HOST_LOCK_DIR)
 ORIGIN = "https://wallet.example.com"
 HOSTS_LINE = f"127.0.0.1 {' '.join(DOMAINS)}  # pactus-secure real-host suite\n"
 PEBBLE_DIRECTORY = pebble.Ports().directory("127.0.0.1")
@@ -148,8 +153,8 @@ def forget_test_certificates() -> None:
 def remove_test_sites() -> None:
     for domain in DOMAINS:
         layout = HostLayout(domain)
-        for path in (Path(layout.http_site), Path(layout.tls_site), Path(layout.htpasswd)):
-            path.unlink(missing_ok=True)
+        for path in (layout.http_site, layout.tls_site, layout.htpasswd, layout.jsonrpc_guard, layout.access_log):
+            Path(path).unlink(missing_ok=True)
 
 
 def node_stack(
@@ -179,8 +184,9 @@ def this_machine_as_a_node(work: Path) -> Iterator[Machine]:
     remove_test_sites()
     forget_test_certificates()
     try:
-        machine = _start(work, processes)
-        yield machine
+        with given_back(KEPT_BY_DESTROY):
+            machine = _start(work, processes)
+            yield machine
     finally:
         for process in reversed(processes):
             terminate(process, timeout=10)
@@ -193,6 +199,25 @@ def this_machine_as_a_node(work: Path) -> Iterator[Machine]:
         Path("/etc/hosts").write_text(hosts_before)
         remove_test_sites()
         forget_test_certificates()
+
+
+@contextmanager
+def given_back(paths: tuple[str, ...]) -> Iterator[None]:
+    """Each file as it was before, its text and mode put back; each file or folder that was not
+    there removed (a folder that was is left as it is)."""
+    before = {Path(path): Path(path).exists() for path in paths}
+    kept = {path: (path.read_bytes(), path.stat().st_mode) for path, there in before.items() if path.is_file()}
+    try:
+        yield
+    finally:
+        for path, there in before.items():
+            if path in kept:
+                path.write_bytes(kept[path][0])
+                path.chmod(kept[path][1])
+            elif not there and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif not there:
+                path.unlink(missing_ok=True)
 
 
 def _start(work: Path, processes: list[subprocess.Popen]) -> Machine:

@@ -7,11 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from render.host_layout import HOST_LOCK_DIR
 from testbed.certificates import self_signed
 from testbed.stack import cli_environment, pulumi_home
+from testbed.this_machine import given_back
 from testbed.tools import ToolMissing
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def host_lock_given_back():
+    """A step a test runs here takes the host lock as on a host: its folder goes again after."""
+    with given_back((HOST_LOCK_DIR,)):
+        yield
 
 
 @pytest.fixture(scope="module")

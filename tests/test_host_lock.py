@@ -5,13 +5,14 @@ import subprocess
 import time
 
 from render import scripts
+from render.host_layout import HOST_LOCK_DIR
 from testbed.configs import MINIMAL, settings_of
 
 
 def test_a_step_waits_for_another_stacks_step_on_the_same_host(tmp_path):
     """Two stacks on one host: the second step starts once the first lets go of the host lock."""
-    os.makedirs("/run/pactus-secure", mode=0o700, exist_ok=True)
-    holder = subprocess.Popen(["flock", "/run/pactus-secure/host.lock", "sleep", "2"])
+    os.makedirs(HOST_LOCK_DIR, mode=0o700, exist_ok=True)
+    holder = subprocess.Popen(["flock", f"{HOST_LOCK_DIR}/host.lock", "sleep", "2"])
     try:
         time.sleep(0.3)
         started = time.monotonic()

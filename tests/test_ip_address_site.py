@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from render.host_layout import HostLayout
 from render.nginx import render_tls_site
 from render.scripts import tls_site_script
 from testbed.configs import IP_ADDRESS_NODE, MINIMAL, settings_of
 from tests.shell import run_function
-from tests.test_nginx_config import NGINX, nginx_test
+from tests.test_nginx_config import NGINX, nginx_test, with_test_files
 
 IP_NODE = settings_of(IP_ADDRESS_NODE)
 CATCH_ALL = """server {
@@ -78,12 +77,7 @@ def test_its_own_site_and_name_based_ones_are_no_other_default(tmp_path, throwaw
 def test_the_step_refuses_before_it_writes_the_site(tmp_path, throwaway_certificate):
     nginx_test(tmp_path, {"catch-all/tls": CATCH_ALL}, throwaway_certificate)
     own = tmp_path / "conf.d" / f"{IP_NODE.host}-tls.conf"
-    layout = HostLayout(IP_NODE.host)
-    script = (
-        tls_site_script(IP_NODE)
-        .replace(layout.certificate, str(throwaway_certificate[0]))
-        .replace(layout.certificate_key, str(throwaway_certificate[1]))
-    )
+    script = with_test_files(tls_site_script(IP_NODE), IP_NODE.host, throwaway_certificate, tmp_path)
     refused = run_function(
         script, f"SITE={own}\ntake_host_lock() {{ :; }}\nmain", tmp_path, [nginx_on_path(tmp_path)], check=False
     )

@@ -17,6 +17,7 @@ from tests.nginx_golden import CASES, case_settings, rendered
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"  # Debian's libnginx-mod-http-js, as on a node
+GUARD = "jsonrpc-guard.js"  # the njs guard, in the folder nginx -t runs in
 CASE_NAMES = sorted(p.name for p in CASES.glob("*.case"))
 
 
@@ -43,6 +44,19 @@ COMBINATIONS = [
 ]
 
 
+def with_test_files(text: str, name: str, certificate: tuple[Path, Path], folder: Path) -> str:
+    """A site's (or its script's) text with the throwaway certificate in place of Let's Encrypt's
+    files, and its njs guard and access log in `folder`: nginx -t opens each, and makes a log it
+    does not find, which in /var/log/nginx would outlive the test."""
+    layout = HostLayout(name)
+    return (
+        text.replace(layout.certificate, str(certificate[0]))
+        .replace(layout.certificate_key, str(certificate[1]))
+        .replace(layout.jsonrpc_guard, str(folder / GUARD))
+        .replace(layout.access_log, str(folder / f"{name}.access.log"))
+    )
+
+
 def nginx_test(
     tmp_path: Path, sites: dict[str, str], certificate: tuple[Path, Path], *, njs: bool = True
 ) -> subprocess.CompletedProcess:
@@ -50,15 +64,9 @@ def nginx_test(
     with the throwaway certificate standing in for Let's Encrypt's files; `njs`: the
     module loaded, as Debian's libnginx-mod-http-js loads it."""
     (tmp_path / "conf.d").mkdir()
-    guard = tmp_path / "jsonrpc-guard.js"
-    guard.write_text(render_jsonrpc_guard())
+    (tmp_path / GUARD).write_text(render_jsonrpc_guard())
     for name, text in sites.items():
-        layout = HostLayout(name.split("/")[0])
-        text = (
-            text.replace(layout.certificate, str(certificate[0]))
-            .replace(layout.certificate_key, str(certificate[1]))
-            .replace(layout.jsonrpc_guard, str(guard))
-        )
+        text = with_test_files(text, name.split("/")[0], certificate, tmp_path)
         (tmp_path / "conf.d" / f"{name.replace('/', '-')}.conf").write_text(text)
     (tmp_path / "nginx.conf").write_text(f"""
 {f"load_module {NJS_MODULE};" if njs else ""}

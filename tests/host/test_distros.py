@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from render.host_layout import ACME_WEBROOT, RENEW_HOOK
+from render.host_layout import ACME_WEBROOT, RENEW_HOOK, RENEWAL_CRON
 from render.scripts import certificate_script, firewall_script, host_setup_script
 from testbed.configs import MINIMAL, settings_of
 from tests.host.fake_root import FakeRoot
@@ -171,7 +171,7 @@ def test_certificate_is_issued_once_and_renewal_is_scheduled_the_familys_way(tmp
         )
         assert "systemctl daemon-reload" in calls
     if not systemd:
-        assert "certbot -q renew" in root.file("/etc/cron.d/pactus-secure-certbot-renew").read_text()
+        assert "certbot -q renew" in root.file(RENEWAL_CRON).read_text()
     assert root.file(RENEW_HOOK).stat().st_mode & 0o111
 
     again = root.run(certificate_script(SETTINGS))
@@ -202,7 +202,7 @@ def test_scheduled_renewals_trust_the_private_acme_servers_ca_bundle(tmp_path, d
         assert drop_in.read_text() == f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={PRIVATE_CA}\n"
         assert "systemctl daemon-reload" in root.calls()
     else:
-        cron = root.file("/etc/cron.d/pactus-secure-certbot-renew").read_text()
+        cron = root.file(RENEWAL_CRON).read_text()
         assert f"\nREQUESTS_CA_BUNDLE={PRIVATE_CA}\n17 */12 * * * root" in cron
     again = root.run(certificate_script(settings))
     assert again.returncode == 0 and "wrote" not in again.stdout, again.stdout

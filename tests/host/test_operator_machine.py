@@ -1,7 +1,8 @@
 """The operator's machine is a host too: what the demo and the tests' set-up do here as root,
 run here as root. Their folders are root's alone and refuse what another user planted; pid
-files name their process only; /etc/hosts is given back byte for byte; Ctrl-C lets pulumi
-save its state; forwarding is opened for the servers' subnet alone and closed again."""
+files name their process only; /etc/hosts is given back byte for byte, and so are the files
+`destroy` keeps on a host (its renewal schedule); Ctrl-C lets pulumi save its state;
+forwarding is opened for the servers' subnet alone and closed again."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from render.host_layout import HOST_LOCK_DIR, RENEW_HOOK, RENEWAL_CRON
+from settings.constants import PROGRAM_DIR
 from testbed import demo, servers
 from testbed.private import NotPrivate, private_folder
 from testbed.processes import pid_alive, remember
+from testbed.this_machine import KEPT_BY_DESTROY, given_back
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]
@@ -132,6 +136,40 @@ def test_down_gives_etc_hosts_back_byte_for_byte(ending):
         assert demo.HOSTS.read_text() == text
     finally:
         demo.HOSTS.write_bytes(before)
+
+
+def test_a_kept_file_that_was_there_gets_its_text_and_mode_back(tmp_path):
+    kept = tmp_path / "kept"
+    kept.write_text("the operator's\n")
+    kept.chmod(0o640)
+    with given_back((str(kept),)):
+        kept.write_text("the program's\n")
+        kept.chmod(0o644)
+    assert kept.read_text() == "the operator's\n"
+    assert kept.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_kept_file_that_was_not_there_is_removed_even_when_the_suite_fails(tmp_path):
+    added = tmp_path / "added"
+    with pytest.raises(RuntimeError), given_back((str(added),)):
+        added.write_text("the program's\n")
+        raise RuntimeError("a test failed")
+    assert not added.exists()
+
+
+def test_a_kept_folder_that_was_not_there_is_removed_with_what_it_holds_and_one_that_was_stays(tmp_path):
+    added, there = tmp_path / "added", tmp_path / "there"
+    there.mkdir()
+    with given_back((str(added), str(there))):
+        (added / "acme").mkdir(parents=True)
+        (there / "host.lock").touch()
+    assert not added.exists() and (there / "host.lock").exists()
+
+
+def test_what_destroy_keeps_on_a_host_is_given_back_by_the_set_up():
+    """The renewal schedule's files and the program's folders: the cron line named a CA bundle
+    in the suite's /tmp folder, which another user could make again once it was gone."""
+    assert {RENEW_HOOK, RENEWAL_CRON, PROGRAM_DIR, HOST_LOCK_DIR} <= set(KEPT_BY_DESTROY)
 
 
 def test_down_removes_no_folder_the_demo_did_not_make(tmp_path):

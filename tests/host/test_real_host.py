@@ -40,7 +40,7 @@ from pactus_jsonrpc.client import PactusOpenRPCClient
 
 from clients.endpoint import Endpoint, EndpointCheckFailed, check_endpoint
 from components import names as n
-from render.host_layout import ACME_WEBROOT, RENEW_HOOK, HostLayout
+from render.host_layout import ACME_WEBROOT, RENEW_HOOK, RENEWAL_CRON, HostLayout
 from render.pactus_config import managed_sections
 from testbed.configs import settings_of
 from testbed.pulumi_mocks import deploy
@@ -624,7 +624,7 @@ def test_a_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
     master, workers = nginx_processes()
     serial_before = _serial()
     # As cron runs it here (no systemd): with the environment our cron file gives it, nothing else.
-    cron = Path("/etc/cron.d/pactus-secure-certbot-renew").read_text().splitlines()
+    cron = Path(RENEWAL_CRON).read_text().splitlines()
     environment = dict(line.split("=", 1) for line in cron if "=" in line and not line.startswith(("#", "17 ")))
     assert environment == {"REQUESTS_CA_BUNDLE": str(machine.pebble_api_ca)}
     renewal = subprocess.run(
@@ -651,7 +651,7 @@ def test_a_renewal_succeeds_and_the_deploy_hook_reloads_nginx(node, machine):
 def test_certbot_from_pypi_renews_from_cron_where_systemd_does_not_run_and_distro_switches_back(node, machine):
     """`certbot: pypi` on this machine (Debian 12, no systemd): the venv's certbot replaces the
     package, and our cron line runs it; `certbot: distro` puts the package back."""
-    own_cron = Path("/etc/cron.d/pactus-secure-certbot-renew")
+    own_cron = Path(RENEWAL_CRON)
     try:
         made = up(node.stack, machine, stack_config(machine, certbot="pypi")).step(n.CERTIFICATE).output
         assert "certbot 5.8.0 from PyPI in /opt/certbot: pactus-secure:certbot is pypi" in made, made
