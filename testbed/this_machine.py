@@ -3,9 +3,9 @@ pebble (a real ACME server) with its DNS, and a real Pactus node (pactus-daemon,
 Needs root: the program's scripts install packages and write /etc/nginx and
 /etc/letsencrypt, as they would on a server.
 
-Everything started here is stopped afterwards, and what it added to /etc is removed, the
-renewal schedule `pulumi destroy` keeps on a host among it; Nginx, cron and certbot stay
-installed, as `pulumi destroy` leaves them.
+Everything started here is stopped afterwards, and what it added to /etc, /var/lib and /run
+is removed, even what `pulumi destroy` keeps on a host (the renewal schedule, the program's
+folders); Nginx, cron and certbot stay installed, as `pulumi destroy` leaves them.
 """
 
 from __future__ import annotations
