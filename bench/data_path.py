@@ -125,27 +125,28 @@ def main() -> None:
     for tool in ("h2load", "caddy", "openssl"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install nghttp2-client caddy openssl")
-    work = Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))
-    (work / "machine").mkdir()
-    with this_machine_as_a_node(work / "machine") as machine:
-        listens = machine.node.loopback_listens()  # where the running node answers: the check passes at once
-        stack = _deployed(work, machine, listens)
-        caddy = _caddy(work, listens)
-        try:
-            wait_for_port(CADDY_PORT, caddy, "caddy")
-            _measure(_apis(work, machine), seconds, runs, work / "h2load.log")
-            for version in ("tls1_2", "tls1_3"):
-                print(
-                    f"\n{version}: session resumed on a second connection: nginx {resumed(443, version)}, "
-                    f"caddy {resumed(CADDY_PORT, version)}",
-                    end="",
-                )
-            print()
-        finally:
-            caddy.send_signal(signal.SIGTERM)
-            caddy.wait(timeout=10)
-            stack.destroy()
-            time.sleep(0.1)
+    with tempfile.TemporaryDirectory(prefix="pactus-secure-bench-") as folder:  # removed afterwards, keys and all
+        work = Path(folder)
+        (work / "machine").mkdir()
+        with this_machine_as_a_node(work / "machine") as machine:
+            listens = machine.node.loopback_listens()  # where the running node answers: the check passes at once
+            stack = _deployed(work, machine, listens)
+            caddy = _caddy(work, listens)
+            try:
+                wait_for_port(CADDY_PORT, caddy, "caddy")
+                _measure(_apis(work, machine), seconds, runs, work / "h2load.log")
+                for version in ("tls1_2", "tls1_3"):
+                    print(
+                        f"\n{version}: session resumed on a second connection: nginx {resumed(443, version)}, "
+                        f"caddy {resumed(CADDY_PORT, version)}",
+                        end="",
+                    )
+                print()
+            finally:
+                caddy.send_signal(signal.SIGTERM)
+                caddy.wait(timeout=10)
+                stack.destroy()
+                time.sleep(0.1)
 
 
 def _deployed(work: Path, machine, listens: dict[str, str]):

@@ -67,43 +67,44 @@ class Table:
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="pactus-secure-bench-"))
-    (work / "machine").mkdir()
-    with this_machine_as_a_node(work / "machine") as machine:
-        project = Project(work / "program")
-        listens = machine.node.loopback_listens()  # where the running node answers: no restart needed
+    with tempfile.TemporaryDirectory(prefix="pactus-secure-bench-") as folder:  # removed afterwards, keys and all
+        work = Path(folder)
+        (work / "machine").mkdir()
+        with this_machine_as_a_node(work / "machine") as machine:
+            project = Project(work / "program")
+            listens = machine.node.loopback_listens()  # where the running node answers: no restart needed
 
-        def config(domain=DOMAIN, origins=("https://wallet.example.com",)):
-            return this_host_as_the_node(
-                machine,
-                domain,
-                machine.pactus_dir,
-                grpc={"listen": listens["grpc"]},
-                http={"enable": True, "listen": listens["http"]},
-                jsonrpc={"enable": True, "listen": listens["jsonrpc"], "origins": list(origins)},
+            def config(domain=DOMAIN, origins=("https://wallet.example.com",)):
+                return this_host_as_the_node(
+                    machine,
+                    domain,
+                    machine.pactus_dir,
+                    grpc={"listen": listens["grpc"]},
+                    http={"enable": True, "listen": listens["http"]},
+                    jsonrpc={"enable": True, "listen": listens["jsonrpc"], "origins": list(origins)},
+                )
+
+            table = Table(machine)
+            stack = node_stack(project, "bench", config(), machine)
+            table.row("preview (fresh stack)", stack.preview)
+            table.row("fresh up", stack.up)
+            table.row("no-op up", stack.up)
+            stack.configure(config(origins=("https://explorer.example.com",)))
+            table.row("origins change", stack.up)
+            stack.configure(config(domain="renamed.test"))
+            table.row("domain change (preview)", stack.preview)
+            stack.configure(config())
+            table.row("destroy", stack.destroy)
+            floor_rows(table, floor_project(work, project.home), machine)
+            ratio = table.seconds["no-op up"] / table.seconds["floor: no-op up"]
+            print(f"\nno-op up / floor's no-op up: {ratio:.2f}x (manageDns false)")
+            backend_cost(work, machine, config)
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-c", "import pulumi_cloudflare"], check=True)
+            print(
+                f"importing pulumi_cloudflare, which manageDns true adds to every run: "
+                f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)"
             )
-
-        table = Table(machine)
-        stack = node_stack(project, "bench", config(), machine)
-        table.row("preview (fresh stack)", stack.preview)
-        table.row("fresh up", stack.up)
-        table.row("no-op up", stack.up)
-        stack.configure(config(origins=("https://explorer.example.com",)))
-        table.row("origins change", stack.up)
-        stack.configure(config(domain="renamed.test"))
-        table.row("domain change (preview)", stack.preview)
-        stack.configure(config())
-        table.row("destroy", stack.destroy)
-        floor_rows(table, floor_project(work, project.home), machine)
-        ratio = table.seconds["no-op up"] / table.seconds["floor: no-op up"]
-        print(f"\nno-op up / floor's no-op up: {ratio:.2f}x (manageDns false)")
-        backend_cost(work, machine, config)
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-c", "import pulumi_cloudflare"], check=True)
-        print(
-            f"importing pulumi_cloudflare, which manageDns true adds to every run: "
-            f"{time.monotonic() - started:.2f} s (its provider cannot be built here, so no up with it)"
-        )
 
 
 def floor_rows(table: Table, floor: Project, machine) -> None:

@@ -9,13 +9,15 @@ from pathlib import Path
 
 def pid_alive(pid_file: str | Path) -> bool:
     """The process a pid file names runs. A file `remember` wrote also names when it started:
-    after a reboot its pid may be another process's, which is not it."""
+    after a reboot its pid may be another process's, which is not it. A zombie has ended: a
+    daemon this machine's init has not reaped yet (crond, after its SIGTERM) is not running."""
     try:
         pid, *started = Path(pid_file).read_text().split()
         os.kill(int(pid), 0)
     except (OSError, ValueError):
         return False
-    return not started or started == [_start_time(int(pid))]  # a zombie has none: it has ended
+    start = _start_time(int(pid))
+    return start != "ended" and (not started or started == [start])
 
 
 def remember(pid_file: Path, process: subprocess.Popen) -> None:

@@ -105,6 +105,22 @@ def test_a_pid_file_names_its_process_and_no_later_one_with_the_same_pid(tmp_pat
     assert not pid_alive(tmp_path / "sleep.pid")
 
 
+def test_a_daemon_s_own_pid_file_naming_a_zombie_is_not_running(tmp_path):
+    """Like crond's /run/crond.pid (a pid alone) after its SIGTERM, before anything reaps it:
+    the set-up took it for a cron that ran before, and left the next one running."""
+    daemon = subprocess.Popen(["sleep", "30"])
+    (tmp_path / "crond.pid").write_text(f"{daemon.pid}\n")
+    try:
+        assert pid_alive(tmp_path / "crond.pid")
+        daemon.kill()
+        time.sleep(0.2)  # ended, and not reaped yet: a zombie
+        assert Path(f"/proc/{daemon.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        assert not pid_alive(tmp_path / "crond.pid")
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
 def test_what_a_failed_start_left_running_down_can_stop(tmp_path, monkeypatch):
     """pebble.start is a stand-in that starts challtestsrv's double, then fails as a pebble that
     never listens would: the pid file is there all the same."""
