@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.certificates import self_signed
+from testbed.this_machine import given_back
 
 MOUNTED = ("/etc/nginx", "/etc/letsencrypt", "/etc/systemd/system", "/etc/cron.d", "/var/lib/pactus-secure", "/run")
 FIXTURES = Path(__file__).parent / "fixtures" / "fake-root"
@@ -53,15 +54,18 @@ class FakeRoot:
             tool.chmod(0o755)
 
     def run(self, script: str, **env: str) -> subprocess.CompletedProcess:
+        """The script in the fake; a mount point it makes on this machine (/var/lib/pactus-secure,
+        where no node was deployed) goes again after."""
         mounts = "\n".join(f"mkdir -p {m} && mount --bind {self.path}{m} {m}" for m in MOUNTED)
         wrapper = f"set -e\n{mounts}\nmount --bind {self.path}/os-release /etc/os-release\nexec bash -s\n"
-        return subprocess.run(
-            ["unshare", "--mount", "bash", "-c", wrapper],
-            input=script,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env, "PATH": f"{self.bin}:{os.environ['PATH']}"},
-        )
+        with given_back(MOUNTED):
+            return subprocess.run(
+                ["unshare", "--mount", "bash", "-c", wrapper],
+                input=script,
+                capture_output=True,
+                text=True,
+                env={**os.environ, **env, "PATH": f"{self.bin}:{os.environ['PATH']}"},
+            )
 
     def calls(self) -> list[str]:
         """The stand-ins' calls since the last look."""
