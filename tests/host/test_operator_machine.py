@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from render.host_layout import HOST_LOCK_DIR, RENEW_HOOK, RENEWAL_CRON
-from settings.constants import PROGRAM_DIR
 from testbed import demo, servers
 from testbed.private import NotPrivate, private_folder
 from testbed.processes import pid_alive, remember
-from testbed.this_machine import KEPT_BY_DESTROY, given_back
+from testbed.this_machine import given_back
 
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[2]
@@ -180,12 +178,6 @@ def test_a_kept_folder_that_was_not_there_is_removed_with_what_it_holds_and_one_
         (added / "acme").mkdir(parents=True)
         (there / "host.lock").touch()
     assert not added.exists() and (there / "host.lock").exists()
-
-
-def test_what_destroy_keeps_on_a_host_is_given_back_by_the_set_up():
-    """The renewal schedule's files and the program's folders: the cron line named a CA bundle
-    in the suite's /tmp folder, which another user could make again once it was gone."""
-    assert {RENEW_HOOK, RENEWAL_CRON, PROGRAM_DIR, HOST_LOCK_DIR} <= set(KEPT_BY_DESTROY)
 
 
 def test_down_removes_no_folder_the_demo_did_not_make(tmp_path):
